@@ -1,0 +1,36 @@
+"""POST /api/v1/auth/login: WeChat sign-in for shoppers."""
+
+from __future__ import annotations
+
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from app.auth import issue_member_token
+from app.errors import ErrorBodySchema
+from app.extensions import db, limiter
+from app.schemas.members import LoginResultSchema, LoginSchema
+from app.services import members
+
+blp = Blueprint("member_auth", __name__, url_prefix="/api/v1/auth", description="Member sign-in")
+
+
+@blp.route("/login")
+class Login(MethodView):
+    decorators = [limiter.limit("60/minute")]
+
+    @blp.arguments(LoginSchema)
+    @blp.response(200, LoginResultSchema)
+    @blp.alt_response(400, schema=ErrorBodySchema, description="wechat.invalid_code")
+    @blp.alt_response(502, schema=ErrorBodySchema, description="WeChat unavailable")
+    def post(self, body):
+        """Sign in with the code from wx.login; the first sign-in creates the member."""
+        member, is_new = members.sign_in(
+            db.session, body["code"], body.get("referral_code"), body.get("store_id")
+        )
+        token, expires_in = issue_member_token(member.id)
+        return {
+            "token": token,
+            "expires_in": expires_in,
+            "is_new": is_new,
+            "member": members.profile(db.session, member.id),
+        }

@@ -1,0 +1,60 @@
+"""The signed-in member: profile, phone binding, the rotating member code."""
+
+from __future__ import annotations
+
+from flask import current_app, g
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from app import clock
+from app.auth import member_required
+from app.errors import ErrorBodySchema
+from app.extensions import db
+from app.schemas.members import MemberCodeSchema, MemberPatchSchema, MemberSchema, PhoneSchema
+from app.services import member_code, members
+
+blp = Blueprint("me", __name__, url_prefix="/api/v1/me", description="The signed-in member")
+
+
+@blp.route("")
+class Me(MethodView):
+    @member_required
+    @blp.response(200, MemberSchema)
+    def get(self):
+        """The member's profile, points, tier and check-in state."""
+        return members.profile(db.session, g.member_id)
+
+    @member_required
+    @blp.arguments(MemberPatchSchema)
+    @blp.response(200, MemberSchema)
+    @blp.alt_response(409, schema=ErrorBodySchema, description="member.birthday_locked")
+    def patch(self, changes):
+        """Change nickname, avatar, birthday (once) or gender."""
+        members.update_profile(db.session, g.member_id, changes)
+        return members.profile(db.session, g.member_id)
+
+
+@blp.route("/phone")
+class Phone(MethodView):
+    @member_required
+    @blp.arguments(PhoneSchema)
+    @blp.response(200, MemberSchema)
+    @blp.alt_response(409, schema=ErrorBodySchema, description="member.phone_taken")
+    def post(self, body):
+        """Bind the phone number from the getPhoneNumber button's code."""
+        members.bind_phone(db.session, g.member_id, body["code"])
+        return members.profile(db.session, g.member_id)
+
+
+@blp.route("/member-code")
+class MemberCode(MethodView):
+    @member_required
+    @blp.response(200, MemberCodeSchema)
+    def get(self):
+        """The code to show at the till: changes every 30 s, accepted for 90 s."""
+        code = member_code.current_code(current_app.config["SECRET_KEY"], g.member_id, clock.now())
+        return {
+            "code": code.code,
+            "expires_at": code.expires_at,
+            "refresh_after": code.refresh_after,
+        }

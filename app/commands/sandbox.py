@@ -1,0 +1,89 @@
+"""`flask --app wsgi sandbox run`: the whole service on a bare machine, for `make run`.
+
+Starts an embedded Redis (fakeredis over TCP) unless REDIS_URL is set, so that the API and the
+scheduler process share one store (and one test clock); migrates the database; loads the demo
+data; starts the scheduler as a child process; serves the API with the built-in WeChat sandbox.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import click
+from flask import current_app
+from flask.cli import AppGroup
+
+sandbox_cli = AppGroup("sandbox", help="The sandbox deployment (SANDBOX=1).")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _start_embedded_redis() -> str:
+    from fakeredis import TcpFakeServer
+
+    port = _free_port()
+    server = TcpFakeServer(("127.0.0.1", port), server_type="redis")
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return f"redis://127.0.0.1:{port}/0"
+
+
+@sandbox_cli.command("run")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--no-scheduler", is_flag=True, help="Do not start the scheduler process.")
+def run(host: str, port: int, no_scheduler: bool) -> None:
+    """Migrate, load demo data, start the scheduler and serve the API with the sandbox."""
+    if not current_app.config.get("SANDBOX"):
+        raise click.ClickException("sandbox run needs SANDBOX=1")
+    env = dict(os.environ)
+    env["SANDBOX"] = "1"
+    if not env.get("REDIS_URL"):
+        env["REDIS_URL"] = _start_embedded_redis()
+        click.echo(f"embedded Redis (fakeredis) at {env['REDIS_URL']}")
+    env.setdefault("WECHAT_API_BASE", f"http://{host}:{port}/_sandbox/wechat")
+    flask = [sys.executable, "-m", "flask", "--app", "wsgi"]
+    root = Path(current_app.root_path).parent
+    for step in (["db", "upgrade"], ["demo", "load"]):
+        subprocess.run(flask + step, cwd=root, env=env, check=True)
+    children: list[subprocess.Popen] = []
+    if not no_scheduler:
+        children.append(subprocess.Popen(flask + ["jobs", "run"], cwd=root, env=env))
+    click.echo(
+        f"\nHuiyuan sandbox: API http://{host}:{port}  docs http://{host}:{port}/docs  "
+        f"sent messages http://{host}:{port}/_sandbox/wechat/messages\n"
+    )
+    server = subprocess.Popen(
+        flask + ["run", "--host", host, "--port", str(port), "--with-threads", "--no-reload"],
+        cwd=root,
+        env=env,
+    )
+    children.append(server)
+
+    def stop(*_):
+        for child in children:
+            if child.poll() is None:
+                child.send_signal(signal.SIGTERM)
+
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        server.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        stop()
+        for child in children:
+            try:
+                child.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                child.kill()

@@ -1,0 +1,134 @@
+"""Settings from the environment, validated at start-up (see API.md, "Configuration")."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+INSTANCE_DIR = Path(__file__).resolve().parent.parent / "instance"
+
+
+class ConfigError(RuntimeError):
+    """The environment does not describe a deployment we can start."""
+
+
+def _flag(value: str | None) -> bool:
+    return (value or "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+@dataclass
+class Settings:
+    SECRET_KEY: str
+    DATABASE_URL: str
+    REDIS_URL: str | None
+    BUSINESS_TZ: str
+    SANDBOX: bool
+    TESTING: bool
+    WECHAT_API_BASE: str
+    WECHAT_MINIAPP_APPID: str
+    WECHAT_MINIAPP_SECRET: str
+    WECHAT_OA_APPID: str
+    WECHAT_OA_SECRET: str
+    WECHAT_OA_TOKEN: str
+    WECHAT_OA_AES_KEY: str
+    REDIS_KEY_PREFIX: str = "hy:"
+    MEMBER_TOKEN_TTL: int = 7 * 24 * 3600
+    STAFF_TOKEN_TTL: int = 12 * 3600
+    LOG_JSON: bool = True
+
+    def as_flask(self) -> dict:
+        url = self.DATABASE_URL
+        if url.startswith("postgres://"):
+            url = "postgresql+psycopg://" + url[len("postgres://") :]
+        elif url.startswith("postgresql://"):
+            url = "postgresql+psycopg://" + url[len("postgresql://") :]
+        engine_options: dict = {"pool_pre_ping": True}
+        if url.startswith("postgresql"):
+            engine_options.update(
+                pool_size=int(os.environ.get("DB_POOL_SIZE", "10")),
+                max_overflow=int(os.environ.get("DB_MAX_OVERFLOW", "20")),
+                pool_timeout=5,
+                # Fail fast while the database is down instead of hanging a worker.
+                connect_args={"connect_timeout": 3},
+            )
+        return {
+            "SECRET_KEY": self.SECRET_KEY,
+            "SQLALCHEMY_DATABASE_URI": url,
+            "SQLALCHEMY_ENGINE_OPTIONS": engine_options,
+            "SQLALCHEMY_TRACK_MODIFICATIONS": False,
+            "REDIS_URL": self.REDIS_URL,
+            "REDIS_KEY_PREFIX": self.REDIS_KEY_PREFIX,
+            "BUSINESS_TZ": self.BUSINESS_TZ,
+            "SANDBOX": self.SANDBOX,
+            "TESTING": self.TESTING,
+            "WECHAT_API_BASE": self.WECHAT_API_BASE.rstrip("/"),
+            "WECHAT_MINIAPP_APPID": self.WECHAT_MINIAPP_APPID,
+            "WECHAT_MINIAPP_SECRET": self.WECHAT_MINIAPP_SECRET,
+            "WECHAT_OA_APPID": self.WECHAT_OA_APPID,
+            "WECHAT_OA_SECRET": self.WECHAT_OA_SECRET,
+            "WECHAT_OA_TOKEN": self.WECHAT_OA_TOKEN,
+            "WECHAT_OA_AES_KEY": self.WECHAT_OA_AES_KEY,
+            "MEMBER_TOKEN_TTL": self.MEMBER_TOKEN_TTL,
+            "STAFF_TOKEN_TTL": self.STAFF_TOKEN_TTL,
+            "LOG_JSON": self.LOG_JSON,
+            "MAX_CONTENT_LENGTH": 256 * 1024,
+            "JSON_AS_ASCII": False,
+            # flask-smorest / OpenAPI
+            "API_TITLE": "Huiyuan membership API",
+            "API_VERSION": "v1",
+            "OPENAPI_VERSION": "3.0.3",
+            "OPENAPI_URL_PREFIX": "/",
+            "OPENAPI_JSON_PATH": "openapi.json",
+            "OPENAPI_SWAGGER_UI_PATH": "/docs",
+            "OPENAPI_SWAGGER_UI_URL": "https://cdn.jsdelivr.net/npm/swagger-ui-dist@5.17.14/",
+        }
+
+
+def load_settings(env: dict[str, str] | None = None) -> Settings:
+    """Read and validate settings from `env` (default: the process environment)."""
+    env = dict(os.environ if env is None else env)
+    sandbox = _flag(env.get("SANDBOX"))
+    testing = _flag(env.get("TESTING"))
+    secret = env.get("SECRET_KEY", "")
+    if not secret:
+        if not (sandbox or testing):
+            raise ConfigError(
+                "SECRET_KEY is not set. Set it to a long random string "
+                "(python -c 'import secrets; print(secrets.token_urlsafe(48))'); "
+                "only SANDBOX=1 or tests may run without one."
+            )
+        # A fixed development key is acceptable only where nothing is real.
+        secret = "sandbox-only-not-a-secret"
+    elif len(secret) < 16 and not (sandbox or testing):
+        raise ConfigError("SECRET_KEY is too short: use at least 16 characters.")
+    tz = env.get("BUSINESS_TZ", "Asia/Shanghai")
+    try:
+        ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ConfigError(f"BUSINESS_TZ={tz!r} is not a known IANA time zone") from exc
+    if not env.get("DATABASE_URL"):
+        INSTANCE_DIR.mkdir(exist_ok=True)
+    database_url = env.get("DATABASE_URL") or f"sqlite:///{INSTANCE_DIR / 'huiyuan.sqlite3'}"
+    if not (sandbox or testing):
+        missing = [n for n in ("WECHAT_MINIAPP_APPID", "WECHAT_MINIAPP_SECRET") if not env.get(n)]
+        if missing:
+            raise ConfigError(f"missing configuration: {', '.join(missing)}")
+    return Settings(
+        SECRET_KEY=secret,
+        DATABASE_URL=database_url,
+        REDIS_URL=env.get("REDIS_URL") or None,
+        BUSINESS_TZ=tz,
+        SANDBOX=sandbox,
+        TESTING=testing,
+        WECHAT_API_BASE=env.get("WECHAT_API_BASE") or "https://api.weixin.qq.com",
+        WECHAT_MINIAPP_APPID=env.get("WECHAT_MINIAPP_APPID", "wx_sandbox_miniapp"),
+        WECHAT_MINIAPP_SECRET=env.get("WECHAT_MINIAPP_SECRET", "sandbox-miniapp-secret"),
+        WECHAT_OA_APPID=env.get("WECHAT_OA_APPID", "wx_sandbox_oa"),
+        WECHAT_OA_SECRET=env.get("WECHAT_OA_SECRET", "sandbox-oa-secret"),
+        WECHAT_OA_TOKEN=env.get("WECHAT_OA_TOKEN", "sandboxtoken"),
+        WECHAT_OA_AES_KEY=env.get("WECHAT_OA_AES_KEY", ""),
+        REDIS_KEY_PREFIX=env.get("REDIS_KEY_PREFIX", "hy:"),
+        LOG_JSON=not _flag(env.get("LOG_PLAIN")),
+    )

@@ -1,0 +1,101 @@
+"""Extensions, created unbound and initialised in create_app()."""
+
+from __future__ import annotations
+
+import threading
+
+import redis
+from flask import Flask, current_app, has_app_context
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
+from flask_migrate import Migrate
+from flask_sqlalchemy import SQLAlchemy
+from sqlalchemy import MetaData, event
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import DeclarativeBase
+
+from app.errors import HuiyuanApi
+
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+db = SQLAlchemy(model_class=Base)
+migrate = Migrate()
+api = HuiyuanApi()
+limiter = Limiter(key_func=get_remote_address, headers_enabled=True)
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_pragmas(dbapi_connection, _record):
+    # SQLite is the zero-setup default: WAL and a busy timeout let the API and the scheduler
+    # process share the file; foreign keys are off by default in SQLite.
+    if type(dbapi_connection).__module__.startswith("sqlite3"):
+        cur = dbapi_connection.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA busy_timeout=10000")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.close()
+
+
+class RedisStore:
+    """One app's Redis client: a real server from REDIS_URL, else an embedded fakeredis."""
+
+    _fake_server = None
+    _fake_lock = threading.Lock()
+
+    def __init__(self) -> None:
+        self.client: redis.Redis | None = None
+        self.prefix = "hy:"
+        self.embedded = False
+
+    def init_app(self, app: Flask) -> None:
+        url = app.config.get("REDIS_URL")
+        self.prefix = app.config.get("REDIS_KEY_PREFIX", "hy:")
+        if url:
+            self.client = redis.Redis.from_url(
+                url,
+                decode_responses=True,
+                socket_connect_timeout=2,
+                socket_timeout=3,
+                health_check_interval=15,
+            )
+            self.embedded = False
+        else:
+            import fakeredis
+
+            with RedisStore._fake_lock:
+                if RedisStore._fake_server is None:
+                    RedisStore._fake_server = fakeredis.FakeServer()
+            self.client = fakeredis.FakeRedis(server=RedisStore._fake_server, decode_responses=True)
+            self.embedded = True
+        app.extensions["huiyuan_redis"] = self
+
+    def key(self, *parts: object) -> str:
+        """A namespaced key: every key this app writes goes through here."""
+        return self.prefix + ":".join(str(p) for p in parts)
+
+
+def _store() -> RedisStore:
+    if not has_app_context():
+        raise RuntimeError("Redis is used outside an app context")
+    return current_app.extensions["huiyuan_redis"]
+
+
+def get_redis() -> redis.Redis:
+    """The current app's Redis client."""
+    return _store().client
+
+
+def rkey(*parts: object) -> str:
+    """A key in the current app's namespace (REDIS_KEY_PREFIX)."""
+    return _store().key(*parts)

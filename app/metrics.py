@@ -1,0 +1,78 @@
+"""Prometheus metrics at /metrics: requests, latencies, job runs, messages, WeChat errors.
+
+Under gunicorn with several workers set PROMETHEUS_MULTIPROC_DIR to an empty directory shared
+by the workers; /metrics then aggregates every worker. Set METRICS_TOKEN to require
+`Authorization: Bearer <token>` on /metrics.
+"""
+
+from __future__ import annotations
+
+import hmac
+import os
+import time
+
+from flask import Blueprint, Flask, Response, current_app, g, request
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
+
+HTTP_REQUESTS = Counter(
+    "huiyuan_http_requests_total", "HTTP requests answered", ["method", "endpoint", "status"]
+)
+HTTP_LATENCY = Histogram(
+    "huiyuan_http_request_duration_seconds",
+    "HTTP request latency",
+    ["method", "endpoint"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
+)
+JOB_RUNS = Counter("huiyuan_job_runs_total", "Scheduled job runs", ["job", "outcome"])
+MESSAGES = Counter(
+    "huiyuan_messages_total", "Messages handled by the dispatcher", ["channel", "outcome"]
+)
+WECHAT_ERRORS = Counter(
+    "huiyuan_wechat_errors_total", "WeChat API errors by API and errcode", ["api", "errcode"]
+)
+
+blp = Blueprint("metrics", __name__)
+
+
+@blp.get("/metrics")
+def metrics() -> Response:
+    token = current_app.config.get("METRICS_TOKEN") or os.environ.get("METRICS_TOKEN")
+    if token:
+        given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+        if not hmac.compare_digest(given.encode(), token.encode()):
+            from app.errors import AppError
+
+            raise AppError("auth.required", 401, "Send the metrics token.")
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+        payload = generate_latest(registry)
+    else:
+        payload = generate_latest()
+    return Response(payload, mimetype=CONTENT_TYPE_LATEST)
+
+
+def init_metrics(app: Flask) -> None:
+    app.register_blueprint(blp)
+
+    @app.before_request
+    def _start_timer() -> None:
+        g.metrics_started = time.perf_counter()
+
+    @app.after_request
+    def _observe(response):
+        started = g.get("metrics_started")
+        if started is None or request.path == "/metrics":
+            return response
+        # The route template, not the raw path: one series per endpoint, not per member id.
+        endpoint = request.url_rule.rule if request.url_rule is not None else "unmatched"
+        HTTP_REQUESTS.labels(request.method, endpoint, str(response.status_code)).inc()
+        HTTP_LATENCY.labels(request.method, endpoint).observe(time.perf_counter() - started)
+        return response

@@ -1,0 +1,81 @@
+"""Column types and helpers shared by every model module."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from sqlalchemy import BigInteger, DateTime, Integer, TypeDecorator, func
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from app import clock
+
+# BIGINT in PostgreSQL, INTEGER in SQLite (whose rowid autoincrement needs exactly INTEGER).
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class UTCDateTime(TypeDecorator):
+    """An aware UTC datetime on every backend (SQLite stores naive text; we re-attach UTC)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetimes are not stored; use app.clock")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+pk = Annotated[int, mapped_column(BigId, primary_key=True, autoincrement=True)]
+
+
+def utcnow() -> datetime:
+    return clock.now()
+
+
+class CreatedAt:
+    created_at: Mapped[datetime] = mapped_column(
+        UTCDateTime(), default=utcnow, server_default=func.now(), nullable=False
+    )
+
+
+class InsertIgnoreResult:
+    """What insert_ignore inserted: `rowcount` new rows, with their primary keys in `inserted`."""
+
+    def __init__(self, inserted: list) -> None:
+        self.inserted = inserted
+        self.rowcount = len(inserted)
+
+
+def insert_ignore(
+    session: Session, model: Any, values: dict | list[dict], *conflict_cols: str
+) -> InsertIgnoreResult:
+    """INSERT ... ON CONFLICT DO NOTHING on PostgreSQL and SQLite.
+
+    The database, not Python, decides who won: `result.rowcount` is the number of rows that were
+    new (counted with RETURNING, since drivers report -1 for this statement).
+    """
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    table = model.__table__
+    stmt = insert(table).values(values)
+    stmt = stmt.on_conflict_do_nothing(index_elements=list(conflict_cols) or None)
+    key = list(table.primary_key.columns)[0]
+    rows = session.execute(stmt.returning(key)).all()
+    return InsertIgnoreResult([row[0] for row in rows])
+
+
+def is_postgres(session: Session) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
+
+
+__all__ = ["BigId", "BigInteger", "CreatedAt", "UTCDateTime", "insert_ignore", "pk", "utcnow"]

@@ -1,0 +1,34 @@
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import CheckConstraint, Date, ForeignKey, Integer, SmallInteger, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.extensions import db
+from app.models.base import BigId, UTCDateTime, pk, utcnow
+
+
+class Member(db.Model):
+    __tablename__ = "members"
+    __table_args__ = (CheckConstraint("gender in (0, 1, 2)", name="gender_known"),)
+
+    id: Mapped[pk]
+    member_no: Mapped[str] = mapped_column(String(20), unique=True)
+    openid: Mapped[str | None] = mapped_column(String(64), unique=True)
+    unionid: Mapped[str | None] = mapped_column(String(64), unique=True)
+    # The WeChat session_key never leaves the server (API answers, logs): see services.members.
+    session_key: Mapped[str | None] = mapped_column(String(64))
+    phone: Mapped[str | None] = mapped_column(String(20), unique=True)
+    external_id: Mapped[str | None] = mapped_column(String(64), unique=True)
+    nickname: Mapped[str] = mapped_column(String(64), default="")
+    avatar_url: Mapped[str] = mapped_column(String(512), default="")
+    birthday: Mapped[date | None] = mapped_column(Date)
+    gender: Mapped[int] = mapped_column(SmallInteger, default=0)
+    store_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("stores.id"), index=True)
+    referral_code: Mapped[str] = mapped_column(String(16), unique=True)
+    tier_code: Mapped[str] = mapped_column(String(32), default="")
+    # Kept by the ledger only (services.points), in the same transaction as each entry.
+    points_balance: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    joined_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)

@@ -1,0 +1,52 @@
+"""The points ledger: append-only entries and the lots that earnings create."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from sqlalchemy import CheckConstraint, Date, ForeignKey, Index, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.extensions import db
+from app.models.base import BigId, CreatedAt, pk
+
+
+class PointEntry(CreatedAt, db.Model):
+    """One movement of a member's points. Never updated except to fill in balance_after."""
+
+    __tablename__ = "point_entries"
+    __table_args__ = (
+        Index("ix_point_entries_member_id_id", "member_id", "id"),
+        Index("ix_point_entries_member_reason_created", "member_id", "reason", "created_at"),
+        CheckConstraint("delta <> 0", name="delta_not_zero"),
+    )
+
+    id: Mapped[pk]
+    member_id: Mapped[int] = mapped_column(BigId, ForeignKey("members.id"))
+    delta: Mapped[int] = mapped_column(Integer)
+    reason: Mapped[str] = mapped_column(String(24))
+    # Unique: the same earning or spending (a purchase, a check-in day, a draw) happens once.
+    ref: Mapped[str] = mapped_column(String(96), unique=True)
+    balance_after: Mapped[int] = mapped_column(Integer)
+    expires_on: Mapped[date | None] = mapped_column(Date)
+    staff_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("staff.id"))
+    store_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("stores.id"))
+    note: Mapped[str] = mapped_column(String(200), default="")
+
+
+class PointLot(CreatedAt, db.Model):
+    """Points earned together that expire together; spending takes the soonest-expiring first."""
+
+    __tablename__ = "point_lots"
+    __table_args__ = (
+        Index("ix_point_lots_member_expires", "member_id", "expires_on"),
+        Index("ix_point_lots_expires_on", "expires_on"),
+        CheckConstraint("remaining >= 0 and remaining <= earned", name="remaining_bounded"),
+    )
+
+    id: Mapped[pk]
+    member_id: Mapped[int] = mapped_column(BigId, ForeignKey("members.id"))
+    entry_id: Mapped[int] = mapped_column(BigId, ForeignKey("point_entries.id"), unique=True)
+    earned: Mapped[int] = mapped_column(Integer)
+    remaining: Mapped[int] = mapped_column(Integer)
+    expires_on: Mapped[date] = mapped_column(Date)

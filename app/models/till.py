@@ -1,0 +1,73 @@
+"""What happens at the till: scans of member codes, purchases and their refunds."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.extensions import db
+from app.models.base import BigId, CreatedAt, UTCDateTime, pk
+
+
+class Scan(CreatedAt, db.Model):
+    """A member code accepted at a till; its id authorises till actions for 10 minutes."""
+
+    __tablename__ = "scans"
+    # A member code is accepted once: the database decides between two clerks scanning at once.
+    __table_args__ = (UniqueConstraint("member_code", "code_step"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    member_code: Mapped[str] = mapped_column(String(18))
+    code_step: Mapped[int] = mapped_column(BigId)
+    member_id: Mapped[int] = mapped_column(BigId, ForeignKey("members.id"), index=True)
+    staff_id: Mapped[int] = mapped_column(BigId, ForeignKey("staff.id"))
+    store_id: Mapped[int] = mapped_column(BigId, ForeignKey("stores.id"))
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class Purchase(CreatedAt, db.Model):
+    """A paid order: recorded at a till (source 'till') or loaded from history ('import')."""
+
+    __tablename__ = "purchases"
+    __table_args__ = (
+        UniqueConstraint("store_id", "order_no"),
+        CheckConstraint("amount_fen >= 0", name="amount_not_negative"),
+        CheckConstraint("refunded_fen >= 0 and refunded_fen <= amount_fen", name="refund_bounded"),
+        Index("ix_purchases_member_paid", "member_id", "paid_at"),
+        Index("ix_purchases_paid_at", "paid_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    store_id: Mapped[int] = mapped_column(BigId, ForeignKey("stores.id"))
+    order_no: Mapped[str] = mapped_column(String(64))
+    member_id: Mapped[int] = mapped_column(BigId, ForeignKey("members.id"))
+    staff_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("staff.id"))
+    scan_id: Mapped[str | None] = mapped_column(String(32), ForeignKey("scans.id"))
+    source: Mapped[str] = mapped_column(String(16), default="till")
+    amount_fen: Mapped[int] = mapped_column(Integer)
+    refunded_fen: Mapped[int] = mapped_column(Integer, default=0)
+    items: Mapped[int] = mapped_column(Integer, default=0)
+    points_awarded: Mapped[int] = mapped_column(Integer, default=0)
+    points_reversed: Mapped[int] = mapped_column(Integer, default=0)
+    # sha256 of the request that created it, to tell a replay from a different order.
+    fingerprint: Mapped[str] = mapped_column(String(64), default="")
+    paid_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class Refund(CreatedAt, db.Model):
+    __tablename__ = "refunds"
+    __table_args__ = (
+        UniqueConstraint("purchase_id", "refund_no"),
+        CheckConstraint("amount_fen > 0", name="amount_positive"),
+    )
+
+    id: Mapped[pk]
+    purchase_id: Mapped[int] = mapped_column(BigId, ForeignKey("purchases.id"), index=True)
+    refund_no: Mapped[str] = mapped_column(String(64))
+    amount_fen: Mapped[int] = mapped_column(Integer)
+    points_reversed: Mapped[int] = mapped_column(Integer, default=0)
+    staff_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("staff.id"))
+    store_id: Mapped[int] = mapped_column(BigId, ForeignKey("stores.id"))
+    fingerprint: Mapped[str] = mapped_column(String(64), default="")

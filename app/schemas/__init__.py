@@ -1,0 +1,1 @@
+"""Marshmallow schemas shared by app/api and app/staff."""

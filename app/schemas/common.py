@@ -1,0 +1,25 @@
+from __future__ import annotations
+
+import marshmallow as ma
+
+
+class PageArgsSchema(ma.Schema):
+    limit = ma.fields.Integer(load_default=20, validate=ma.validate.Range(min=1, max=100))
+    cursor = ma.fields.String(load_default=None, validate=ma.validate.Length(max=200))
+
+
+def page_schema(item_schema: type[ma.Schema], name: str) -> type[ma.Schema]:
+    """`{"items": [...], "next_cursor": str | null}` for one item schema."""
+    return type(
+        name,
+        (ma.Schema,),
+        {
+            "items": ma.fields.List(ma.fields.Nested(item_schema), required=True),
+            "next_cursor": ma.fields.String(allow_none=True, required=True),
+        },
+    )
+
+
+class TierSchema(ma.Schema):
+    code = ma.fields.String(required=True)
+    name = ma.fields.String(required=True)

@@ -1,0 +1,91 @@
+from __future__ import annotations
+
+import marshmallow as ma
+
+from app.schemas.common import TierSchema
+
+
+class LoginSchema(ma.Schema):
+    code = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=128))
+    referral_code = ma.fields.String(
+        load_default=None, allow_none=True, validate=ma.validate.Length(max=16)
+    )
+    store_id = ma.fields.Integer(
+        load_default=None, allow_none=True, validate=ma.validate.Range(min=1, max=2**62)
+    )
+
+
+class ExpiringSchema(ma.Schema):
+    points = ma.fields.Integer(required=True)
+    expires_on = ma.fields.Date(required=True)
+
+
+class PointsSummarySchema(ma.Schema):
+    balance = ma.fields.Integer(required=True)
+    expiring = ma.fields.List(ma.fields.Nested(ExpiringSchema), required=True)
+
+
+class CheckinSummarySchema(ma.Schema):
+    streak = ma.fields.Integer(required=True)
+    checked_in_today = ma.fields.Boolean(required=True)
+
+
+class MemberSchema(ma.Schema):
+    id = ma.fields.Integer(required=True)
+    member_no = ma.fields.String(required=True)
+    nickname = ma.fields.String(required=True)
+    avatar_url = ma.fields.String(required=True)
+    phone_masked = ma.fields.String(allow_none=True, required=True)
+    birthday = ma.fields.Date(allow_none=True)
+    gender = ma.fields.Integer(metadata={"description": "0 unknown, 1 male, 2 female"})
+    tier = ma.fields.Nested(TierSchema, required=True)
+    points = ma.fields.Nested(PointsSummarySchema, required=True)
+    checkin = ma.fields.Nested(CheckinSummarySchema, required=True)
+    referral_code = ma.fields.String(required=True)
+    store_id = ma.fields.Integer(allow_none=True, required=True)
+    joined_at = ma.fields.AwareDateTime(required=True)
+
+
+class LoginResultSchema(ma.Schema):
+    token = ma.fields.String(required=True)
+    expires_in = ma.fields.Integer(required=True)
+    is_new = ma.fields.Boolean(required=True)
+    member = ma.fields.Nested(MemberSchema, required=True)
+
+
+class PhoneSchema(ma.Schema):
+    code = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=128))
+
+
+class MemberPatchSchema(ma.Schema):
+    nickname = ma.fields.String(validate=ma.validate.Length(min=1, max=32))
+    avatar_url = ma.fields.Url(
+        schemes={"http", "https"}, validate=ma.validate.Length(max=512), relative=False
+    )
+    birthday = ma.fields.Date()
+    gender = ma.fields.Integer(validate=ma.validate.OneOf([0, 1, 2]))
+
+
+class MemberCodeSchema(ma.Schema):
+    code = ma.fields.String(required=True, metadata={"description": "18 digits"})
+    expires_at = ma.fields.AwareDateTime(required=True)
+    refresh_after = ma.fields.Integer(required=True, metadata={"description": "seconds"})
+
+
+class CouponBriefSchema(ma.Schema):
+    id = ma.fields.Integer(required=True)
+    code = ma.fields.String()
+    name = ma.fields.String()
+    kind = ma.fields.String()
+    discount_desc = ma.fields.String()
+    valid_until = ma.fields.AwareDateTime()
+
+
+class TillMemberSchema(ma.Schema):
+    id = ma.fields.Integer(required=True)
+    member_no = ma.fields.String(required=True)
+    nickname = ma.fields.String(required=True)
+    phone_masked = ma.fields.String(allow_none=True)
+    tier = ma.fields.Nested(TierSchema, required=True)
+    points_balance = ma.fields.Integer(required=True)
+    coupons = ma.fields.List(ma.fields.Nested(CouponBriefSchema), required=True)

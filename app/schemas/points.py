@@ -1,0 +1,110 @@
+from __future__ import annotations
+
+import marshmallow as ma
+
+from app.schemas.common import page_schema
+
+REF_TEXT = ma.validate.Length(min=1, max=64)
+
+
+class PointEntrySchema(ma.Schema):
+    id = ma.fields.Integer(required=True)
+    delta = ma.fields.Integer(required=True)
+    reason = ma.fields.String(required=True)
+    ref = ma.fields.String(required=True)
+    balance_after = ma.fields.Integer(required=True)
+    expires_on = ma.fields.Date(allow_none=True, required=True)
+    created_at = ma.fields.AwareDateTime(required=True)
+    note = ma.fields.String()
+
+
+PointEntryPageSchema = page_schema(PointEntrySchema, "PointEntryPageSchema")
+
+
+class PurchaseSchema(ma.Schema):
+    scan_id = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=32))
+    order_no = ma.fields.String(required=True, validate=REF_TEXT)
+    amount_fen = ma.fields.Integer(
+        required=True, validate=ma.validate.Range(min=0, max=100_000_000), strict=True
+    )
+    paid_at = ma.fields.AwareDateTime(load_default=None)
+
+
+class PurchaseResultSchema(ma.Schema):
+    purchase_id = ma.fields.Integer(required=True)
+    order_no = ma.fields.String(required=True)
+    member_id = ma.fields.Integer(required=True)
+    amount_fen = ma.fields.Integer(required=True)
+    points_awarded = ma.fields.Integer(required=True)
+    balance = ma.fields.Integer(required=True)
+
+
+class RefundSchema(ma.Schema):
+    refund_no = ma.fields.String(required=True, validate=REF_TEXT)
+    amount_fen = ma.fields.Integer(
+        required=True, validate=ma.validate.Range(min=1, max=100_000_000), strict=True
+    )
+
+
+class RefundResultSchema(ma.Schema):
+    refund_id = ma.fields.Integer(required=True)
+    order_no = ma.fields.String(required=True)
+    refund_no = ma.fields.String(required=True)
+    amount_fen = ma.fields.Integer(required=True)
+    points_reversed = ma.fields.Integer(required=True)
+    refunded_fen = ma.fields.Integer(required=True)
+    balance = ma.fields.Integer(required=True)
+
+
+class AdjustmentSchema(ma.Schema):
+    delta = ma.fields.Integer(
+        required=True,
+        strict=True,
+        validate=[
+            ma.validate.Range(min=-1_000_000, max=1_000_000),
+            ma.validate.NoneOf([0], error="Must not be 0."),
+        ],
+    )
+    reason = ma.fields.String(required=True, validate=ma.validate.Length(min=2, max=200))
+
+
+class TierConfigSchema(ma.Schema):
+    code = ma.fields.String(required=True, validate=ma.validate.Regexp(r"^[a-z0-9_]{1,32}$"))
+    name = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=32))
+    threshold = ma.fields.Integer(required=True, validate=ma.validate.Range(min=0))
+    multiplier_percent = ma.fields.Integer(
+        required=True, validate=ma.validate.Range(min=100, max=1000)
+    )
+
+
+class ExpiryConfigSchema(ma.Schema):
+    mode = ma.fields.String(
+        required=True, validate=ma.validate.OneOf(["rolling_days", "calendar_year_end"])
+    )
+    days = ma.fields.Integer(load_default=365, validate=ma.validate.Range(min=1, max=3650))
+    years = ma.fields.Integer(load_default=1, validate=ma.validate.Range(min=0, max=10))
+
+
+class PointsProgramSchema(ma.Schema):
+    points_per_yuan = ma.fields.Integer(required=True, validate=ma.validate.Range(min=0, max=100))
+    rounding = ma.fields.String(
+        required=True, validate=ma.validate.OneOf(["floor", "round", "ceil"])
+    )
+    expiry = ma.fields.Nested(ExpiryConfigSchema, required=True)
+    tiers = ma.fields.List(
+        ma.fields.Nested(TierConfigSchema),
+        required=True,
+        validate=ma.validate.Length(min=1, max=10),
+    )
+
+    @ma.validates_schema
+    def tiers_consistent(self, data, **_):
+        tiers = data.get("tiers") or []
+        codes = [t["code"] for t in tiers]
+        if len(set(codes)) != len(codes):
+            raise ma.ValidationError("Tier codes must be unique.", "tiers")
+        if tiers and min(t["threshold"] for t in tiers) != 0:
+            raise ma.ValidationError("One tier must start at threshold 0.", "tiers")
+        thresholds = [t["threshold"] for t in tiers]
+        if len(set(thresholds)) != len(thresholds):
+            raise ma.ValidationError("Tier thresholds must differ.", "tiers")

@@ -1,0 +1,86 @@
+from __future__ import annotations
+
+import marshmallow as ma
+
+from app.models.staff import ROLES
+from app.schemas.members import TillMemberSchema
+
+USERNAME = ma.validate.Regexp(r"^[A-Za-z0-9_.-]{3,64}$", error="3-64 letters, digits, _ . -")
+
+
+class StaffLoginSchema(ma.Schema):
+    username = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=64))
+    password = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=256))
+
+
+class StaffSchema(ma.Schema):
+    id = ma.fields.Integer(required=True)
+    username = ma.fields.String()
+    display_name = ma.fields.String()
+    role = ma.fields.String(required=True)
+    store_id = ma.fields.Integer(allow_none=True, required=True)
+    is_active = ma.fields.Boolean()
+    created_at = ma.fields.AwareDateTime()
+
+
+class StaffLoginResultSchema(ma.Schema):
+    token = ma.fields.String(required=True)
+    expires_in = ma.fields.Integer(required=True)
+    staff = ma.fields.Nested(StaffSchema, required=True)
+
+
+class StaffCreateSchema(ma.Schema):
+    username = ma.fields.String(required=True, validate=USERNAME)
+    password = ma.fields.String(required=True, validate=ma.validate.Length(min=8, max=256))
+    role = ma.fields.String(required=True, validate=ma.validate.OneOf(ROLES))
+    store_id = ma.fields.Integer(load_default=None, allow_none=True)
+    display_name = ma.fields.String(load_default="", validate=ma.validate.Length(max=64))
+
+
+class StaffPatchSchema(ma.Schema):
+    password = ma.fields.String(validate=ma.validate.Length(min=8, max=256))
+    role = ma.fields.String(validate=ma.validate.OneOf(ROLES))
+    store_id = ma.fields.Integer(allow_none=True)
+    display_name = ma.fields.String(validate=ma.validate.Length(max=64))
+    is_active = ma.fields.Boolean()
+
+
+class StoreSchema(ma.Schema):
+    id = ma.fields.Integer(dump_only=True)
+    code = ma.fields.String(required=True, validate=ma.validate.Regexp(r"^[A-Za-z0-9_-]{1,32}$"))
+    name = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=100))
+    address = ma.fields.String(load_default="", validate=ma.validate.Length(max=255))
+    is_active = ma.fields.Boolean(load_default=True)
+    created_at = ma.fields.AwareDateTime(dump_only=True)
+
+
+class StorePatchSchema(ma.Schema):
+    code = ma.fields.String(validate=ma.validate.Regexp(r"^[A-Za-z0-9_-]{1,32}$"))
+    name = ma.fields.String(validate=ma.validate.Length(min=1, max=100))
+    address = ma.fields.String(validate=ma.validate.Length(max=255))
+    is_active = ma.fields.Boolean()
+
+
+class ScanRequestSchema(ma.Schema):
+    member_code = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=64))
+
+
+class ScanResultSchema(ma.Schema):
+    scan_id = ma.fields.String(required=True)
+    expires_at = ma.fields.AwareDateTime(required=True)
+    member = ma.fields.Nested(TillMemberSchema, required=True)
+
+
+class MemberLookupArgsSchema(ma.Schema):
+    phone = ma.fields.String(validate=ma.validate.Length(min=3, max=20))
+    member_no = ma.fields.String(validate=ma.validate.Length(min=1, max=20))
+
+    @ma.validates_schema
+    def one_key(self, data, **_):
+        if not data.get("phone") and not data.get("member_no"):
+            raise ma.ValidationError("Give phone or member_no.", "_schema")
+
+
+class MemberLookupSchema(ma.Schema):
+    items = ma.fields.List(ma.fields.Nested(TillMemberSchema), required=True)
+    next_cursor = ma.fields.String(allow_none=True, required=True)

@@ -1,0 +1,42 @@
+"""Member numbers and referral codes: unguessable, and telling nothing about sign-up order."""
+
+from __future__ import annotations
+
+import secrets
+
+CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+
+def luhn_digit(digits: str) -> str:
+    total = 0
+    for i, ch in enumerate(reversed(digits)):
+        n = int(ch)
+        if i % 2 == 0:
+            n *= 2
+            if n > 9:
+                n -= 9
+        total += n
+    return str((10 - total % 10) % 10)
+
+
+def new_member_no() -> str:
+    """12 digits: 11 random (first not 0) + a Luhn check digit, so typos are caught at the till."""
+    body = str(secrets.randbelow(9) + 1) + "".join(str(secrets.randbelow(10)) for _ in range(10))
+    return body + luhn_digit(body)
+
+
+def is_valid_member_no(value: str) -> bool:
+    return len(value) == 12 and value.isdigit() and luhn_digit(value[:-1]) == value[-1]
+
+
+def new_referral_code() -> str:
+    """8 characters of Crockford base32 (no I, L, O, U): easy to read aloud and type."""
+    return "".join(secrets.choice(CROCKFORD) for _ in range(8))
+
+
+def mask_phone(phone: str | None) -> str | None:
+    if not phone:
+        return None
+    if len(phone) < 7:
+        return "*" * len(phone)
+    return phone[:3] + "****" + phone[-4:]

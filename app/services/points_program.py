@@ -1,0 +1,79 @@
+"""The points program: how many points a purchase earns, when they expire, and the tiers."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from sqlalchemy.orm import Session
+
+from app.services import programs
+
+DEFAULTS = {
+    # Points per yuan spent, before the tier multiplier.
+    "points_per_yuan": 1,
+    # How fractional points round: floor (default), round (half up) or ceil.
+    "rounding": "floor",
+    # rolling_days: valid N days after earning; calendar_year_end: until 31 Dec of the year
+    # N years after earning (years=1 is the common "valid until the end of next year").
+    "expiry": {"mode": "calendar_year_end", "years": 1, "days": 365},
+    # Reached by points earned from purchases (net of refunds) in the last 12 months.
+    "tiers": [
+        {"code": "normal", "name": "普通会员", "threshold": 0, "multiplier_percent": 100},
+        {"code": "silver", "name": "银卡会员", "threshold": 1000, "multiplier_percent": 120},
+        {"code": "gold", "name": "金卡会员", "threshold": 5000, "multiplier_percent": 150},
+    ],
+}
+programs.register_defaults("points", DEFAULTS)
+
+# Ledger reasons whose points count towards a tier: what members earn by buying.
+TIER_REASONS = ("purchase", "refund")
+
+
+def config(session: Session) -> dict:
+    return programs.get_config(session, "points")
+
+
+def expiry_date(cfg: dict, earned_on: date) -> date:
+    """The last business day on which points earned on `earned_on` can be spent."""
+    expiry = cfg["expiry"]
+    if expiry["mode"] == "rolling_days":
+        return earned_on + timedelta(days=int(expiry["days"]))
+    return date(earned_on.year + int(expiry["years"]), 12, 31)
+
+
+def tiers(cfg: dict) -> list[dict]:
+    return sorted(cfg["tiers"], key=lambda t: t["threshold"])
+
+
+def tier_for(cfg: dict, code: str) -> dict:
+    ordered = tiers(cfg)
+    return next((t for t in ordered if t["code"] == code), ordered[0])
+
+
+def tier_reached(cfg: dict, earned_12m: int) -> dict:
+    """The highest tier whose threshold the member's 12-month earnings reach."""
+    reached = tiers(cfg)[0]
+    for tier in tiers(cfg):
+        if earned_12m >= tier["threshold"]:
+            reached = tier
+    return reached
+
+
+def purchase_points(cfg: dict, amount_fen: int, tier_code: str) -> int:
+    """Points for a purchase: amount in yuan x points per yuan x tier multiplier, rounded.
+
+    Integer arithmetic on fen and percent, so there are no floating-point surprises:
+    points = amount_fen * points_per_yuan * multiplier_percent / 10,000, then rounded by the
+    program's rule (floor by default: 9.99 yuan earns 9 points at 1 point per yuan).
+    """
+    numerator = (
+        amount_fen
+        * int(cfg["points_per_yuan"])
+        * int(tier_for(cfg, tier_code)["multiplier_percent"])
+    )
+    whole, rest = divmod(numerator, 10_000)
+    if cfg["rounding"] == "ceil" and rest:
+        return whole + 1
+    if cfg["rounding"] == "round" and rest * 2 >= 10_000:
+        return whole + 1
+    return whole

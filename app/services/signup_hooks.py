@@ -1,0 +1,18 @@
+"""What happens when a member is created or binds a phone: the one place other programs join in.
+
+Each program (referrals, sign-up coupons) adds its call here; nothing else needs to know.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import Session
+
+from app.models import Member
+
+
+def run(session: Session, member: Member, referral_code: str | None) -> None:
+    """Called inside the sign-up transaction of a brand-new member."""
+
+
+def phone_bound(session: Session, member: Member) -> None:
+    """Called inside the transaction that bound the member's phone."""

@@ -1,0 +1,18 @@
+"""What other programs do when a purchase is recorded or refunded (referrals, coupons).
+
+The one place they join in; each call runs inside the till's transaction.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import Session
+
+from app.models import Purchase, Refund
+
+
+def purchase_recorded(session: Session, purchase: Purchase) -> None:
+    """After a till purchase earned its points."""
+
+
+def purchase_refunded(session: Session, purchase: Purchase, refund: Refund) -> None:
+    """After a refund reversed its points."""

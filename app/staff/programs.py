@@ -1,0 +1,46 @@
+"""GET/PUT /staff/v1/admin/programs/points and /checkin (admin)."""
+
+from __future__ import annotations
+
+from flask import g
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from app.auth import staff_required
+from app.extensions import db
+from app.schemas.checkin import CheckinRulesSchema
+from app.schemas.points import PointsProgramSchema
+from app.services import checkin, points_program, programs
+
+blp = Blueprint("programs", __name__, url_prefix="/staff/v1/admin/programs", description="Programs")
+
+
+@blp.route("/points")
+class PointsProgram(MethodView):
+    @staff_required("admin")
+    @blp.response(200, PointsProgramSchema)
+    def get(self):
+        """Earn rate, rounding, expiry policy and tiers."""
+        return points_program.config(db.session)
+
+    @staff_required("admin")
+    @blp.arguments(PointsProgramSchema)
+    @blp.response(200, PointsProgramSchema)
+    def put(self, config):
+        """Replace the points program; applies to earnings from now on."""
+        return programs.put_config(db.session, "points", config, g.staff)
+
+
+@blp.route("/checkin")
+class CheckinProgram(MethodView):
+    @staff_required("admin")
+    @blp.response(200, CheckinRulesSchema)
+    def get(self):
+        """Streak rewards and make-up rules."""
+        return checkin.rules(db.session)
+
+    @staff_required("admin")
+    @blp.arguments(CheckinRulesSchema)
+    @blp.response(200, CheckinRulesSchema)
+    def put(self, config):
+        return programs.put_config(db.session, "checkin", config, g.staff)

@@ -1,0 +1,12 @@
+"""WeChat: wechatpy clients, the official-account callback and the built-in sandbox."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+
+def register_wechat(app: Flask, api) -> None:
+    if app.config.get("SANDBOX"):
+        from app.wechat.sandbox import register_sandbox
+
+        register_sandbox(app, api)

@@ -1,0 +1,76 @@
+"""POST /api/v1/checkins throughput and latency under gunicorn on PostgreSQL, beside the same
+server's no-op authenticated endpoint (GET /api/v1/ping) in the same run.
+
+    .venv/bin/python bench/checkin.py [--members 4000] [--workers 4] [--threads 4] [--clients 32]
+"""
+
+from __future__ import annotations
+
+import argparse
+import secrets
+
+from harness import app_for, drive, fresh_database, gunicorn_server, print_table
+
+
+def seed_members(app, count: int) -> list[str]:
+    """Insert members directly and return a member token for each."""
+    from app.auth import issue_member_token
+    from app.extensions import db
+    from app.models import Member
+
+    with app.app_context():
+        rows = [
+            {
+                "member_no": f"9{i:011d}",
+                "openid": f"bench-{i}",
+                "referral_code": f"B{i:07d}",
+                "nickname": "",
+                "avatar_url": "",
+                "gender": 0,
+                "tier_code": "",
+                "points_balance": 0,
+            }
+            for i in range(count)
+        ]
+        db.session.execute(Member.__table__.insert(), rows)
+        db.session.commit()
+        ids = [m.id for m in db.session.query(Member.id).order_by(Member.id)]
+        return [issue_member_token(i)[0] for i in ids]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--members", type=int, default=4000)
+    parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--threads", type=int, default=4)
+    parser.add_argument("--clients", type=int, default=32)
+    args = parser.parse_args()
+    prefix = f"hyb-{secrets.token_hex(3)}:"
+    with fresh_database() as db_url:
+        tokens = seed_members(app_for(db_url, prefix), args.members)
+        with gunicorn_server(db_url, prefix, workers=args.workers, threads=args.threads) as base:
+            auth = [{"Authorization": f"Bearer {t}"} for t in tokens]
+            # Warm up every worker's connections and imports.
+            drive("warm-up", lambda i, s: s.get(base + "/api/v1/ping", headers=auth[i]), 400, 16)
+            noop = drive(
+                "GET /api/v1/ping (no-op)",
+                lambda i, s: s.get(base + "/api/v1/ping", headers=auth[i % len(auth)]),
+                args.members,
+                args.clients,
+            )
+            checkins = drive(
+                "POST /api/v1/checkins",
+                lambda i, s: s.post(base + "/api/v1/checkins", headers=auth[i]),
+                args.members,
+                args.clients,
+            )
+    print_table(
+        [noop, checkins],
+        f"gunicorn {args.workers} workers x {args.threads} threads, {args.clients} clients, "
+        f"{args.members} distinct members, PostgreSQL",
+    )
+    print(f"check-in / no-op throughput: {checkins.throughput / noop.throughput:.2f}")
+
+
+if __name__ == "__main__":
+    main()

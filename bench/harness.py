@@ -1,0 +1,235 @@
+"""Shared bench plumbing: a fresh PostgreSQL database, gunicorn on it, a load driver, a table.
+
+Usage from a bench script (run as `.venv/bin/python bench/<name>.py`):
+
+    from harness import fresh_database, gunicorn_server, drive, print_table
+    with fresh_database() as db_url, gunicorn_server(db_url) as base:
+        ...seed with app_for(db_url)...
+        stats = drive(base, make_request, count=5000, concurrency=32)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import requests
+import sqlalchemy as sa
+
+ROOT = Path(__file__).resolve().parent.parent
+VENV_BIN = ROOT / ".venv" / "bin"
+PG_ADMIN_URL = os.environ.get("BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
+SECRET_KEY = "bench-secret-key-" + secrets.token_hex(8)
+
+sys.path.insert(0, str(ROOT))
+
+
+@contextlib.contextmanager
+def fresh_database(keep: bool = False) -> Iterator[str]:
+    """A new PostgreSQL database with the schema applied by the migrations; dropped afterwards."""
+    name = f"hy_bench_{os.getpid()}_{secrets.token_hex(3)}"
+    admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    url = PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
+    try:
+        env = _app_env(url, prefix="hyb-schema:")
+        subprocess.run(
+            [str(VENV_BIN / "flask"), "--app", "wsgi", "db", "upgrade"],
+            cwd=ROOT,
+            env=env,
+            check=True,
+            capture_output=True,
+        )
+        yield url
+    finally:
+        if keep:
+            print(f"kept database {name}")
+        else:
+            with admin.connect() as conn:
+                conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def _app_env(db_url: str, prefix: str, **extra: str) -> dict:
+    env = dict(os.environ)
+    env.update(
+        {
+            "SANDBOX": "1",
+            "DATABASE_URL": db_url,
+            "REDIS_URL": REDIS_URL,
+            "REDIS_KEY_PREFIX": prefix,
+            "SECRET_KEY": SECRET_KEY,
+            "LOG_PLAIN": "1",
+        }
+    )
+    env.update(extra)
+    return env
+
+
+def app_for(db_url: str, prefix: str):
+    """An in-process app on the bench database (for seeding and checks), same secret and prefix."""
+    os.environ.update(_app_env(db_url, prefix))
+    from app import create_app
+
+    return create_app({"SQLALCHEMY_ENGINE_OPTIONS": {"pool_size": 5}})
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def gunicorn_server(
+    db_url: str,
+    prefix: str,
+    workers: int = 4,
+    threads: int = 8,
+    **extra_env: str,
+) -> Iterator[str]:
+    """gunicorn (gthread) serving wsgi:app on a free port; yields its base URL."""
+    port = _free_port()
+    env = _app_env(
+        db_url,
+        prefix,
+        DB_POOL_SIZE=str(threads),
+        DB_MAX_OVERFLOW="4",
+        **extra_env,
+    )
+    proc = subprocess.Popen(
+        [
+            str(VENV_BIN / "gunicorn"),
+            "-w",
+            str(workers),
+            "-k",
+            "gthread",
+            "--threads",
+            str(threads),
+            "-b",
+            f"127.0.0.1:{port}",
+            "--log-level",
+            "warning",
+            "wsgi:app",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            try:
+                if requests.get(base + "/healthz", timeout=1).status_code == 200:
+                    break
+            except requests.RequestException:
+                time.sleep(0.2)
+        else:
+            raise RuntimeError("gunicorn did not become healthy in 30 s")
+        yield base
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+
+
+@dataclass
+class Stats:
+    name: str
+    latencies: list[float] = field(default_factory=list)
+    statuses: dict[int, int] = field(default_factory=dict)
+    elapsed: float = 0.0
+
+    @property
+    def count(self) -> int:
+        return len(self.latencies)
+
+    @property
+    def throughput(self) -> float:
+        return self.count / self.elapsed if self.elapsed else 0.0
+
+    def pct(self, p: float) -> float:
+        if not self.latencies:
+            return float("nan")
+        ordered = sorted(self.latencies)
+        return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))] * 1000
+
+    def row(self) -> list[str]:
+        return [
+            self.name,
+            str(self.count),
+            f"{self.throughput:,.0f}",
+            f"{self.pct(50):.1f}",
+            f"{self.pct(95):.1f}",
+            f"{self.pct(99):.1f}",
+            " ".join(f"{k}:{v}" for k, v in sorted(self.statuses.items())),
+        ]
+
+
+def drive(
+    name: str,
+    request_for: Callable[[int, requests.Session], requests.Response],
+    count: int,
+    concurrency: int = 32,
+) -> Stats:
+    """Send `count` requests from `concurrency` threads; request_for(i, session) sends number i."""
+    stats = Stats(name)
+    lock = threading.Lock()
+    counter = iter(range(count))
+
+    def worker() -> None:
+        session = requests.Session()
+        while True:
+            with lock:
+                i = next(counter, None)
+            if i is None:
+                return
+            started = time.perf_counter()
+            response = request_for(i, session)
+            took = time.perf_counter() - started
+            with lock:
+                stats.latencies.append(took)
+                stats.statuses[response.status_code] = (
+                    stats.statuses.get(response.status_code, 0) + 1
+                )
+
+    threads = [threading.Thread(target=worker) for _ in range(concurrency)]
+    started = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    stats.elapsed = time.perf_counter() - started
+    return stats
+
+
+def print_table(rows: list[Stats], title: str = "") -> None:
+    header = ["endpoint", "requests", "req/s", "p50 ms", "p95 ms", "p99 ms", "statuses"]
+    table = [header] + [s.row() for s in rows]
+    widths = [max(len(r[i]) for r in table) for i in range(len(header))]
+    if title:
+        print(title)
+    for r in table:
+        print("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)))
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values)

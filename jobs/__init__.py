@@ -1,0 +1,1 @@
+"""The scheduler process: one module per job, one schedule table (jobs.schedule)."""

@@ -1,0 +1,200 @@
+"""Daily check-in, streaks, make-ups, the calendar; time-zone edges."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import requests
+
+from app import clock
+from tests.conftest import error_code, ledger_invariants
+
+# 2026-11-10 09:00 in Beijing.
+DAY1 = datetime(2026, 11, 10, 1, 0, tzinfo=UTC)
+
+
+def at(day_offset: int, hours: float = 0) -> datetime:
+    return DAY1 + timedelta(days=day_offset, hours=hours)
+
+
+def checkin(client, headers, **extra):
+    return client.post("/api/v1/checkins", headers={**headers, **extra})
+
+
+@pytest.fixture
+def member(make_member):
+    return make_member(joined_at=DAY1 - timedelta(days=60))
+
+
+def test_check_in_once_a_day_with_streak_rewards(client, member, member_headers, session):
+    headers = member_headers(member)
+    rewards = []
+    for day in range(9):
+        clock.freeze(at(day))
+        response = checkin(client, headers)
+        assert response.status_code == 201
+        body = response.get_json()
+        assert body["date"] == (at(day) + timedelta(hours=8)).date().isoformat()
+        assert body["streak"] == day + 1
+        rewards.append(body["points_awarded"])
+    assert rewards == [5, 5, 10, 5, 5, 10, 30, 5, 5]
+    again = checkin(client, headers)
+    assert again.status_code == 409
+    assert error_code(again) == "checkin.already_done"
+    assert ledger_invariants(session, member.id) == sum(rewards)
+    me = client.get("/api/v1/me", headers=headers).get_json()
+    assert me["checkin"] == {"streak": 9, "checked_in_today": True}
+
+
+def test_a_missed_day_breaks_the_streak(client, member, member_headers):
+    headers = member_headers(member)
+    clock.freeze(at(0))
+    checkin(client, headers)
+    clock.freeze(at(2))
+    body = checkin(client, headers).get_json()
+    assert (body["streak"], body["points_awarded"]) == (1, 5)
+
+
+def test_2359_and_0001_beijing_are_two_days_whatever_the_server_zone(
+    client, member, member_headers
+):
+    headers = member_headers(member)
+    old_tz = os.environ.get("TZ")
+    os.environ["TZ"] = "America/Los_Angeles"
+    time.tzset()
+    try:
+        clock.freeze(datetime(2026, 11, 20, 15, 59, tzinfo=UTC))  # 23:59 Beijing
+        first = checkin(client, headers).get_json()
+        clock.freeze(datetime(2026, 11, 20, 16, 1, tzinfo=UTC))  # 00:01 Beijing, next day
+        second = checkin(client, headers)
+        assert second.status_code == 201
+        assert (first["date"], second.get_json()["date"]) == ("2026-11-20", "2026-11-21")
+        assert second.get_json()["streak"] == 2
+    finally:
+        if old_tz is None:
+            os.environ.pop("TZ", None)
+        else:
+            os.environ["TZ"] = old_tz
+        time.tzset()
+
+
+def test_makeup_repairs_the_streak_and_costs_points(client, member, member_headers, grant, session):
+    headers = member_headers(member)
+    grant(member, 100, now=at(0))
+    for day in (0, 1, 3):  # day 2 missed
+        clock.freeze(at(day))
+        checkin(client, headers)
+    clock.freeze(at(3, 2))
+    made = client.post("/api/v1/checkins/makeup", json={"date": "2026-11-12"}, headers=headers)
+    assert made.status_code == 201
+    body = made.get_json()
+    assert (body["date"], body["streak"], body["points_awarded"]) == ("2026-11-12", 3, 10)
+    # 100 granted + 5 + 5 + 5 (day 3 was a new streak) - 20 cost + 10 for day 2
+    assert body["balance"] == 105
+    assert client.get("/api/v1/me", headers=headers).get_json()["checkin"]["streak"] == 4
+    calendar = client.get("/api/v1/checkins?month=2026-11", headers=headers).get_json()
+    assert calendar["days"] == ["2026-11-10", "2026-11-11", "2026-11-12", "2026-11-13"]
+    assert calendar["streak"] == 4
+    assert calendar["makeups_left_this_month"] == 1
+    assert calendar["rules"]["rewards"] == [5, 5, 10, 5, 5, 10, 30]
+    clock.freeze(at(4))
+    assert checkin(client, headers).get_json()["streak"] == 5
+    assert ledger_invariants(session, member.id) == 110
+
+
+def test_makeup_errors(client, member, member_headers, grant, session):
+    headers = member_headers(member)
+    clock.freeze(at(10))
+
+    def makeup(day):
+        return client.post("/api/v1/checkins/makeup", json={"date": day}, headers=headers)
+
+    poor = makeup("2026-11-19")
+    assert poor.status_code == 409 and error_code(poor) == "points.insufficient"
+    grant(member, 100, now=at(10))
+    for day in ("2026-11-20", "2026-11-12", "2026-11-25"):  # today, too old, future
+        response = makeup(day)
+        assert response.status_code == 422
+        assert error_code(response) == "checkin.makeup_out_of_window"
+    assert makeup("2026-11-19").status_code == 201
+    assert error_code(makeup("2026-11-19")) == "checkin.already_done"
+    assert makeup("2026-11-18").status_code == 201
+    capped = makeup("2026-11-17")
+    assert capped.status_code == 409 and error_code(capped) == "checkin.makeup_limit_reached"
+    assert (
+        client.post("/api/v1/checkins/makeup", json={"date": "nope"}, headers=headers).status_code
+        == 422
+    )
+    # The refused make-up for lack of points used no allowance and left no trace.
+    assert ledger_invariants(session, member.id) == 100 - 40 + 5 + 5
+
+
+def test_makeup_cannot_predate_joining(client, make_member, member_headers, grant):
+    member = make_member(joined_at=at(0))
+    grant(member, 100, now=at(0))
+    clock.freeze(at(3))
+    response = client.post(
+        "/api/v1/checkins/makeup", json={"date": "2026-11-09"}, headers=member_headers(member)
+    )
+    assert error_code(response) == "checkin.makeup_out_of_window"
+
+
+def test_calendar_validates_month(client, member, member_headers):
+    clock.freeze(at(0))
+    headers = member_headers(member)
+    assert client.get("/api/v1/checkins?month=2026-13", headers=headers).status_code == 422
+    assert client.get("/api/v1/checkins", headers=headers).get_json()["month"] == "2026-11"
+
+
+def test_checkin_program_admin(client, make_staff, staff_headers, member, member_headers):
+    admin = staff_headers(make_staff("admin"))
+    rules = {
+        "rewards": [1, 2, 3],
+        "makeup_cost": 0,
+        "makeup_window_days": 3,
+        "makeup_monthly_cap": 5,
+    }
+    assert (
+        client.put("/staff/v1/admin/programs/checkin", json=rules, headers=admin).status_code == 200
+    )
+    assert client.get("/staff/v1/admin/programs/checkin", headers=admin).get_json() == rules
+    bad = client.put(
+        "/staff/v1/admin/programs/checkin", json={**rules, "rewards": []}, headers=admin
+    )
+    assert bad.status_code == 422
+    clock.freeze(at(0))
+    assert checkin(client, member_headers(member)).get_json()["points_awarded"] == 1
+
+
+def test_checkin_idempotency_key_replays(client, member, member_headers):
+    clock.freeze(at(0))
+    headers = member_headers(member, **{"Idempotency-Key": "ck-1"})
+    first = checkin(client, headers)
+    second = checkin(client, headers)
+    assert second.status_code == 201 and second.headers["Idempotent-Replayed"] == "true"
+    assert second.get_json() == first.get_json()
+
+
+@pytest.mark.postgres
+def test_fifty_simultaneous_check_ins_pay_once(live_server, member, member_headers, session):
+    headers = member_headers(member)
+    barrier = threading.Barrier(50)
+    codes: list[int] = []
+
+    def tap():
+        barrier.wait()
+        codes.append(
+            requests.post(live_server + "/api/v1/checkins", headers=headers, timeout=30).status_code
+        )
+
+    threads = [threading.Thread(target=tap) for _ in range(50)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(codes) == [201] + [409] * 49
+    assert ledger_invariants(session, member.id) == 5

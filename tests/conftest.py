@@ -1,0 +1,343 @@
+"""Fixtures: a real database (PostgreSQL by default, SQLite with TEST_DB=sqlite), real Redis,
+the app, a live HTTP server of it (for concurrency and as the fake WeChat API), and factories.
+
+Each test session gets its own PostgreSQL database and its own Redis key prefix, so several
+sessions can run at once on one machine; every test starts from empty tables and keys.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import threading
+import uuid
+from collections.abc import Iterator
+
+import pytest
+import sqlalchemy as sa
+from werkzeug.serving import make_server
+
+os.environ.setdefault("TESTING", "1")
+
+TEST_DB = os.environ.get("TEST_DB", "postgres")
+PG_ADMIN_URL = os.environ.get("TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+def pytest_collection_modifyitems(config, items):
+    if TEST_DB == "postgres":
+        return
+    skip = pytest.mark.skip(reason="needs PostgreSQL (TEST_DB=postgres)")
+    for item in items:
+        if "postgres" in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory) -> Iterator[str]:
+    if TEST_DB == "sqlite":
+        path = tmp_path_factory.mktemp("db") / "test.sqlite3"
+        yield f"sqlite:///{path}"
+        return
+    name = f"hy_test_{os.getpid()}_{secrets.token_hex(3)}"
+    admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    url = PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
+    try:
+        yield url
+    finally:
+        from app.extensions import db
+
+        try:
+            db.engine.dispose()
+        except Exception:  # noqa: BLE001 - no app was made
+            pass
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def app(database_url):
+    from app import create_app
+    from app.extensions import db
+
+    engine_options: dict = {"pool_pre_ping": True}
+    if database_url.startswith("postgresql"):
+        engine_options.update(pool_size=20, max_overflow=40, pool_timeout=30)
+    application = create_app(
+        {
+            "TESTING": True,
+            "SANDBOX": True,
+            "SQLALCHEMY_DATABASE_URI": database_url,
+            "SQLALCHEMY_ENGINE_OPTIONS": engine_options,
+            "REDIS_URL": REDIS_URL,
+            "REDIS_KEY_PREFIX": f"hyt-{uuid.uuid4().hex[:8]}:",
+            "RATELIMIT_STORAGE_URI": REDIS_URL,
+            "SECRET_KEY": "test-secret-key-not-for-production",
+        }
+    )
+    # The flask_limiter storage was configured at init; the prefix is per session.
+    with application.app_context():
+        db.create_all()
+    return application
+
+
+@pytest.fixture(scope="session")
+def live_server(app) -> Iterator[str]:
+    """The app served over real HTTP on a free port, threaded (one thread per request)."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{server.server_port}"
+    # The app's WeChat clients talk to its own sandbox over HTTP: the fake WeChat API.
+    app.config["WECHAT_API_BASE"] = url + "/_sandbox/wechat"
+    try:
+        yield url
+    finally:
+        server.shutdown()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_state(app, live_server) -> Iterator[None]:
+    from app import clock
+    from app.extensions import db, get_redis, rkey
+
+    ctx = app.app_context()
+    ctx.push()
+    try:
+        yield
+    finally:
+        clock.freeze(None)
+        from app.services.programs import forget_cached
+
+        forget_cached()
+        db.session.rollback()
+        db.session.remove()
+        _truncate_all(db)
+        client = get_redis()
+        keys = list(client.scan_iter(match=rkey("*"), count=1000))
+        # Flask-Limiter keys look like LIMITS:LIMITER/<prefix>/...
+        limiter_keys = "LIMITS:*" + app.config["RATELIMIT_KEY_PREFIX"] + "*"
+        keys += list(client.scan_iter(match=limiter_keys, count=1000))
+        if keys:
+            client.delete(*keys)
+        ctx.pop()
+
+
+def _truncate_all(db) -> None:
+    tables = [t.name for t in reversed(db.metadata.sorted_tables)]
+    with db.engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            quoted = ", ".join(f'"{t}"' for t in tables)
+            conn.execute(sa.text(f"TRUNCATE {quoted} RESTART IDENTITY CASCADE"))
+        else:
+            for t in tables:
+                conn.execute(sa.text(f'DELETE FROM "{t}"'))
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def session(app):
+    from app.extensions import db
+
+    return db.session
+
+
+# ---- factories ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def make_store(session):
+    from app.models import Store
+
+    counter = iter(range(1, 10_000))
+
+    def make(name: str | None = None, code: str | None = None) -> Store:
+        n = next(counter)
+        store = Store(code=code or f"S{n:03d}", name=name or f"Store {n}", address="")
+        session.add(store)
+        session.commit()
+        return store
+
+    return make
+
+
+@pytest.fixture
+def make_staff(session, make_store):
+    from werkzeug.security import generate_password_hash
+
+    from app.models import Staff
+
+    counter = iter(range(1, 10_000))
+    # One cheap hash for all test staff: hashing is slow on purpose.
+    password_hash = generate_password_hash("pass-1234", method="pbkdf2:sha256:1000")
+
+    def make(role: str = "clerk", store=None, username: str | None = None) -> Staff:
+        if role in ("clerk", "manager") and store is None:
+            store = make_store()
+        staff = Staff(
+            username=username or f"{role}{next(counter)}",
+            password_hash=password_hash,
+            role=role,
+            store_id=store.id if store is not None else None,
+        )
+        session.add(staff)
+        session.commit()
+        return staff
+
+    return make
+
+
+@pytest.fixture
+def make_member(session):
+    from app.models import Member
+
+    counter = iter(range(1, 1_000_000))
+
+    def make(store=None, **fields) -> Member:
+        n = next(counter)
+        defaults = {
+            "member_no": f"8{n:011d}",
+            "openid": f"o-test-{n}-{secrets.token_hex(4)}",
+            "referral_code": f"R{n:07d}",
+            "nickname": f"member{n}",
+            "store_id": store.id if store is not None else None,
+        }
+        defaults.update(fields)
+        member = Member(**defaults)
+        session.add(member)
+        session.commit()
+        return member
+
+    return make
+
+
+@pytest.fixture
+def member_headers(app):
+    from app.auth import issue_member_token
+
+    def headers(member, **extra) -> dict:
+        token, _ = issue_member_token(member.id)
+        return {"Authorization": f"Bearer {token}", **extra}
+
+    return headers
+
+
+@pytest.fixture
+def staff_headers(app):
+    from app.auth import issue_staff_token
+
+    def headers(staff, **extra) -> dict:
+        token, _ = issue_staff_token(staff.id)
+        return {"Authorization": f"Bearer {token}", **extra}
+
+    return headers
+
+
+@pytest.fixture
+def login(client):
+    """Sign a test shopper in through the API (sandbox WeChat); returns (body, headers)."""
+
+    def do(name: str = "alice", **extra):
+        response = client.post("/api/v1/auth/login", json={"code": f"test:{name}", **extra})
+        assert response.status_code == 200, response.get_json()
+        body = response.get_json()
+        return body, {"Authorization": f"Bearer {body['token']}"}
+
+    return do
+
+
+@pytest.fixture
+def staff_login(client):
+    def do(staff) -> dict:
+        response = client.post(
+            "/staff/v1/auth/login", json={"username": staff.username, "password": "pass-1234"}
+        )
+        assert response.status_code == 200, response.get_json()
+        return {"Authorization": f"Bearer {response.get_json()['token']}"}
+
+    return do
+
+
+def error_code(response) -> str:
+    return response.get_json()["error"]["code"]
+
+
+@pytest.fixture
+def grant(session):
+    """Give a member points through the ledger (as an adjustment would)."""
+    import secrets as _secrets
+
+    from app.services import points
+
+    def do(member, amount: int, expires_on=None, now=None):
+        entry = points.earn(
+            session,
+            member.id,
+            amount,
+            reason="adjustment",
+            ref=f"test-grant:{_secrets.token_hex(6)}",
+            expires_on=expires_on,
+            now=now,
+        )
+        session.commit()
+        return entry
+
+    return do
+
+
+def ledger_invariants(session, member_id: int) -> int:
+    """Assert the ledger invariants for one member; returns the balance."""
+    from sqlalchemy import func, select
+
+    from app.models import Member
+    from app.models.points import PointEntry, PointLot
+
+    session.expire_all()
+    balance = session.get(Member, member_id).points_balance
+    entries = session.scalar(
+        select(func.coalesce(func.sum(PointEntry.delta), 0)).where(
+            PointEntry.member_id == member_id
+        )
+    )
+    lots = session.scalar(
+        select(func.coalesce(func.sum(PointLot.remaining), 0)).where(
+            PointLot.member_id == member_id
+        )
+    )
+    assert balance == entries, f"balance {balance} != sum of entries {entries}"
+    assert lots == max(balance, 0), f"lots {lots} != max(balance, 0) for balance {balance}"
+    last = (
+        session.execute(
+            select(PointEntry)
+            .where(PointEntry.member_id == member_id)
+            .order_by(PointEntry.id.desc())
+        )
+        .scalars()
+        .first()
+    )
+    if last is not None:
+        assert last.balance_after == balance
+    return balance
+
+
+@pytest.fixture
+def scan_for(client, member_headers, staff_headers):
+    """A scan of `member` by `staff` through the real endpoints; returns the scan_id."""
+
+    def do(member, staff) -> str:
+        code = client.get("/api/v1/me/member-code", headers=member_headers(member)).get_json()
+        response = client.post(
+            "/staff/v1/scans", json={"member_code": code["code"]}, headers=staff_headers(staff)
+        )
+        assert response.status_code == 201, response.get_json()
+        return response.get_json()["scan_id"]
+
+    return do
