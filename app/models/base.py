@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from sqlalchemy import BigInteger, DateTime, Integer, TypeDecorator, func
+from sqlalchemy import BigInteger, DateTime, Integer, TypeDecorator, bindparam, func, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
@@ -64,14 +65,31 @@ def insert_ignore(
     The database, not Python, decides who won: `result.rowcount` is the number of rows that were
     new (counted with RETURNING, since drivers report -1 for this statement).
     """
+    table = model.__table__
+    if isinstance(values, dict):
+        # Hot path (check-in, ledger entries): SQLAlchemy cannot cache ON CONFLICT constructs,
+        # so a single row goes through a textual statement built once per column set.
+        stmt = _single_row_stmt(table, tuple(values), conflict_cols)
+        return InsertIgnoreResult(list(session.execute(stmt, values).scalars()))
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    table = model.__table__
     stmt = insert(table).values(values)
     stmt = stmt.on_conflict_do_nothing(index_elements=list(conflict_cols) or None)
-    key = list(table.primary_key.columns)[0]
-    rows = session.execute(stmt.returning(key)).all()
+    rows = session.execute(stmt.returning(list(table.primary_key.columns)[0])).all()
     return InsertIgnoreResult([row[0] for row in rows])
+
+
+@functools.cache
+def _single_row_stmt(table: Any, columns: tuple[str, ...], conflict_cols: tuple[str, ...]):
+    key = list(table.primary_key.columns)[0]
+    target = f"({', '.join(conflict_cols)})" if conflict_cols else ""
+    sql = (
+        f'INSERT INTO "{table.name}" ({", ".join(columns)}) '
+        f"VALUES ({', '.join(':' + c for c in columns)}) "
+        f"ON CONFLICT {target} DO NOTHING RETURNING {key.name}"
+    )
+    binds = [bindparam(c, type_=table.c[c].type) for c in columns]
+    return text(sql).bindparams(*binds).columns(key)
 
 
 def is_postgres(session: Session) -> bool:

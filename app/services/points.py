@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from app import clock
@@ -115,15 +115,23 @@ def _write_entry(
     )
 
 
+# Built once: the busiest statements of the ledger (check-in and purchase paths).
+_MOVE = (
+    update(_MEMBERS)
+    .where(_MEMBERS.c.id == bindparam("mid"))
+    .values(points_balance=_MEMBERS.c.points_balance + bindparam("delta"))
+    .returning(_MEMBERS.c.points_balance)
+)
+_MOVE_IF_ENOUGH = _MOVE.where(_MEMBERS.c.points_balance >= bindparam("at_least"))
+_ADD_LOT = insert(_LOTS)
+
+
 def _move_balance(session: Session, member_id: int, delta: int, at_least: int | None = None):
     """Add `delta` to the balance (only while balance >= at_least); the new balance or None."""
-    stmt = update(_MEMBERS).where(_MEMBERS.c.id == member_id)
-    if at_least is not None:
-        stmt = stmt.where(_MEMBERS.c.points_balance >= at_least)
+    if at_least is None:
+        return session.execute(_MOVE, {"mid": member_id, "delta": delta}).scalar_one_or_none()
     return session.execute(
-        stmt.values(points_balance=_MEMBERS.c.points_balance + delta).returning(
-            _MEMBERS.c.points_balance
-        )
+        _MOVE_IF_ENOUGH, {"mid": member_id, "delta": delta, "at_least": at_least}
     ).scalar_one_or_none()
 
 
@@ -170,14 +178,15 @@ def earn(
     left = min(points, balance + points)  # what is not repaying a negative balance
     if left > 0:
         session.execute(
-            insert(_LOTS).values(
-                member_id=member_id,
-                entry_id=entry.id,
-                earned=left,
-                remaining=left,
-                expires_on=expires_on,
-                created_at=now,
-            )
+            _ADD_LOT,
+            {
+                "member_id": member_id,
+                "entry_id": entry.id,
+                "earned": left,
+                "remaining": left,
+                "expires_on": expires_on,
+                "created_at": now,
+            },
         )
     return entry
 
