@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import case, func, select, update
 from sqlalchemy.orm import Session
 
 from app.models import Member
@@ -39,36 +39,55 @@ def upgrade_if_reached(session: Session, member: Member, now: datetime) -> str:
 
 
 def evaluate_all(session: Session, now: datetime) -> dict:
-    """Nightly: every member to the tier their 12-month earnings reach, but down one at most."""
+    """Nightly: every member to the tier their 12-month earnings reach, but down one at most.
+
+    One set-based UPDATE: the tier table becomes CASE expressions (current rank, reached rank,
+    new rank), so a million members are re-evaluated in the database, not in Python.
+    """
     cfg = points_program.config(session)
     ordered = points_program.tiers(cfg)
-    ranks = {t["code"]: i for i, t in enumerate(ordered)}
-    earned = dict(
-        session.execute(
-            select(PointEntry.member_id, func.sum(PointEntry.delta))
-            .where(
-                PointEntry.reason.in_(points_program.TIER_REASONS),
-                PointEntry.created_at >= now - WINDOW,
-            )
-            .group_by(PointEntry.member_id)
-        ).all()
-    )
-    changes: dict[int, str] = {}
-    upgraded = downgraded = 0
-    for member_id, tier_code in session.execute(select(Member.id, Member.tier_code)):
-        current = ranks.get(tier_code, 0)
-        target = ranks[points_program.tier_reached(cfg, int(earned.get(member_id, 0)))["code"]]
-        new = target if target >= current else current - 1
-        if ordered[new]["code"] != tier_code:
-            changes[member_id] = ordered[new]["code"]
-            upgraded += new > current
-            downgraded += new < current
-    if changes:
-        session.execute(
-            update(Member.__table__)
-            .where(Member.__table__.c.id == bindparam("mid"))
-            .values(tier_code=bindparam("code")),
-            [{"mid": m, "code": c} for m, c in changes.items()],
+    members = Member.__table__
+    earned = (
+        select(func.coalesce(func.sum(PointEntry.delta), 0))
+        .where(
+            PointEntry.member_id == members.c.id,
+            PointEntry.reason.in_(points_program.TIER_REASONS),
+            PointEntry.created_at >= now - WINDOW,
         )
+        .scalar_subquery()
+    )
+    # Unknown or empty tier codes count as the lowest tier.
+    current = case(
+        {t["code"]: rank for rank, t in enumerate(ordered)}, value=members.c.tier_code, else_=0
+    )
+    reached = case(
+        *[(earned >= t["threshold"], rank) for rank, t in reversed(list(enumerate(ordered)))],
+        else_=0,
+    )
+    ranked = select(
+        members.c.id.label("mid"),
+        func.coalesce(members.c.tier_code, "").label("code_now"),
+        current.label("cur"),
+        reached.label("reached"),
+    ).subquery()
+    new_rank = case((ranked.c.reached >= ranked.c.cur, ranked.c.reached), else_=ranked.c.cur - 1)
+    new_code = case({rank: t["code"] for rank, t in enumerate(ordered)}, value=new_rank)
+    moves = (
+        select(ranked.c.mid, new_code.label("code"), (new_rank - ranked.c.cur).label("step"))
+        .where(ranked.c.code_now != new_code)
+        .subquery()
+    )
+    counts = session.execute(
+        select(
+            func.count(),
+            func.coalesce(func.sum(case((moves.c.step > 0, 1), else_=0)), 0),
+            func.coalesce(func.sum(case((moves.c.step < 0, 1), else_=0)), 0),
+        )
+    ).one()
+    session.execute(
+        update(members)
+        .where(members.c.id == moves.c.mid, members.c.tier_code != moves.c.code)
+        .values(tier_code=moves.c.code)
+    )
     session.commit()
-    return {"changed": len(changes), "upgraded": upgraded, "downgraded": downgraded}
+    return {"changed": int(counts[0]), "upgraded": int(counts[1]), "downgraded": int(counts[2])}

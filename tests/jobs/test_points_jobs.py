@@ -93,3 +93,26 @@ def test_tiers_go_up_at_once_and_down_one_step_a_night(app, session, make_member
     run_once(app, "tiers_evaluate", "2026-06-04T01:00:00+08:00")
     session.expire_all()
     assert session.get(Member, member.id).tier_code == "normal"
+
+
+def test_tier_evaluation_counts_every_member_in_one_pass(app, session, make_member):
+    from app.services import points, tiers
+
+    earned_at = datetime(2026, 5, 1, tzinfo=UTC)
+    climbing = make_member(tier_code="normal")
+    falling = make_member(tier_code="gold")
+    steady = make_member(tier_code="silver")
+    newcomer = make_member(tier_code="")
+    points.earn(session, climbing.id, 1200, reason="purchase", ref="c1", now=earned_at)
+    points.earn(session, steady.id, 1500, reason="purchase", ref="s1", now=earned_at)
+    points.earn(session, newcomer.id, 10, reason="checkin", ref="n1", now=earned_at)
+    session.commit()
+    counts = tiers.evaluate_all(session, datetime(2026, 6, 1, tzinfo=UTC))
+    assert counts == {"changed": 3, "upgraded": 1, "downgraded": 1}
+    session.expire_all()
+    assert [session.get(Member, m.id).tier_code for m in (climbing, falling, steady, newcomer)] == [
+        "silver",
+        "silver",
+        "silver",
+        "normal",
+    ]
