@@ -2,49 +2,21 @@
 
 from __future__ import annotations
 
-import threading
-
 import pytest
 
 
 @pytest.fixture(scope="module")
 def embedded_app(app):
     """An app on the test database whose Redis is fakeredis served over TCP (as `make run`)."""
-    import socket
-
-    from fakeredis import TcpFakeServer
-
     from app import create_app
+    from app.embedded_redis import start_embedded_redis
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = TcpFakeServer(("127.0.0.1", port), server_type="redis")
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    url = f"redis://127.0.0.1:{port}/0"
-    _wait_until_serving(url)
+    url, server = start_embedded_redis()
     config = dict(app.config)
     config.update({"REDIS_URL": url, "RATELIMIT_STORAGE_URI": url})
     yield create_app(config)
     server.shutdown()
     _rebind_limiter(app)
-
-
-def _wait_until_serving(url: str) -> None:
-    import time
-
-    import redis
-
-    probe = redis.Redis.from_url(url, socket_connect_timeout=1)
-    deadline = time.monotonic() + 10
-    while True:
-        try:
-            probe.ping()
-            return
-        except redis.ConnectionError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.05)
 
 
 def _rebind_limiter(app) -> None:
@@ -87,3 +59,20 @@ def test_in_process_fakeredis_when_redis_url_is_unset(app):
             assert embedded.test_client().get("/healthz").get_json()["redis"] == "ok"
     finally:
         _rebind_limiter(app)
+
+
+def test_an_error_reply_keeps_the_connection_open_as_redis_does():
+    import redis
+
+    from app.embedded_redis import start_embedded_redis
+
+    url, server = start_embedded_redis()
+    try:
+        client = redis.Redis.from_url(url, single_connection_client=True, retry=None)
+        with pytest.raises(redis.exceptions.NoScriptError):
+            client.evalsha("0" * 40, 0)
+        assert client.ping() is True
+        script = client.register_script("return redis.call('incr', KEYS[1])")
+        assert script(keys=["n"]) == 1
+    finally:
+        server.shutdown()

@@ -9,33 +9,17 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
-import threading
 from pathlib import Path
 
 import click
 from flask import current_app
 from flask.cli import AppGroup
 
+from app.embedded_redis import start_embedded_redis
+
 sandbox_cli = AppGroup("sandbox", help="The sandbox deployment (SANDBOX=1).")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _start_embedded_redis() -> str:
-    from fakeredis import TcpFakeServer
-
-    port = _free_port()
-    server = TcpFakeServer(("127.0.0.1", port), server_type="redis")
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return f"redis://127.0.0.1:{port}/0"
 
 
 @sandbox_cli.command("run")
@@ -49,7 +33,7 @@ def run(host: str, port: int, no_scheduler: bool) -> None:
     env = dict(os.environ)
     env["SANDBOX"] = "1"
     if not env.get("REDIS_URL"):
-        env["REDIS_URL"] = _start_embedded_redis()
+        env["REDIS_URL"], _ = start_embedded_redis()
         click.echo(f"embedded Redis (fakeredis) at {env['REDIS_URL']}")
     env.setdefault("WECHAT_API_BASE", f"http://{host}:{port}/_sandbox/wechat")
     flask = [sys.executable, "-m", "flask", "--app", "wsgi"]
