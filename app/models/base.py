@@ -66,10 +66,11 @@ def insert_ignore(
     new (counted with RETURNING, since drivers report -1 for this statement).
     """
     table = model.__table__
-    if isinstance(values, dict):
+    single = isinstance(values, dict)
+    stmt = _single_row_stmt(table, tuple(values), conflict_cols) if single else None
+    if stmt is not None:
         # Hot path (check-in, ledger entries): SQLAlchemy cannot cache ON CONFLICT constructs,
         # so a single row goes through a textual statement built once per column set.
-        stmt = _single_row_stmt(table, tuple(values), conflict_cols)
         return InsertIgnoreResult(list(session.execute(stmt, values).scalars()))
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
@@ -81,6 +82,10 @@ def insert_ignore(
 
 @functools.cache
 def _single_row_stmt(table: Any, columns: tuple[str, ...], conflict_cols: tuple[str, ...]):
+    """The textual statement for these columns, or None when an omitted column has a Python-side
+    default (only the INSERT construct fills those in)."""
+    if any(c.default is not None and c.name not in columns for c in table.columns):
+        return None
     key = list(table.primary_key.columns)[0]
     target = f"({', '.join(conflict_cols)})" if conflict_cols else ""
     sql = (
