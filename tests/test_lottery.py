@@ -314,3 +314,25 @@ def test_admin_creates_a_lottery_with_prizes_and_edits_them(
     closed = client.delete(base, headers=headers)
     assert closed.get_json()["is_active"] is False
     assert client.get("/staff/v1/admin/lotteries/999", headers=headers).status_code == 404
+
+
+def test_a_budget_set_later_counts_what_was_already_given(
+    session, make_member, grant, make_lottery, make_staff
+):
+    from app.services import lottery as lottery_service
+    from app.services import lottery_admin
+
+    member = make_member()
+    grant(member, 1000)
+    lottery = make_lottery(
+        [{"name": "100积分", "kind": "points", "points": 100, "weight": 1, "stock_total": 99}],
+        daily_draw_limit=10,
+    )
+    lottery_service.draw(session, member.id, lottery.id)
+    lottery_service.draw(session, member.id, lottery.id)
+    shown = lottery_admin.update_lottery(
+        session, lottery.id, {"points_budget": 300}, make_staff("marketer")
+    )
+    assert shown["points_given"] == 200
+    prizes = [lottery_service.draw(session, member.id, lottery.id)["prize"] for _ in range(2)]
+    assert [p is not None for p in prizes] == [True, False]

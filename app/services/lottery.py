@@ -161,17 +161,7 @@ def _award(session, lottery: Lottery, prize, record: LotteryDraw, day: date, now
         return None
     answer = {"id": prize.id, "name": prize.name, "kind": prize.kind}
     if prize.kind == "points":
-        within = session.execute(
-            update(Lottery)
-            .where(
-                Lottery.id == lottery.id,
-                (Lottery.points_budget.is_(None))
-                | (Lottery.points_given + prize.points <= Lottery.points_budget),
-            )
-            .values(points_given=Lottery.points_given + prize.points)
-            .returning(Lottery.id)
-        ).scalar_one_or_none()
-        if within is None:
+        if lottery.points_budget is not None and not _within_budget(session, lottery, prize):
             _give_back(session, prize, day, stock=True)
             record.outcome = "budget"
             return None
@@ -204,6 +194,24 @@ def _award(session, lottery: Lottery, prize, record: LotteryDraw, day: date, now
     record.prize_id = prize.id
     record.outcome = "won"
     return answer
+
+
+def _within_budget(session: Session, lottery: Lottery, prize: LotteryPrize) -> bool:
+    """Count the prize's points against the lottery's budget unless that would exceed it.
+    (Without a budget the lottery row is not touched, so it is not a hot row in a flash; the
+    points given are then counted from the draws when a budget is set.)"""
+    return (
+        session.execute(
+            update(Lottery)
+            .where(
+                Lottery.id == lottery.id,
+                Lottery.points_given + prize.points <= Lottery.points_budget,
+            )
+            .values(points_given=Lottery.points_given + prize.points)
+            .returning(Lottery.id)
+        ).scalar_one_or_none()
+        is not None
+    )
 
 
 def _take_daily(session: Session, prize: LotteryPrize, day: date) -> bool:

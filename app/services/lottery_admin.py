@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from app.errors import AppError
 from app.models import Staff
 from app.models.coupons import CouponTemplate
-from app.models.lottery import Lottery, LotteryPrize
+from app.models.lottery import Lottery, LotteryDraw, LotteryPrize
 from app.services import audit, pagination
 from app.services.lottery import get_lottery
 
@@ -100,6 +100,13 @@ def show_lottery(session: Session, lottery_id: int) -> dict:
 def update_lottery(session: Session, lottery_id: int, changes: dict, staff: Staff) -> dict:
     """Change a lottery's name, cost, window, daily limit, budget, or switch it off."""
     lottery = get_lottery(session, lottery_id)
+    if lottery.points_budget is None and changes.get("points_budget") is not None:
+        # Unbudgeted draws do not count as they go: count what was given so far.
+        lottery.points_given = session.scalar(
+            select(func.coalesce(func.sum(LotteryDraw.points_won), 0)).where(
+                LotteryDraw.lottery_id == lottery_id
+            )
+        )
     for field in LOTTERY_FIELDS:
         if field in changes:
             setattr(lottery, field, changes[field])
