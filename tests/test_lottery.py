@@ -188,6 +188,8 @@ def test_refusals_change_nothing(client, session, make_member, member_headers, g
     closed = draw(client, member_headers, member, ended)
     assert closed.status_code == 409 and error_code(closed) == "lottery.not_active"
     assert draw(client, member_headers, member, type("L", (), {"id": 999})()).status_code == 404
+    empty = make_lottery([{"name": "无", "kind": "none", "weight": 0}])
+    assert error_code(draw(client, member_headers, member, empty)) == "lottery.not_active"
     assert session.query(LotteryDraw).count() == 0
     assert session.query(LotteryDrawAllowance).filter(LotteryDrawAllowance.used > 0).count() == 0
     assert ledger_invariants(session, member.id) == 5

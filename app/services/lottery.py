@@ -97,6 +97,9 @@ def draw(session: Session, member_id: int, lottery_id: int, now: datetime | None
     lottery = get_lottery(session, lottery_id)
     if not is_open(lottery, now):
         raise AppError("lottery.not_active", 409, "This lottery is not open.")
+    prizes = active_prizes(session, lottery.id)
+    if sum(p.weight for p in prizes) <= 0:  # nothing to draw: do not take the member's points
+        raise AppError("lottery.not_active", 409, "This lottery has no prizes to draw.")
     day = clock.business_date(now)
     _use_allowance(session, lottery, member_id, day, now)
     record = LotteryDraw(
@@ -121,7 +124,6 @@ def draw(session: Session, member_id: int, lottery_id: int, now: datetime | None
             now=now,
             note=lottery.name[:200],
         ).balance_after
-    prizes = active_prizes(session, lottery.id)
     index = pick_slot([p.weight for p in prizes])
     picked = prizes[index] if index >= 0 else None
     record.picked_prize_id = picked.id if picked else None
