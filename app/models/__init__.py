@@ -7,6 +7,7 @@ from app.models.checkin import Checkin, MakeupAllowance  # noqa: F401
 from app.models.idempotency import IdempotencyKey  # noqa: F401
 from app.models.jobs import JobRun  # noqa: F401
 from app.models.members import Member  # noqa: F401
+from app.models.messaging import Campaign, CampaignMember, OutboxMessage  # noqa: F401
 from app.models.points import PointEntry, PointLot  # noqa: F401
 from app.models.programs import ProgramConfig  # noqa: F401
 from app.models.staff import AuditEntry, Staff  # noqa: F401
