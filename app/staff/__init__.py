@@ -15,6 +15,7 @@ MODULES: list[str] = [
     "admin_stores",
     "admin_staff",
     "admin_jobs",
+    "audiences",
 ]
 
 
