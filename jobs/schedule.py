@@ -31,6 +31,7 @@ class JobSpec:
 
 def _jobs() -> dict[str, JobSpec]:
     from jobs import housekeeping, messaging, points
+    from jobs import referrals as referral_jobs
 
     specs: list[JobSpec] = [
         JobSpec(
@@ -68,6 +69,12 @@ def _jobs() -> dict[str, JobSpec]:
             messaging.messages_dispatch_job,
             {"minute": "*"},
             "Start due campaigns and send queued messages (quiet 21:00-09:00, capped).",
+        ),
+        JobSpec(
+            "referral_settlement",
+            referral_jobs.referral_settlement_job,
+            {"hour": 2, "minute": 30},
+            "Grant referral rewards whose purchase's refund window has passed.",
         ),
     ]
     if os.environ.get("HY_SCHEDULER_TEST_JOB"):

@@ -12,6 +12,9 @@ MODULES: list[str] = [
     "checkins",
     "ping",
     "subscriptions",
+    "coupons",
+    "lotteries",
+    "referrals",
 ]
 
 

@@ -159,7 +159,7 @@ def enqueue(session: Session, campaign: Campaign, now: datetime) -> dict:
 
     Members whose bucket falls under the holdout share are recorded as held out and get nothing.
     """
-    members = campaign_audience.member_ids_query(campaign.audience or {}).subquery()
+    members = campaign_audience.member_ids_query(session, campaign.audience or {}).subquery()
     member_id = members.c[0]
     targets = select(
         literal(campaign.id).label("campaign_id"),

@@ -8,14 +8,12 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app import clock
-from app.extensions import db
 from app.models.messaging import OutboxMessage
 from app.models.points import PointLot
-from app.models.till import Purchase
+from app.models.segments import MemberSegment
 from app.services import coupon_push, outbox
 
 BATCH = 1000
-SLEEPING_AFTER_DAYS = 90  # the fallback rule while no lifecycle stages are computed
 
 
 def points_expiry_reminder(session: Session, now: datetime) -> dict:
@@ -63,31 +61,16 @@ def points_expiry_reminder(session: Session, now: datetime) -> dict:
     return {"members": len(items), "queued": queued}
 
 
-def sleeping_members(session: Session, today: date) -> list[tuple[int, date]]:
-    """(member, the day they entered the sleeping stage) for every member asleep today.
-
-    From the lifecycle stages (member_segments) when they are computed; until then, a member is
-    asleep from SLEEPING_AFTER_DAYS after their last purchase.
-    """
-    segments = db.metadata.tables.get("member_segments")
-    if segments is not None:
-        return [
-            (member_id, since)
-            for member_id, since in session.execute(
-                select(segments.c.member_id, segments.c.stage_since).where(
-                    segments.c.lifecycle_stage == "sleeping"
-                )
-            ).all()
-        ]
-    cutoff = clock.business_day_start(today - timedelta(days=SLEEPING_AFTER_DAYS))
-    last = (
-        select(Purchase.member_id, func.max(Purchase.paid_at).label("last_paid"))
-        .group_by(Purchase.member_id)
-        .having(func.max(Purchase.paid_at) < cutoff)
-    )
+def sleeping_members(session: Session) -> list[tuple[int, date]]:
+    """(member, the day they entered the sleeping stage) for every member asleep now, as the
+    last nightly lifecycle refresh (member_segments) found them."""
     return [
-        (member_id, clock.business_date(last_paid) + timedelta(days=SLEEPING_AFTER_DAYS))
-        for member_id, last_paid in session.execute(last).all()
+        (member_id, since)
+        for member_id, since in session.execute(
+            select(MemberSegment.member_id, MemberSegment.stage_since).where(
+                MemberSegment.lifecycle_stage == "sleeping"
+            )
+        ).all()
     ]
 
 
@@ -98,7 +81,6 @@ def dormant_wakeup(session: Session, now: datetime) -> dict:
     is queued (once per member and sleeping spell).
     """
     cfg = outbox.settings(session)
-    today = clock.business_date(now)
     since = now - timedelta(days=int(cfg["wakeup_every_days"]))
     recent = {
         member_id
@@ -108,7 +90,7 @@ def dormant_wakeup(session: Session, now: datetime) -> dict:
             )
         ).all()
     }
-    candidates = [(m, d) for m, d in sleeping_members(session, today) if m not in recent]
+    candidates = [(m, d) for m, d in sleeping_members(session) if m not in recent]
     coupon_template = cfg.get("wakeup_coupon_template_id")
     queued = coupons = 0
     for start in range(0, len(candidates), BATCH):

@@ -17,6 +17,11 @@ MODULES: list[str] = [
     "admin_jobs",
     "admin_campaigns",
     "audiences",
+    "coupon_redemptions",
+    "admin_coupons",
+    "admin_lotteries",
+    "admin_referrals",
+    "lottery_wins",
 ]
 
 

@@ -1,7 +1,7 @@
 """messaging
 
 Revision ID: i6_messaging
-Revises: 634787212fe6
+Revises: i4_engagement, i5_segments
 Create Date: 2026-11-26 07:17:34.825679
 
 """
@@ -13,7 +13,7 @@ import app.models.base
 
 # revision identifiers, used by Alembic.
 revision = 'i6_messaging'
-down_revision = '634787212fe6'
+down_revision = ('i4_engagement', 'i5_segments')
 branch_labels = None
 depends_on = None
 
