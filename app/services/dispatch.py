@@ -332,18 +332,14 @@ def _push_campaign_coupon(session: Session, row: OutboxMessage, now) -> None:
     campaign = session.get(Campaign, row.campaign_id)
     if campaign is None or not campaign.coupon_template_id:
         return
-    try:
-        with session.begin_nested():
-            coupon_push.push_coupon(
-                session,
-                campaign.coupon_template_id,
-                row.member_id,
-                source="campaign",
-                ref=f"campaign:{campaign.id}:{row.member_id}",
-                now=now,
-            )
-    except Exception as exc:  # noqa: BLE001 - out of stock must not undo a sent message
-        log.warning("campaign %s coupon not pushed to %s: %s", campaign.id, row.member_id, exc)
+    coupon_push.push_coupon(
+        session,
+        campaign.coupon_template_id,
+        row.member_id,
+        source="campaign",
+        ref=f"campaign:{campaign.id}:{row.member_id}",
+        now=now,
+    )
 
 
 def recover_stale(session: Session, now: datetime, stale_after: timedelta = STALE_AFTER) -> dict:
