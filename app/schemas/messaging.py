@@ -57,6 +57,10 @@ class CampaignInSchema(ma.Schema):
     report_days = ma.fields.Integer(load_default=7, validate=ma.validate.Range(min=1, max=90))
 
 
+class CampaignPatchSchema(CampaignInSchema):
+    """The fields to change (load it with partial=True: absent fields keep their value)."""
+
+
 class CampaignSchema(ma.Schema):
     id = ma.fields.Integer(required=True)
     name = ma.fields.String(required=True)

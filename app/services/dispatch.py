@@ -126,12 +126,6 @@ def _follower(session: Session, unionid: str | None) -> OaFollower | None:
     ).scalar_one_or_none()
 
 
-def _finish(session: Session, row_id: int, state: str, now: datetime, **values) -> None:
-    session.execute(
-        update(_M).where(_M.c.id == row_id).values(state=state, finished_at=now, **values)
-    )
-
-
 def _prepare(session, message_id, worker, now, cfg, cache) -> Prepared | str:
     """Move a claimed message to `sending`: channel, quota, cap, data. Or its final outcome."""
     row = session.execute(
@@ -227,7 +221,7 @@ def _send(prepared: Prepared, cfg: dict) -> dict:
         )
     miniprogram = None
     if prepared.page:
-        miniprogram = {"appid": cfg.get("miniapp_appid") or "", "pagepath": prepared.page}
+        miniprogram = {"appid": wechat.miniapp_appid(), "pagepath": prepared.page}
     return wechat.send_template_message(
         prepared.touser,
         prepared.template_id,
