@@ -30,7 +30,8 @@ log = logging.getLogger("huiyuan.dispatch")
 STALE_AFTER = timedelta(minutes=2)  # a delivery never takes this long (WeChat timeout: 5 s)
 OA_RESEND_WINDOW = timedelta(minutes=9)  # WeChat ignores a repeated client_msg_id for 10
 TRANSIENT = {-1, 45011, 40001, 40014, 42001}
-DELAYED = {45009: timedelta(hours=1), 43117: timedelta(hours=1)}
+DAILY_QUOTA_PAUSE = timedelta(hours=1)
+DELAYED = {45009: DAILY_QUOTA_PAUSE, 43117: timedelta(hours=1)}
 _M = OutboxMessage.__table__
 
 
@@ -414,6 +415,9 @@ def dispatch_due(
     while True:
         if budget_seconds is not None and time.monotonic() - started > budget_seconds:
             break
+        if bucket is not None and bucket.paused():
+            counts["paused"] = 1
+            break
         ids = claim_batch(session, now_fn(), worker, batch)
         if not ids:
             break
@@ -421,7 +425,9 @@ def dispatch_due(
             try:
                 outcome = deliver(session, message_id, worker, now_fn(), bucket, cache)
             except DailyQuotaReached:
-                log.error("WeChat daily quota reached (45009): sending paused")
+                log.error("WeChat daily quota reached (45009): sending paused for an hour")
+                if bucket is not None:
+                    bucket.pause(DAILY_QUOTA_PAUSE.total_seconds())
                 _release(session, ids[i + 1 :], worker)
                 counts["paused_daily_quota"] = 1
                 return counts
