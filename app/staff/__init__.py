@@ -15,11 +15,14 @@ MODULES: list[str] = [
     "admin_stores",
     "admin_staff",
     "admin_jobs",
+    "admin_campaigns",
+    "audiences",
     "coupon_redemptions",
     "admin_coupons",
     "admin_lotteries",
     "admin_referrals",
     "lottery_wins",
+    "admin_messaging",
 ]
 
 
