@@ -31,6 +31,7 @@ class JobSpec:
 
 def _jobs() -> dict[str, JobSpec]:
     from jobs import housekeeping, points
+    from jobs import segments as segments_jobs
 
     specs: list[JobSpec] = [
         JobSpec(
@@ -50,6 +51,12 @@ def _jobs() -> dict[str, JobSpec]:
             housekeeping.purge_idempotency_keys,
             {"hour": 4, "minute": 10},
             "Forget Idempotency-Keys older than 48 hours.",
+        ),
+        JobSpec(
+            "segments_refresh",
+            segments_jobs.segments_refresh_job,
+            {"hour": 2, "minute": 30},
+            "Recompute RFM groups, lifecycle stages and each member's odds of buying again.",
         ),
     ]
     if os.environ.get("HY_SCHEDULER_TEST_JOB"):
