@@ -10,6 +10,7 @@ Days are business days (BUSINESS_TZ); day numbers count from 2000-01-01.
 
 from __future__ import annotations
 
+import time
 from datetime import date, datetime, timedelta
 
 import numpy as np
@@ -48,7 +49,7 @@ def day_number(day: date) -> int:
     return (day - EPOCH).days
 
 
-def _day_no_sql(session: Session, column: str) -> str:
+def day_no_sql(session: Session, column: str) -> str:
     """SQL for the business day number of a UTC timestamp column."""
     if is_postgres(session):
         return f"(({column} AT TIME ZONE :tz)::date - DATE '2000-01-01')"
@@ -56,13 +57,13 @@ def _day_no_sql(session: Session, column: str) -> str:
     return f"CAST(julianday(date({column}, :tz_offset)) - 2451544.5 AS INTEGER)"
 
 
-def _date_from_day_no_sql(session: Session, expression: str) -> str:
+def _date_fromday_no_sql(session: Session, expression: str) -> str:
     if is_postgres(session):
         return f"(DATE '2000-01-01' + CAST({expression} AS INTEGER))"
     return f"date('2000-01-01', printf('%+d days', {expression}))"
 
 
-def _tz_params(now: datetime) -> dict:
+def tz_params(now: datetime) -> dict:
     tz = clock.business_tz()
     offset_minutes = int(now.astimezone(tz).utcoffset().total_seconds() // 60)
     return {"tz": tz.key, "tz_offset": f"{offset_minutes:+d} minutes"}
@@ -72,7 +73,7 @@ def build_purchase_summary(session: Session, now: datetime, window_start: dateti
     """Temporary table seg_summary: per member who bought by `now`, window RFM figures and the
     whole-history day numbers (first, last, distinct days) the model needs. Returns its rows."""
     session.execute(text("DROP TABLE IF EXISTS seg_summary"))
-    day = _day_no_sql(session, "paid_at")
+    day = day_no_sql(session, "paid_at")
     session.execute(
         text(
             f"""
@@ -93,7 +94,7 @@ def build_purchase_summary(session: Session, now: datetime, window_start: dateti
         ).bindparams(
             bindparam("now", type_=UTCDateTime()), bindparam("window_start", type_=UTCDateTime())
         ),
-        {"now": now, "window_start": window_start, **_tz_params(now)},
+        {"now": now, "window_start": window_start, **tz_params(now)},
     )
     if is_postgres(session):
         session.execute(text("ANALYZE seg_summary"))
@@ -188,8 +189,8 @@ def _rfm_group_sql() -> str:
 
 def write_segments(session: Session, now: datetime, cfg: dict) -> None:
     """Upsert every member's row; stage_since is kept while the stage stays the same."""
-    joined_day = _day_no_sql(session, "m.joined_at")
-    entered = _date_from_day_no_sql(session, "st.entered_day")
+    joined_day = day_no_sql(session, "m.joined_at")
+    entered = _date_fromday_no_sql(session, "st.entered_day")
     rfm_group = _rfm_group_sql()
     sql = f"""
     INSERT INTO member_segments (member_id, lifecycle_stage, stage_since, rfm_group, r_score,
@@ -254,7 +255,7 @@ def write_segments(session: Session, now: datetime, cfg: dict) -> None:
             "new_days": int(cfg["new_days"]),
             "active_days": int(cfg["active_days"]),
             "lost_days": int(cfg["lost_days"]),
-            **_tz_params(now),
+            **tz_params(now),
         },
     )
 
@@ -267,10 +268,17 @@ def refresh(session: Session, now: datetime) -> dict:
     if is_postgres(session):
         session.execute(text(f"SET LOCAL work_mem = '{PG_WORK_MEM}'"))
     window_start = clock.business_day_start(today - timedelta(days=int(cfg["window_days"]) - 1))
+    # Seconds per step, in the job's record: where a slow night went.
+    seconds: dict[str, float] = {}
+    started = time.perf_counter()
     buyers = build_purchase_summary(session, now, window_start)
+    seconds["summary"] = time.perf_counter() - started
     model, triples = _fit(session, today)
+    seconds["fit"] = time.perf_counter() - started - sum(seconds.values())
     _store_model_values(session, model, triples)
+    seconds["model_values"] = time.perf_counter() - started - sum(seconds.values())
     write_segments(session, now, cfg)
+    seconds["write"] = time.perf_counter() - started - sum(seconds.values())
     session.execute(text("DROP TABLE IF EXISTS seg_summary"))
     session.execute(text("DROP TABLE IF EXISTS seg_model"))
     stages = dict(
@@ -283,4 +291,5 @@ def refresh(session: Session, now: datetime) -> dict:
         "buyers": buyers,
         **{stage: int(stages.get(stage, 0)) for stage in ("new", "active", "sleeping", "lost")},
         "model": model.as_dict() if model is not None else None,
+        "seconds": {step: round(value, 2) for step, value in seconds.items()},
     }

@@ -16,6 +16,7 @@ MODULES: list[str] = [
     "admin_staff",
     "admin_jobs",
     "audiences",
+    "segments",
 ]
 
 
