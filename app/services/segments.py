@@ -13,14 +13,13 @@ from __future__ import annotations
 import time
 from datetime import date, datetime, timedelta
 
-import numpy as np
 from sqlalchemy import bindparam, text
 from sqlalchemy.orm import Session
 
 from app import clock
 from app.models.base import UTCDateTime, is_postgres
 from app.models.segments import RFM_GROUPS
-from app.services import bgnbd, programs
+from app.services import programs
 
 DEFAULTS = {
     # RFM looks at purchases in the last window_days days.
@@ -101,8 +100,10 @@ def build_purchase_summary(session: Session, now: datetime, window_start: dateti
     return int(session.execute(text("SELECT COUNT(*) FROM seg_summary")).scalar_one())
 
 
-def model_summaries(session: Session, today: date) -> tuple[np.ndarray, ...]:
+def model_summaries(session: Session, today: date) -> tuple:
     """Distinct (x, t_x, T) in days from seg_summary, with how many members share each."""
+    import numpy as np  # imported here: numpy and scipy would slow every process's start-up
+
     rows = session.execute(
         text(
             "SELECT n_days - 1, last_day - first_day, :today - first_day, COUNT(*)"
@@ -116,11 +117,12 @@ def model_summaries(session: Session, today: date) -> tuple[np.ndarray, ...]:
     return x, t_x, big_t, count
 
 
-def fit_purchase_model(session: Session, calibration_end: date) -> bgnbd.BgNbdFit | None:
+def fit_purchase_model(session: Session, calibration_end: date):
     """Fit BG/NBD on every purchase up to the end of business day `calibration_end`.
 
     Repeat purchases are counted on distinct days; time is in weeks; T runs from each member's
-    first purchase to `calibration_end`. None when there are too few customers to fit.
+    first purchase to `calibration_end`. Returns a bgnbd.BgNbdFit, or None when there are too
+    few customers to fit.
     """
     end = clock.business_day_end(calibration_end) - timedelta(microseconds=1)
     build_purchase_summary(session, end, end)
@@ -131,6 +133,8 @@ def fit_purchase_model(session: Session, calibration_end: date) -> bgnbd.BgNbdFi
 
 
 def _fit(session: Session, today: date):
+    from app.services import bgnbd
+
     x, t_x, big_t, count = model_summaries(session, today)
     if count.sum() < MIN_CUSTOMERS_FOR_MODEL or not (x > 0).any():
         return None, (x, t_x, big_t)
@@ -141,6 +145,10 @@ def _fit(session: Session, today: date):
 
 def _store_model_values(session: Session, model, triples) -> None:
     """Temporary table seg_model: p_alive and expected purchases per distinct (x, t_x, T)."""
+    import numpy as np
+
+    from app.services import bgnbd
+
     session.execute(text("DROP TABLE IF EXISTS seg_model"))
     session.execute(
         text(
