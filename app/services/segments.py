@@ -36,8 +36,9 @@ programs.register_defaults("segments", DEFAULTS)
 PREDICTION_DAYS = 90
 EPOCH = date(2000, 1, 1)
 MIN_CUSTOMERS_FOR_MODEL = 20
-# PostgreSQL: enough memory for the per-member sorts and hashes of a million members.
-PG_WORK_MEM = "256MB"
+# PostgreSQL: enough memory to sort ten million purchases and hash a million members in memory
+# (for this job's transaction only; it runs alone at night).
+PG_WORK_MEM = "1GB"
 
 
 def config(session: Session) -> dict:
@@ -73,13 +74,17 @@ def build_purchase_summary(session: Session, now: datetime, window_start: dateti
     whole-history day numbers (first, last, distinct days) the model needs. Returns its rows."""
     session.execute(text("DROP TABLE IF EXISTS seg_summary"))
     day = day_no_sql(session, "paid_at")
-    # Two hash aggregations (member and day, then member) rather than COUNT(DISTINCT day), which
-    # PostgreSQL can only compute by sorting all ten million purchases.
+    # Two aggregations (per member and day, then per member) over one sort of the purchases.
+    # PostgreSQL would hash the first by default, but with a group for nearly every purchase the
+    # hash table spills to disk and takes longer than the sort (measured on 10M purchases).
+    if is_postgres(session):
+        session.execute(text("SET LOCAL enable_hashagg = off"))
     session.execute(
         text(
             f"""
             CREATE TEMPORARY TABLE seg_summary AS
-            SELECT member_id, SUM(frequency) AS frequency, SUM(monetary_fen) AS monetary_fen,
+            SELECT member_id, CAST(SUM(frequency) AS BIGINT) AS frequency,
+                   CAST(SUM(monetary_fen) AS BIGINT) AS monetary_fen,
                    MAX(last_paid_at) AS last_paid_at, MIN(day) AS first_day,
                    MAX(day) AS last_day, COUNT(*) AS n_days
             FROM (SELECT member_id, {day} AS day,
@@ -98,6 +103,7 @@ def build_purchase_summary(session: Session, now: datetime, window_start: dateti
         {"now": now, "window_start": window_start, **tz_params(now)},
     )
     if is_postgres(session):
+        session.execute(text("SET LOCAL enable_hashagg = on"))
         session.execute(text("ANALYZE seg_summary"))
     return int(session.execute(text("SELECT COUNT(*) FROM seg_summary")).scalar_one())
 
@@ -303,6 +309,8 @@ def refresh(session: Session, now: datetime) -> dict:
     today = clock.business_date(now)
     if is_postgres(session):
         session.execute(text(f"SET LOCAL work_mem = '{PG_WORK_MEM}'"))
+        # JIT compiling these few big statements costs seconds and saves none.
+        session.execute(text("SET LOCAL jit = off"))
         # One refresh at a time (a second waits for the first); readers are never blocked.
         session.execute(text("LOCK TABLE member_segments IN SHARE ROW EXCLUSIVE MODE"))
     window_start = clock.business_day_start(today - timedelta(days=int(cfg["window_days"]) - 1))
