@@ -23,6 +23,7 @@ MODULES: list[str] = [
     "admin_referrals",
     "lottery_wins",
     "admin_messaging",
+    "segments",
 ]
 
 
