@@ -14,7 +14,7 @@ import secrets
 from collections.abc import Callable
 from urllib.parse import urlsplit
 
-from flask import abort, g, redirect, request, session, url_for
+from flask import abort, redirect, request, session, url_for
 
 from app import clock
 from app.console.menus import PAGES_BY_NAME, may_open
@@ -22,6 +22,8 @@ from app.extensions import db
 from app.models import Staff
 
 LANGUAGES = ("zh", "en")
+_STAFF_KEY = "huiyuan.console.staff"
+PAGE_KEY = "huiyuan.console.page"
 
 
 def sign_in(staff: Staff) -> None:
@@ -45,13 +47,14 @@ def sign_out() -> None:
 
 def current_staff() -> Staff | None:
     """The signed-in, still active staff member, or None."""
-    if "console_staff" in g:
-        return g.console_staff
+    # Cached on the request (not on g: an app context may outlive one request).
+    if _STAFF_KEY in request.environ:
+        return request.environ[_STAFF_KEY]
     staff_id = session.get("sid")
     staff = db.session.get(Staff, staff_id) if isinstance(staff_id, int) else None
     if staff is not None and not staff.is_active:
         staff = None
-    g.console_staff = staff
+    request.environ[_STAFF_KEY] = staff
     return staff
 
 
@@ -94,7 +97,7 @@ def console_page(name: str) -> Callable:
                 return redirect(url_for("console.login", next=request.full_path.rstrip("?")))
             if not may_open(staff.role, staff.store_id, page):
                 abort(403)
-            g.console_page = page
+            request.environ[PAGE_KEY] = page
             return fn(*args, **kwargs)
 
         return wrapper

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from flask import (
     abort,
-    g,
     redirect,
     render_template,
     request,
@@ -23,6 +22,7 @@ from app.console.i18n import catalogue, translate
 from app.console.menus import PAGES, may_open, menu_for
 from app.console.session import (
     LANGUAGES,
+    PAGE_KEY,
     check_csrf,
     console_page,
     csrf_token,
@@ -93,7 +93,7 @@ def render_page(template: str, **context):
         store=store,
         lang=lang,
         menu=menu_for(staff.role, staff.store_id) if staff else [],
-        current_page=g.get("console_page"),
+        current_page=request.environ.get(PAGE_KEY),
         csrf=csrf_token(),
         script_config=script_config,
         **context,

@@ -220,3 +220,46 @@ if (nav) {
   sync();
   wide.addEventListener("change", sync);
 }
+
+// Forms whose inputs name their JSON path in data-field ("expiry.days", "tiers.0.code").
+function setPath(target, path, value) {
+  const keys = path.split(".");
+  let node = target;
+  keys.forEach((key, i) => {
+    const last = i === keys.length - 1;
+    const nextIsIndex = !last && /^\d+$/.test(keys[i + 1]);
+    if (last) node[key] = value;
+    else node = node[key] ??= nextIsIndex ? [] : {};
+  });
+}
+
+function getPath(source, path) {
+  return path.split(".").reduce((node, key) => (node == null ? undefined : node[key]), source);
+}
+
+export function readFields(form) {
+  const out = {};
+  form.querySelectorAll("[data-field]").forEach((input) => {
+    if (input.dataset.read === "no" || input.disabled) return;
+    let value;
+    if (input.type === "checkbox") value = input.checked;
+    else if (input.type === "number") value = input.value === "" ? null : Number(input.value);
+    else if (input.dataset.type === "fen") value = input.value === "" ? null : yuanToFen(input.value);
+    else if (input.dataset.type === "json") value = input.value.trim() ? JSON.parse(input.value) : null;
+    else value = input.value;
+    if (value === null && input.dataset.omitEmpty !== undefined) return;
+    setPath(out, input.dataset.field, value);
+  });
+  return out;
+}
+
+export function fillFields(form, data) {
+  form.querySelectorAll("[data-field]").forEach((input) => {
+    const value = getPath(data, input.dataset.field);
+    if (value === undefined) return;
+    if (input.type === "checkbox") input.checked = Boolean(value);
+    else if (input.dataset.type === "fen") input.value = value == null ? "" : fenToYuan(value);
+    else if (input.dataset.type === "json") input.value = value == null ? "" : JSON.stringify(value);
+    else input.value = value ?? "";
+  });
+}
