@@ -89,6 +89,84 @@ def test_till_explains_a_bad_code_and_checks_fields_before_sending(
     assert page.js_errors == []
 
 
-def test_clerk_redeems_a_coupon_with_a_preview(page, app, sign_in, make_staff):
+def give_coupon(client, staff_headers, marketer, member, **fields) -> dict:
+    """A 满减 coupon (20 yuan off from 100) pushed to the member through the staff API."""
+    template = {
+        "name": "满100减20",
+        "kind": "threshold_off",
+        "amount_off_fen": 2000,
+        "threshold_fen": 10000,
+        "validity_mode": "relative",
+        "valid_days": 30,
+        "stock_total": 100,
+        **fields,
+    }
+    headers = staff_headers(marketer)
+    created = client.post("/staff/v1/admin/coupon-templates", json=template, headers=headers)
+    assert created.status_code == 201, created.get_json()
+    pushed = client.post(
+        f"/staff/v1/admin/coupon-templates/{created.get_json()['id']}/pushes",
+        json={"push_key": f"test-{member.id}", "member_ids": [member.id]},
+        headers=headers,
+    )
+    assert pushed.status_code == 201 and pushed.get_json()["issued"] == 1, pushed.get_json()
+    return created.get_json()
+
+
+def test_clerks_whole_visit_with_a_coupon(
+    page,
+    app,
+    shot,
+    sign_in,
+    make_store,
+    make_staff,
+    make_member,
+    client,
+    member_headers,
+    staff_headers,
+    session,
+):
+    """Log in, enter the member code, preview and redeem a coupon, record the purchase."""
     if not has_endpoint(app, "/staff/v1/coupons/redemptions", "POST"):
         pytest.skip("POST /staff/v1/coupons/redemptions is not in this build yet (issue 4)")
+    store = make_store(name="徐家汇店")
+    clerk = make_staff("clerk", store=store)
+    member = make_member(store=store, nickname="小李")
+    give_coupon(client, staff_headers, make_staff("marketer"), member)
+
+    sign_in(clerk)
+    page.fill("input[name=member_code]", member_code(client, member_headers, member))
+    page.click("[data-testid=lookup]")
+    page.wait_for_selector("[data-testid=member]:visible")
+    assert "满100减20" in page.inner_text("[data-testid=coupons]")
+    page.fill("[data-testid=order-amount]", "88")
+    page.click("[data-testid=use-coupon]")
+
+    # Below the threshold: the contract's refusal, shown before anything is spent.
+    page.click("[data-testid=preview]")
+    page.wait_for_selector("#redeem-form .form-error:visible")
+    assert "coupon.threshold_not_met" in page.inner_text("#redeem-form .form-error")
+    assert page.is_disabled("[data-testid=redeem]")
+
+    page.fill("[data-testid=order-amount]", "150")
+    page.click("[data-testid=preview]")
+    page.wait_for_selector("[data-testid=redeem-preview]:visible")
+    assert "20.00" in page.inner_text("[data-testid=redeem-preview]")
+    assert "130.00" in page.inner_text("[data-testid=redeem-preview]")
+    shot("1-preview")
+    mine = client.get("/api/v1/me/coupons?status=unused", headers=member_headers(member))
+    assert len(mine.get_json()["items"]) == 1, "a preview spends nothing"
+
+    page.click("[data-testid=redeem]")
+    page.wait_for_selector("[data-testid=redeem-result]:visible")
+    assert "20.00" in page.inner_text("[data-testid=redeem-result]")
+    assert page.input_value("[data-testid=paid-amount]") == "130.00"
+    mine = client.get("/api/v1/me/coupons?status=used", headers=member_headers(member))
+    assert len(mine.get_json()["items"]) == 1
+
+    page.click("[data-testid=record-purchase]")
+    page.wait_for_selector("[data-testid=purchase-result]:visible")
+    session.expire_all()
+    assert session.get(type(member), member.id).points_balance == 130
+    shot("2-done")
+    assert page.js_errors == []
