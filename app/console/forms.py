@@ -27,6 +27,9 @@ def constraints(schema: type[ma.Schema] | ma.Schema, name: str) -> dict[str, str
     attrs: dict[str, str] = {}
     if outer.required and not isinstance(outer, ma.fields.List):
         attrs["required"] = "required"
+    default = outer.load_default
+    if isinstance(default, int | str) and not isinstance(default, bool) and default != "":
+        attrs["placeholder"] = str(default)  # what the API uses when the field is left empty
     validators = list(field.validators)
     if isinstance(field, ma.fields.Integer | ma.fields.Float):
         attrs["step"] = "1" if isinstance(field, ma.fields.Integer) else "any"

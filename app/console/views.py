@@ -60,6 +60,11 @@ def _field_attrs(schema, name: str):
     return form_rules.html_attrs(form_rules.constraints(schema, name))
 
 
+@bp.app_template_global("field_choices")
+def _field_choices(schema, name: str) -> list[str]:
+    return form_rules.choices(schema, name)
+
+
 def _first_page_for(staff: Staff) -> str | None:
     for page in PAGES:
         if may_open(staff.role, staff.store_id, page):
@@ -234,19 +239,31 @@ def jobs():
 @bp.route("/programs/lotteries")
 @console_page("programs_lotteries")
 def programs_lotteries():
-    return render_page("console/programs_lotteries.html")
+    from app.schemas.lottery import LotteryAdminSchema, PrizeSchema
+
+    return render_page(
+        "console/programs_lotteries.html",
+        LotteryAdminSchema=LotteryAdminSchema,
+        PrizeSchema=PrizeSchema,
+    )
 
 
 @bp.route("/programs/coupons")
 @console_page("programs_coupons")
 def programs_coupons():
-    return render_page("console/programs_coupons.html")
+    from app.schemas.coupons import CouponTemplateSchema
+
+    return render_page("console/programs_coupons.html", CouponTemplateSchema=CouponTemplateSchema)
 
 
 @bp.route("/programs/referral")
 @console_page("programs_referral")
 def programs_referral():
-    return render_page("console/programs_referral.html")
+    from app.schemas.referrals import ReferralProgramSchema
+
+    return render_page(
+        "console/programs_referral.html", ReferralProgramSchema=ReferralProgramSchema
+    )
 
 
 @bp.route("/segments")

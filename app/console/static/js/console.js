@@ -154,6 +154,13 @@ export function fenToYuan(fen) {
   return `${sign}${Math.floor(abs / 100)}.${String(abs % 100).padStart(2, "0")}`;
 }
 
+// <input type="datetime-local"> speaks the browser's local time without an offset.
+export function toLocalInput(iso) {
+  const d = new Date(iso);
+  const pad = (n) => String(n).padStart(2, "0");
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}`;
+}
+
 export function formatInstant(iso) {
   if (!iso) return "—";
   const date = new Date(iso);
@@ -243,9 +250,14 @@ export function readFields(form) {
     if (input.dataset.read === "no" || input.disabled) return;
     let value;
     if (input.type === "checkbox") value = input.checked;
-    else if (input.type === "number") value = input.value === "" ? null : Number(input.value);
+    else if (input.dataset.type === "int-or-null") value = input.value === "" ? null : Number(input.value);
+    else if (input.type === "number" && input.value === "") return; // left out: the API's default
+    else if (input.type === "number") value = Number(input.value);
     else if (input.dataset.type === "fen") value = input.value === "" ? null : yuanToFen(input.value);
     else if (input.dataset.type === "json") value = input.value.trim() ? JSON.parse(input.value) : null;
+    else if (input.dataset.type === "datetime") value = input.value ? new Date(input.value).toISOString() : null;
+    else if (input.dataset.type === "list") value = input.value.split(/[,，\s]+/).filter(Boolean);
+    else if (input.multiple) value = [...input.selectedOptions].map((o) => o.value);
     else value = input.value;
     if (value === null && input.dataset.omitEmpty !== undefined) return;
     setPath(out, input.dataset.field, value);
@@ -260,6 +272,8 @@ export function fillFields(form, data) {
     if (input.type === "checkbox") input.checked = Boolean(value);
     else if (input.dataset.type === "fen") input.value = value == null ? "" : fenToYuan(value);
     else if (input.dataset.type === "json") input.value = value == null ? "" : JSON.stringify(value);
+    else if (input.dataset.type === "datetime") input.value = value ? toLocalInput(value) : "";
+    else if (input.dataset.type === "list") input.value = (value || []).join(", ");
     else input.value = value ?? "";
   });
 }
