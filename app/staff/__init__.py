@@ -20,6 +20,7 @@ MODULES: list[str] = [
     "admin_lotteries",
     "admin_referrals",
     "lottery_wins",
+    "audiences",
 ]
 
 
