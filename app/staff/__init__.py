@@ -15,12 +15,13 @@ MODULES: list[str] = [
     "admin_stores",
     "admin_staff",
     "admin_jobs",
+    "admin_campaigns",
+    "audiences",
     "coupon_redemptions",
     "admin_coupons",
     "admin_lotteries",
     "admin_referrals",
     "lottery_wins",
-    "audiences",
 ]
 
 
