@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from flask import (
     abort,
+    jsonify,
     redirect,
     render_template,
     request,
@@ -276,4 +277,35 @@ def segments():
 @bp.route("/campaigns/<int:campaign_id>")
 @console_page("campaigns")
 def campaigns(campaign_id: int | None = None):
-    return render_page("console/campaigns.html", script={"campaign_id": campaign_id})
+    from app.models.segments import LIFECYCLE_STAGES, RFM_GROUPS
+    from app.schemas.messaging import CampaignInSchema
+    from app.services import console_choices
+
+    return render_page(
+        "console/campaigns.html",
+        CampaignInSchema=CampaignInSchema,
+        lifecycle_stages=LIFECYCLE_STAGES,
+        rfm_groups=RFM_GROUPS,
+        stores=console_choices.store_choices(db.session),
+        tiers=console_choices.tier_choices(db.session),
+        script={"campaign_id": campaign_id},
+    )
+
+
+@bp.route("/campaigns/preview", methods=["POST"])
+@console_page("campaigns")
+def campaign_preview():
+    """The message as a member will see it (JSON for the campaign page's preview pane)."""
+    from app.services import console_choices
+
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict) or not isinstance(body.get("template"), dict):
+        raise AppError("request.invalid", 422, "Send the template.", {"template": ["Required."]})
+    member_no = body.get("member_no") or None
+    preview = console_choices.message_preview(
+        db.session,
+        body["template"],
+        bool(body.get("official_account")),
+        str(member_no)[:20] if member_no else None,
+    )
+    return jsonify(preview)

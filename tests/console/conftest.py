@@ -66,6 +66,7 @@ def page(browser, width, live_server) -> Iterator:
         viewport=WIDTHS[width],
         base_url=live_server,
         locale="zh-CN",
+        timezone_id="Asia/Shanghai",  # the business time zone: datetime inputs mean Beijing time
         has_touch=width == "phone",
         is_mobile=width == "phone",
     )

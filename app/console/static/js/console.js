@@ -247,7 +247,7 @@ function getPath(source, path) {
 export function readFields(form) {
   const out = {};
   form.querySelectorAll("[data-field]").forEach((input) => {
-    if (input.dataset.read === "no" || input.disabled) return;
+    if (!("value" in input) || input.dataset.read === "no" || input.disabled) return; // containers name a path for errors only
     let value;
     if (input.type === "checkbox") value = input.checked;
     else if (input.dataset.type === "int-or-null") value = input.value === "" ? null : Number(input.value);
