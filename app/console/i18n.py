@@ -349,6 +349,15 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "活动已结束，不能取消。",
         "The campaign can no longer be cancelled.",
     ),
+    # segments
+    "seg.scope": ("范围", "Scope"),
+    "seg.as_of": ("数据更新于 {when}", "Figures as of {when}"),
+    "seg.per_store": ("各门店", "Per store"),
+    "seg.lifecycle": ("生命周期", "Lifecycle stages"),
+    "seg.rfm": ("RFM 分群", "RFM groups"),
+    "seg.members": ("会员数", "Members"),
+    "seg.store_name": ("门店", "Store"),
+    "seg.store_id": ("门店 ID", "Store id"),
     # jobs
     "jobs.title": ("定时任务", "Scheduled jobs"),
     "jobs.name": ("任务", "Job"),

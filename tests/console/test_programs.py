@@ -88,3 +88,16 @@ def test_marketer_edits_the_referral_program(page, shot, sign_in, marketer, clie
     ).get_json()
     assert saved["referrer_points"] == 200 and saved["min_purchase_fen"] == 3880
     assert page.js_errors == []
+
+
+def test_marketer_reads_segments_with_charts_and_csv(page, app, shot, sign_in, make_staff):
+    if not has_endpoint(app, "/staff/v1/admin/segments", "GET"):
+        pytest.skip("GET /staff/v1/admin/segments is not in this build yet (issue 5)")
+    marketer = make_staff("marketer")
+    sign_in(marketer, "/console/segments")
+    page.wait_for_selector("[data-testid=segments] section")
+    shot("chain")
+    with page.expect_download() as download:
+        page.click("[data-testid=csv]")
+    assert download.value.suggested_filename.endswith(".csv")
+    assert page.js_errors == []
