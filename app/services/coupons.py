@@ -12,13 +12,15 @@ from __future__ import annotations
 import secrets
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, delete, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from app import clock
 from app.errors import AppError
 from app.models import Member
-from app.models.base import insert_ignore
+from app.models.base import is_postgres
 from app.models.coupons import COUPON_SOURCES, Coupon, CouponHolding, CouponTemplate
 from app.services import pagination, points_program
 from app.services.identifiers import CROCKFORD
@@ -115,13 +117,14 @@ def issue_coupon(
     existing = _by_ref(session, ref)
     if existing is not None:
         return existing
-    now = now or clock.now()
-    template = session.get(CouponTemplate, template_id)
+    return _issue_new(session, template_id, member_id, source, ref, now or clock.now())
+
+
+def _issue_new(session, template_id: int, member_id: int, source: str, ref: str, now) -> Coupon:
+    """issue_coupon for a ref not seen before (a claim's ref is random, so it skips the look-up)."""
+    template = session.get(CouponTemplate, template_id, populate_existing=True)
     if template is None:
         raise AppError("coupon.not_found", 404, "No such coupon.")
-    member = session.get(Member, member_id)
-    if member is None:
-        raise AppError("member.not_found", 404, "No such member.")
     if not template.is_active:
         raise _not_claimable("This coupon is no longer offered.")
     valid_from, valid_until = validity(template, now)
@@ -130,41 +133,26 @@ def issue_coupon(
     if source == "claim":
         if not template.claimable or not _in_claim_window(template, now):
             raise _not_claimable("This coupon cannot be claimed now.")
-        if not in_audience(session, template, member, now):
+        member = session.get(Member, member_id) if template.audience != "all" else None
+        if template.audience != "all" and not in_audience(session, template, member, now):
             raise _not_claimable("This coupon is for other members.")
-    insert_ignore(
-        session,
-        CouponHolding,
-        {"template_id": template_id, "member_id": member_id, "count": 0},
-        "template_id",
-        "member_id",
-    )
-    holding = and_(CouponHolding.template_id == template_id, CouponHolding.member_id == member_id)
-    held = session.execute(
-        update(CouponHolding)
-        .where(holding, CouponHolding.count < template.limit_per_member)
-        .values(count=CouponHolding.count + 1)
-        .returning(CouponHolding.count)
-    ).scalar_one_or_none()
-    if held is None:
+    if template.issued >= template.stock_total:
+        # Sold out as of this read: refusing needs no lock (stock only ever comes back by a
+        # marketer raising it, and then the next claim sees it).
+        raise _out_of_stock()
+    if not _count_holding(session, template, member_id):
+        # Waiting for the holding's lock may have been waiting for this very ref's coupon.
+        existing = _by_ref(session, ref) if not ref.startswith("claim:") else None
+        if existing is not None:
+            return existing
         raise AppError(
             "coupon.limit_reached",
             409,
             f"At most {template.limit_per_member} of this coupon per member.",
             {"limit_per_member": template.limit_per_member},
         )
-    took = session.execute(
-        update(CouponTemplate)
-        .where(CouponTemplate.id == template_id, CouponTemplate.issued < CouponTemplate.stock_total)
-        .values(issued=CouponTemplate.issued + 1)
-        .returning(CouponTemplate.id)
-    ).scalar_one_or_none()
-    if took is None:
-        _undo_holding(session, holding)
-        raise AppError("coupon.out_of_stock", 409, "This coupon has run out.")
-    inserted = insert_ignore(
+    coupon = _insert_coupon(
         session,
-        Coupon,
         {
             "code": new_coupon_code(),
             "template_id": template_id,
@@ -176,36 +164,75 @@ def issue_coupon(
             "valid_until": valid_until,
             "created_at": now,
         },
-        "ref",
     )
-    session.expire(template, ["issued"])
-    if not inserted.rowcount:  # the same ref won in another transaction just now
-        _undo_holding(session, holding)
-        session.execute(
-            update(CouponTemplate)
-            .where(CouponTemplate.id == template_id)
-            .values(issued=CouponTemplate.issued - 1)
-        )
+    if coupon is None:  # the same ref won in another transaction just now
+        _uncount_holding(session, template_id, member_id)
         return _by_ref(session, ref)
-    return session.get(Coupon, inserted.inserted[0])
+    # Last, so that the hot row (every claim of a flash coupon) stays locked only until the
+    # caller commits.
+    took = session.execute(
+        update(CouponTemplate)
+        .where(CouponTemplate.id == template_id, CouponTemplate.issued < CouponTemplate.stock_total)
+        .values(issued=CouponTemplate.issued + 1)
+        .returning(CouponTemplate.issued)
+    ).scalar_one_or_none()
+    if took is None:
+        session.execute(delete(Coupon).where(Coupon.id == coupon.id))
+        session.expunge(coupon)
+        _uncount_holding(session, template_id, member_id)
+        raise _out_of_stock()
+    set_committed_value(template, "issued", took)
+    return coupon
 
 
-def _undo_holding(session: Session, holding) -> None:
-    session.execute(update(CouponHolding).where(holding).values(count=CouponHolding.count - 1))
+def _uncount_holding(session: Session, template_id: int, member_id: int) -> None:
+    session.execute(
+        update(CouponHolding)
+        .where(CouponHolding.template_id == template_id, CouponHolding.member_id == member_id)
+        .values(count=CouponHolding.count - 1)
+    )
+
+
+def _out_of_stock() -> AppError:
+    return AppError("coupon.out_of_stock", 409, "This coupon has run out.")
+
+
+def _dialect_insert(session: Session):
+    return postgresql.insert if is_postgres(session) else sqlite.insert
+
+
+def _insert_coupon(session: Session, values: dict) -> Coupon | None:
+    """INSERT the coupon unless its ref exists (then None), returning the ORM object."""
+    stmt = (
+        _dialect_insert(session)(Coupon)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=["ref"])
+        .returning(Coupon)
+    )
+    return session.scalars(stmt).one_or_none()
+
+
+def _count_holding(session: Session, template: CouponTemplate, member_id: int) -> bool:
+    """Count one more coupon of the template for the member unless they hold the limit."""
+    insert = _dialect_insert(session)(CouponHolding).values(
+        template_id=template.id, member_id=member_id, count=1
+    )
+    upsert = insert.on_conflict_do_update(
+        index_elements=["template_id", "member_id"],
+        set_={"count": CouponHolding.count + 1},
+        where=CouponHolding.count < template.limit_per_member,
+    ).returning(CouponHolding.count)
+    return session.execute(upsert).scalar_one_or_none() is not None
 
 
 def claim(session: Session, member_id: int, template_id: int, now=None) -> dict:
     """A member claims a coupon in the mini-program (one use case, committed)."""
-    coupon = issue_coupon(
-        session,
-        template_id,
-        member_id,
-        source="claim",
-        ref=f"claim:{template_id}:{member_id}:{secrets.token_hex(8)}",
-        now=now,
-    )
+    now = now or clock.now()
+    ref = f"claim:{template_id}:{member_id}:{secrets.token_hex(8)}"  # new by construction
+    coupon = _issue_new(session, template_id, member_id, "claim", ref, now)
+    answer = coupon_view(session, coupon, now)  # before the commit: no reloading afterwards
     session.commit()
-    return coupon_view(session, coupon, now or clock.now())
+    return answer
 
 
 def coupon_status(coupon: Coupon, now: datetime) -> str:

@@ -13,12 +13,13 @@ from collections.abc import Callable, Sequence
 from datetime import date, datetime
 
 from sqlalchemy import and_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from app import clock
 from app.errors import AppError
 from app.models import Member
-from app.models.base import insert_ignore
+from app.models.base import insert_ignore, is_postgres
 from app.models.lottery import (
     Lottery,
     LotteryDraw,
@@ -66,26 +67,18 @@ def active_prizes(session: Session, lottery_id: int) -> list[LotteryPrize]:
 
 
 def _use_allowance(session: Session, lottery: Lottery, member_id: int, day: date, now) -> None:
-    insert_ignore(
-        session,
-        LotteryDrawAllowance,
-        {"lottery_id": lottery.id, "member_id": member_id, "day": day, "used": 0},
-        "lottery_id",
-        "member_id",
-        "day",
-    )
-    used = session.execute(
-        update(LotteryDrawAllowance)
-        .where(
-            LotteryDrawAllowance.lottery_id == lottery.id,
-            LotteryDrawAllowance.member_id == member_id,
-            LotteryDrawAllowance.day == day,
-            LotteryDrawAllowance.used < lottery.daily_draw_limit,
+    """Count one more draw today unless the member reached the daily limit (429)."""
+    insert = (postgresql.insert if is_postgres(session) else sqlite.insert)(LotteryDrawAllowance)
+    upsert = (
+        insert.values(lottery_id=lottery.id, member_id=member_id, day=day, used=1)
+        .on_conflict_do_update(
+            index_elements=["lottery_id", "member_id", "day"],
+            set_={"used": LotteryDrawAllowance.used + 1},
+            where=LotteryDrawAllowance.used < lottery.daily_draw_limit,
         )
-        .values(used=LotteryDrawAllowance.used + 1)
         .returning(LotteryDrawAllowance.used)
-    ).scalar_one_or_none()
-    if used is None:
+    )
+    if session.execute(upsert).scalar_one_or_none() is None:
         wait = int((clock.business_day_end(day) - now).total_seconds()) + 1
         raise AppError(
             "lottery.daily_limit",
@@ -135,16 +128,17 @@ def draw(session: Session, member_id: int, lottery_id: int, now: datetime | None
     prize = _award(session, lottery, picked, record, day, now)
     if prize is not None and prize["kind"] == "points":
         balance = prize.pop("balance")
-    session.commit()
     if balance is None:  # a free draw that won no points: the balance did not move
         balance = session.scalar(select(Member.points_balance).where(Member.id == member_id))
-    return {
+    answer = {
         "draw_id": record.id,
         "prize": prize,
         "points_spent": lottery.cost_points,
         "balance": balance,
         "outcome": record.outcome,
     }
+    session.commit()
+    return answer
 
 
 def _award(session, lottery: Lottery, prize, record: LotteryDraw, day: date, now):
