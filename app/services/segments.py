@@ -10,16 +10,16 @@ Days are business days (BUSINESS_TZ); day numbers count from 2000-01-01.
 
 from __future__ import annotations
 
+import time
 from datetime import date, datetime, timedelta
 
-import numpy as np
 from sqlalchemy import bindparam, text
 from sqlalchemy.orm import Session
 
 from app import clock
 from app.models.base import UTCDateTime, is_postgres
 from app.models.segments import RFM_GROUPS
-from app.services import bgnbd, programs
+from app.services import programs
 
 DEFAULTS = {
     # RFM looks at purchases in the last window_days days.
@@ -48,7 +48,7 @@ def day_number(day: date) -> int:
     return (day - EPOCH).days
 
 
-def _day_no_sql(session: Session, column: str) -> str:
+def day_no_sql(session: Session, column: str) -> str:
     """SQL for the business day number of a UTC timestamp column."""
     if is_postgres(session):
         return f"(({column} AT TIME ZONE :tz)::date - DATE '2000-01-01')"
@@ -56,13 +56,13 @@ def _day_no_sql(session: Session, column: str) -> str:
     return f"CAST(julianday(date({column}, :tz_offset)) - 2451544.5 AS INTEGER)"
 
 
-def _date_from_day_no_sql(session: Session, expression: str) -> str:
+def _date_fromday_no_sql(session: Session, expression: str) -> str:
     if is_postgres(session):
         return f"(DATE '2000-01-01' + CAST({expression} AS INTEGER))"
     return f"date('2000-01-01', printf('%+d days', {expression}))"
 
 
-def _tz_params(now: datetime) -> dict:
+def tz_params(now: datetime) -> dict:
     tz = clock.business_tz()
     offset_minutes = int(now.astimezone(tz).utcoffset().total_seconds() // 60)
     return {"tz": tz.key, "tz_offset": f"{offset_minutes:+d} minutes"}
@@ -72,7 +72,7 @@ def build_purchase_summary(session: Session, now: datetime, window_start: dateti
     """Temporary table seg_summary: per member who bought by `now`, window RFM figures and the
     whole-history day numbers (first, last, distinct days) the model needs. Returns its rows."""
     session.execute(text("DROP TABLE IF EXISTS seg_summary"))
-    day = _day_no_sql(session, "paid_at")
+    day = day_no_sql(session, "paid_at")
     session.execute(
         text(
             f"""
@@ -93,15 +93,17 @@ def build_purchase_summary(session: Session, now: datetime, window_start: dateti
         ).bindparams(
             bindparam("now", type_=UTCDateTime()), bindparam("window_start", type_=UTCDateTime())
         ),
-        {"now": now, "window_start": window_start, **_tz_params(now)},
+        {"now": now, "window_start": window_start, **tz_params(now)},
     )
     if is_postgres(session):
         session.execute(text("ANALYZE seg_summary"))
     return int(session.execute(text("SELECT COUNT(*) FROM seg_summary")).scalar_one())
 
 
-def model_summaries(session: Session, today: date) -> tuple[np.ndarray, ...]:
+def model_summaries(session: Session, today: date) -> tuple:
     """Distinct (x, t_x, T) in days from seg_summary, with how many members share each."""
+    import numpy as np  # imported here: numpy and scipy would slow every process's start-up
+
     rows = session.execute(
         text(
             "SELECT n_days - 1, last_day - first_day, :today - first_day, COUNT(*)"
@@ -115,11 +117,12 @@ def model_summaries(session: Session, today: date) -> tuple[np.ndarray, ...]:
     return x, t_x, big_t, count
 
 
-def fit_purchase_model(session: Session, calibration_end: date) -> bgnbd.BgNbdFit | None:
+def fit_purchase_model(session: Session, calibration_end: date):
     """Fit BG/NBD on every purchase up to the end of business day `calibration_end`.
 
     Repeat purchases are counted on distinct days; time is in weeks; T runs from each member's
-    first purchase to `calibration_end`. None when there are too few customers to fit.
+    first purchase to `calibration_end`. Returns a bgnbd.BgNbdFit, or None when there are too
+    few customers to fit.
     """
     end = clock.business_day_end(calibration_end) - timedelta(microseconds=1)
     build_purchase_summary(session, end, end)
@@ -130,6 +133,8 @@ def fit_purchase_model(session: Session, calibration_end: date) -> bgnbd.BgNbdFi
 
 
 def _fit(session: Session, today: date):
+    from app.services import bgnbd
+
     x, t_x, big_t, count = model_summaries(session, today)
     if count.sum() < MIN_CUSTOMERS_FOR_MODEL or not (x > 0).any():
         return None, (x, t_x, big_t)
@@ -140,6 +145,10 @@ def _fit(session: Session, today: date):
 
 def _store_model_values(session: Session, model, triples) -> None:
     """Temporary table seg_model: p_alive and expected purchases per distinct (x, t_x, T)."""
+    import numpy as np
+
+    from app.services import bgnbd
+
     session.execute(text("DROP TABLE IF EXISTS seg_model"))
     session.execute(
         text(
@@ -188,8 +197,8 @@ def _rfm_group_sql() -> str:
 
 def write_segments(session: Session, now: datetime, cfg: dict) -> None:
     """Upsert every member's row; stage_since is kept while the stage stays the same."""
-    joined_day = _day_no_sql(session, "m.joined_at")
-    entered = _date_from_day_no_sql(session, "st.entered_day")
+    joined_day = day_no_sql(session, "m.joined_at")
+    entered = _date_fromday_no_sql(session, "st.entered_day")
     rfm_group = _rfm_group_sql()
     sql = f"""
     INSERT INTO member_segments (member_id, lifecycle_stage, stage_since, rfm_group, r_score,
@@ -254,7 +263,7 @@ def write_segments(session: Session, now: datetime, cfg: dict) -> None:
             "new_days": int(cfg["new_days"]),
             "active_days": int(cfg["active_days"]),
             "lost_days": int(cfg["lost_days"]),
-            **_tz_params(now),
+            **tz_params(now),
         },
     )
 
@@ -267,10 +276,17 @@ def refresh(session: Session, now: datetime) -> dict:
     if is_postgres(session):
         session.execute(text(f"SET LOCAL work_mem = '{PG_WORK_MEM}'"))
     window_start = clock.business_day_start(today - timedelta(days=int(cfg["window_days"]) - 1))
+    # Seconds per step, in the job's record: where a slow night went.
+    seconds: dict[str, float] = {}
+    started = time.perf_counter()
     buyers = build_purchase_summary(session, now, window_start)
+    seconds["summary"] = time.perf_counter() - started
     model, triples = _fit(session, today)
+    seconds["fit"] = time.perf_counter() - started - sum(seconds.values())
     _store_model_values(session, model, triples)
+    seconds["model_values"] = time.perf_counter() - started - sum(seconds.values())
     write_segments(session, now, cfg)
+    seconds["write"] = time.perf_counter() - started - sum(seconds.values())
     session.execute(text("DROP TABLE IF EXISTS seg_summary"))
     session.execute(text("DROP TABLE IF EXISTS seg_model"))
     stages = dict(
@@ -283,4 +299,5 @@ def refresh(session: Session, now: datetime) -> dict:
         "buyers": buyers,
         **{stage: int(stages.get(stage, 0)) for stage in ("new", "active", "sleeping", "lost")},
         "model": model.as_dict() if model is not None else None,
+        "seconds": {step: round(value, 2) for step, value in seconds.items()},
     }
