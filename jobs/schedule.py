@@ -127,10 +127,13 @@ def run_scheduled(name: str) -> None:
     """Entry point APScheduler calls (by reference, so the job store can persist it)."""
     from flask import current_app
 
-    from jobs.scheduler import app_for_jobs
+    from jobs.scheduler import app_for_jobs, holds_lease
 
     app = app_for_jobs() if not _has_app() else current_app
     with app.app_context():
+        if not holds_lease():
+            log.warning("job %s not run: this scheduler no longer holds the lease", name)
+            return
         try:
             run_job(name, trigger="schedule")
         except Exception:  # noqa: BLE001 - recorded in job_runs; the scheduler keeps going

@@ -61,7 +61,8 @@ class OutboxMessage(CreatedAt, db.Model):
     __tablename__ = "message_outbox"
     __table_args__ = (
         UniqueConstraint("purpose", "member_id", "dedupe_key"),
-        Index("ix_message_outbox_state_not_before", "state", "not_before"),
+        # The dispatcher's claim walks this index in order: due rows first, oldest first.
+        Index("ix_message_outbox_state_not_before", "state", "not_before", "id"),
         Index("ix_message_outbox_campaign_state", "campaign_id", "state"),
         Index("ix_message_outbox_member_purpose", "member_id", "purpose"),
     )
@@ -83,8 +84,7 @@ class OutboxMessage(CreatedAt, db.Model):
     claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # The first official-account attempt: WeChat dedupes client_msg_id for 10 minutes only.
     first_oa_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    # The member's previous marketing stamp, to give the cap back if this message is not sent.
-    cap_prev: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # This message holds the member's marketing stamp (given back if it is not sent after all).
     cap_taken: Mapped[bool] = mapped_column(Boolean, default=False)
     msgid: Mapped[int | None] = mapped_column(BigInteger, index=True)
     delivery: Mapped[str | None] = mapped_column(String(64))  # TEMPLATESENDJOBFINISH status

@@ -57,11 +57,6 @@ class CampaignInSchema(ma.Schema):
     report_days = ma.fields.Integer(load_default=7, validate=ma.validate.Range(min=1, max=90))
 
 
-class CampaignPatchSchema(CampaignInSchema):
-    class Meta:
-        partial = True
-
-
 class CampaignSchema(ma.Schema):
     id = ma.fields.Integer(required=True)
     name = ma.fields.String(required=True)

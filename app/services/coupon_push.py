@@ -1,18 +1,16 @@
-"""The seam to the coupons program (issue 4): push a coupon with a wake-up or a campaign."""
+"""Pushing a coupon with a wake-up or a campaign message (the coupons program does the issuing)."""
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 
 from sqlalchemy.orm import Session
 
+from app.errors import AppError
+from app.services.coupons import issue_coupon
 
-def available() -> bool:
-    try:
-        from app.services.coupons import issue_coupon  # noqa: F401
-    except ImportError:
-        return False
-    return True
+log = logging.getLogger("huiyuan.coupon_push")
 
 
 def push_coupon(
@@ -24,9 +22,11 @@ def push_coupon(
     ref: str,
     now: datetime,
 ):
-    """Give the member one coupon of the template, once per `ref` (flushes, never commits)."""
+    """Give the member one coupon of the template, once per `ref`; None when the coupon is
+    refused (out of stock, limit reached): the message still goes, without the coupon."""
     try:
-        from app.services.coupons import issue_coupon
-    except ImportError:  # the coupons program is not installed: the message goes without one
+        with session.begin_nested():
+            return issue_coupon(session, template_id, member_id, source=source, ref=ref, now=now)
+    except AppError as exc:
+        log.info("coupon %s not pushed to member %s: %s", template_id, member_id, exc.code)
         return None
-    return issue_coupon(session, template_id, member_id, source=source, ref=ref, now=now)

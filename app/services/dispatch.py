@@ -51,6 +51,8 @@ class Prepared:
     data: dict
     page: str
     member_id: int
+    coupon_template_id: int | None = None
+    campaign_id: int | None = None
 
 
 def claim_batch(session: Session, now: datetime, worker: str, limit: int = 100) -> list[int]:
@@ -61,7 +63,7 @@ def claim_batch(session: Session, now: datetime, worker: str, limit: int = 100) 
     due = (
         select(_M.c.id)
         .where(_M.c.state == "pending", _M.c.not_before <= now)
-        .order_by(_M.c.id)
+        .order_by(_M.c.not_before, _M.c.id)
         .limit(limit)
     )
     if is_postgres(session):
@@ -81,19 +83,21 @@ def claim_batch(session: Session, now: datetime, worker: str, limit: int = 100) 
     return sorted(ids)
 
 
-def _spec(session: Session, row, cfg: dict, cache: dict) -> tuple[dict, str, Campaign | None]:
+def _spec(session: Session, row, cfg: dict, cache: dict) -> tuple[dict, str]:
+    """The message's templates and channel preference (a campaign's are read once per run:
+    a campaign is not edited once scheduled, and cancelling it cancels its queued rows)."""
     if row.campaign_id is None:
-        return cfg["templates"].get(row.purpose) or {}, "auto", None
-    campaign = cache.get(row.campaign_id)
-    if campaign is None:
+        return cfg["templates"].get(row.purpose) or {}, "auto"
+    if row.campaign_id not in cache:
         campaign = session.get(Campaign, row.campaign_id)
-        cache[row.campaign_id] = campaign
-    spec = dict(campaign.template or {})
-    spec.setdefault("page", campaign.page)
-    return spec, campaign.channel, campaign
+        spec = dict(campaign.template or {})
+        spec.setdefault("page", campaign.page)
+        spec["coupon_template_id"] = campaign.coupon_template_id
+        cache[row.campaign_id] = (spec, campaign.channel)
+    return cache[row.campaign_id]
 
 
-def _member_values(session: Session, member: Member, params: dict | None, now) -> dict:
+def _member_values(session: Session, member: Member, params: dict | None, now, spec) -> dict:
     from app.services.points import expiring_summary
 
     values = {
@@ -106,7 +110,7 @@ def _member_values(session: Session, member: Member, params: dict | None, now) -
     if "expiring_points" in params:
         values["expiring_points"] = params["expiring_points"]
         values["expires_on"] = datetime.fromisoformat(params["expires_on"]).date()
-    else:
+    elif "{expir" in str(spec):  # only read the lots when the template shows them
         soon = expiring_summary(session, member.id, clock.business_date(now))
         if soon:
             values["expiring_points"] = soon[0]["points"]
@@ -145,20 +149,16 @@ def _prepare(session, message_id, worker, now, cfg, cache) -> Prepared | str:
     if held:
         row.state, row.not_before = "pending", held
         return "held"
-    spec, preference, campaign = _spec(session, row, cfg, cache)
-    if campaign is not None and campaign.status == "cancelled":
-        row.state, row.finished_at = "cancelled", now
-        return "cancelled"
+    spec, preference = _spec(session, row, cfg, cache)
     if row.marketing and not row.cap_taken:
-        taken, previous = marketing_cap.take(session, row.member_id, now, cfg)
-        if not taken:
+        if not marketing_cap.take(session, row.member_id, now, cfg):
             row.state, row.reason, row.finished_at = "skipped", "marketing_cap", now
             return "skipped"
-        row.cap_taken, row.cap_prev = True, previous
+        row.cap_taken = True
     member = session.get(Member, row.member_id)
     channel, touser = row.channel, None
-    follower = _follower(session, member.unionid)
     if channel == "oa":  # an earlier attempt may have reached WeChat: same channel, same key
+        follower = _follower(session, member.unionid)
         if follower is None:
             return _give_up(session, row, "skipped", "unfollowed", now)
         if row.reason in ("timeout", "recovered") and now - row.first_oa_attempt_at > (
@@ -173,14 +173,18 @@ def _prepare(session, message_id, worker, now, cfg, cache) -> Prepared | str:
         and subscriptions.take_one(session, member.id, spec["subscribe"]["template_id"])
     ):
         channel, touser = "subscribe", member.openid
-    elif preference in ("auto", "oa") and spec.get("oa") and follower is not None:
+    elif (
+        preference in ("auto", "oa")
+        and spec.get("oa")
+        and (follower := _follower(session, member.unionid)) is not None
+    ):
         channel, touser = "oa", follower.openid
     else:
         return _give_up(session, row, "skipped", "no_quota_not_following", now)
     try:
         data = message_templates.fill(
             spec[channel],
-            _member_values(session, member, row.params, now),
+            _member_values(session, member, row.params, now, spec[channel]),
             official_account=channel == "oa",
         )
     except ValueError as exc:
@@ -200,13 +204,17 @@ def _prepare(session, message_id, worker, now, cfg, cache) -> Prepared | str:
         data,
         spec.get("page") or "",
         member.id,
+        spec.get("coupon_template_id"),
+        row.campaign_id,
     )
 
 
 def _give_up(session: Session, row: OutboxMessage, state: str, reason: str, now) -> str:
     """A final outcome other than sent: the marketing cap goes back to the member."""
     if row.cap_taken and state in ("skipped", "failed", "cancelled"):
-        marketing_cap.give_back(session, row.member_id, row.cap_prev)
+        row.state = state  # before the stamp is recomputed from what was really sent
+        session.flush()
+        marketing_cap.give_back(session, row.member_id)
         row.cap_taken = False
     row.state, row.reason, row.finished_at = state, reason, now
     return state
@@ -284,7 +292,15 @@ def _record(session, prepared: Prepared, worker, result, error, now, cfg) -> str
     if error is None:
         row.state, row.sent_at, row.finished_at, row.reason = "sent", now, now, None
         row.msgid = (result or {}).get("msgid")
-        _push_campaign_coupon(session, row, now)
+        if prepared.coupon_template_id:
+            coupon_push.push_coupon(
+                session,
+                prepared.coupon_template_id,
+                row.member_id,
+                source="campaign",
+                ref=f"campaign:{prepared.campaign_id}:{row.member_id}",
+                now=now,
+            )
         return "sent"
     if isinstance(error, wechat.WeChatUnavailable):
         ambiguous = _maybe_delivered(error)
@@ -324,26 +340,6 @@ def _retry(session, row: OutboxMessage, reason: str, now, cfg, delay=None) -> st
     row.state, row.reason = "pending", reason
     row.not_before = now + (delay or _backoff(row.attempts))
     return "retry"
-
-
-def _push_campaign_coupon(session: Session, row: OutboxMessage, now) -> None:
-    if row.campaign_id is None:
-        return
-    campaign = session.get(Campaign, row.campaign_id)
-    if campaign is None or not campaign.coupon_template_id:
-        return
-    try:
-        with session.begin_nested():
-            coupon_push.push_coupon(
-                session,
-                campaign.coupon_template_id,
-                row.member_id,
-                source="campaign",
-                ref=f"campaign:{campaign.id}:{row.member_id}",
-                now=now,
-            )
-    except Exception as exc:  # noqa: BLE001 - out of stock must not undo a sent message
-        log.warning("campaign %s coupon not pushed to %s: %s", campaign.id, row.member_id, exc)
 
 
 def recover_stale(session: Session, now: datetime, stale_after: timedelta = STALE_AFTER) -> dict:

@@ -4,44 +4,46 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from app.models.base import insert_ignore
-from app.models.messaging import MarketingStamp
+from app.models.base import is_postgres
+from app.models.messaging import MarketingStamp, OutboxMessage
+
+_S = MarketingStamp.__table__
 
 
-def take(
-    session: Session, member_id: int, now: datetime, cfg: dict
-) -> tuple[bool, datetime | None]:
+def take(session: Session, member_id: int, now: datetime, cfg: dict) -> bool:
     """Stamp the member as messaged now unless they had marketing within the cap's days.
 
-    One conditional UPDATE decides, so two dispatchers sending two campaigns to the same member
-    at once send one. Returns (taken, the previous stamp to restore if the message is not sent).
+    One upsert decides (the stamp moves only if the last one is old enough), so two dispatchers
+    sending two campaigns to the same member at once send one.
     """
-    insert_ignore(session, MarketingStamp, {"member_id": member_id, "last_sent_at": None})
-    previous = session.execute(
-        select(MarketingStamp.last_sent_at)
-        .where(MarketingStamp.member_id == member_id)
-        .with_for_update()
-    ).scalar_one()
-    window = timedelta(days=float(cfg["marketing_cap_days"]))
-    taken = session.execute(
-        update(MarketingStamp)
+    cutoff = now - timedelta(days=float(cfg["marketing_cap_days"]))
+    insert = postgresql.insert if is_postgres(session) else sqlite.insert
+    stmt = insert(_S).values(member_id=member_id, last_sent_at=now)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[_S.c.member_id],
+        set_={"last_sent_at": now},
+        where=or_(_S.c.last_sent_at.is_(None), _S.c.last_sent_at <= cutoff),
+    )
+    return session.execute(stmt.returning(_S.c.member_id)).first() is not None
+
+
+def give_back(session: Session, member_id: int) -> None:
+    """The message was not sent after all: the member's last sent marketing message counts."""
+    last_sent = (
+        select(func.max(OutboxMessage.sent_at))
         .where(
-            MarketingStamp.member_id == member_id,
-            or_(MarketingStamp.last_sent_at.is_(None), MarketingStamp.last_sent_at <= now - window),
+            OutboxMessage.member_id == member_id,
+            OutboxMessage.marketing.is_(True),
+            OutboxMessage.state == "sent",
         )
-        .values(last_sent_at=now)
-        .returning(MarketingStamp.member_id)
-    ).first()
-    return taken is not None, previous
-
-
-def give_back(session: Session, member_id: int, previous: datetime | None) -> None:
-    """The message was not sent after all: the member's previous stamp counts again."""
+        .scalar_subquery()
+    )
     session.execute(
         update(MarketingStamp)
         .where(MarketingStamp.member_id == member_id)
-        .values(last_sent_at=previous)
+        .values(last_sent_at=last_sent)
     )

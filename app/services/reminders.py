@@ -105,7 +105,7 @@ def dormant_wakeup(session: Session, now: datetime) -> dict:
                 )
             ).all()
             for member_id, key in new_members:
-                coupon_push.push_coupon(
+                pushed = coupon_push.push_coupon(
                     session,
                     int(coupon_template),
                     member_id,
@@ -113,7 +113,7 @@ def dormant_wakeup(session: Session, now: datetime) -> dict:
                     ref=f"wakeup:{member_id}:{key}",
                     now=now,
                 )
-                coupons += 1
+                coupons += pushed is not None
         session.commit()
     return {"sleeping": len(candidates), "queued": queued, "coupons": coupons}
 

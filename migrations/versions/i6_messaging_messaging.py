@@ -105,7 +105,6 @@ def upgrade():
     sa.Column('claimed_by', sa.String(length=32), nullable=True),
     sa.Column('claimed_at', app.models.base.UTCDateTime(timezone=True), nullable=True),
     sa.Column('first_oa_attempt_at', app.models.base.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('cap_prev', app.models.base.UTCDateTime(timezone=True), nullable=True),
     sa.Column('cap_taken', sa.Boolean(), nullable=False),
     sa.Column('msgid', sa.BigInteger(), nullable=True),
     sa.Column('delivery', sa.String(length=64), nullable=True),
@@ -121,7 +120,7 @@ def upgrade():
         batch_op.create_index('ix_message_outbox_campaign_state', ['campaign_id', 'state'], unique=False)
         batch_op.create_index('ix_message_outbox_member_purpose', ['member_id', 'purpose'], unique=False)
         batch_op.create_index(batch_op.f('ix_message_outbox_msgid'), ['msgid'], unique=False)
-        batch_op.create_index('ix_message_outbox_state_not_before', ['state', 'not_before'], unique=False)
+        batch_op.create_index('ix_message_outbox_state_not_before', ['state', 'not_before', 'id'], unique=False)
 
     # ### end Alembic commands ###
 
