@@ -309,3 +309,13 @@ def campaign_preview():
         str(member_no)[:20] if member_no else None,
     )
     return jsonify(preview)
+
+
+@bp.route("/programs/segments")
+@console_page("programs_segments")
+def programs_segments():
+    from app.schemas.segments import SegmentsProgramSchema
+
+    return render_page(
+        "console/programs_segments.html", SegmentsProgramSchema=SegmentsProgramSchema
+    )

@@ -12,6 +12,7 @@ from tests.console.conftest import PASSWORD
 ADMIN_PATHS = [
     "/console/programs/points",
     "/console/programs/checkin",
+    "/console/programs/segments",
     "/console/jobs",
 ]
 MARKETING_PATHS = [

@@ -95,3 +95,26 @@ def test_a_clerks_browser_is_refused_admin_pages_and_shown_no_admin_menu(
         assert response.status == 403
         assert page.locator("[data-testid=message]").is_visible()
     shot("refused")
+
+
+def test_admin_sets_segment_rules_and_sees_the_contracts_error(
+    page, app, sign_in, make_staff, client, staff_headers
+):
+    from tests.console.conftest import has_endpoint
+
+    if not has_endpoint(app, "/staff/v1/admin/programs/segments", "PUT"):
+        pytest.skip("PUT /staff/v1/admin/programs/segments is not in this build yet (issue 5)")
+    admin = make_staff("admin")
+    sign_in(admin, "/console/programs/segments")
+    page.wait_for_function("document.querySelector('[data-field=lost_days]').value !== ''")
+    active = page.input_value("[data-field=active_days]")
+    page.fill("[data-field=lost_days]", active)  # lost must come after active
+    page.click("[data-testid=save]")
+    page.wait_for_selector("#segrules-form .field-error")
+    assert "must be more than active_days" in page.inner_text("#segrules-form")
+    page.fill("[data-field=lost_days]", str(int(active) + 200))
+    page.click("[data-testid=save]")
+    page.wait_for_selector("#flash.ok")
+    saved = client.get("/staff/v1/admin/programs/segments", headers=staff_headers(admin))
+    assert saved.get_json()["lost_days"] == int(active) + 200
+    assert page.js_errors == []

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from tests.console.conftest import has_endpoint
@@ -90,14 +92,28 @@ def test_marketer_edits_the_referral_program(page, shot, sign_in, marketer, clie
     assert page.js_errors == []
 
 
-def test_marketer_reads_segments_with_charts_and_csv(page, app, shot, sign_in, make_staff):
+def test_marketer_reads_segments_with_charts_and_csv(
+    page, app, shot, sign_in, make_staff, make_store, make_member
+):
     if not has_endpoint(app, "/staff/v1/admin/segments", "GET"):
         pytest.skip("GET /staff/v1/admin/segments is not in this build yet (issue 5)")
+    store = make_store(name="人民广场店")
+    for _ in range(3):
+        make_member(store=store)
     marketer = make_staff("marketer")
     sign_in(marketer, "/console/segments")
-    page.wait_for_selector("[data-testid=segments] section")
-    shot("chain")
+    page.wait_for_selector("[data-testid=segments][data-loaded=yes]")
+    assert page.inner_text("[data-testid=fig-members] strong") == "3"
+    assert page.locator("[data-testid=chart-lifecycle]").is_visible()
+    assert "人民广场店" in page.inner_text("[data-testid=store-table]")
+    shot("1-chain")
+
+    page.select_option("[data-testid=scope]", label="人民广场店")
+    page.wait_for_selector("[data-testid=chart-signups]")
+    shot("2-store")
     with page.expect_download() as download:
-        page.click("[data-testid=csv]")
-    assert download.value.suggested_filename.endswith(".csv")
+        page.click("[data-testid=csv-rfm]")
+    assert download.value.suggested_filename == "segments-rfm.csv"
+    text = Path(download.value.path()).read_text(encoding="utf-8-sig")
+    assert "重要价值" in text
     assert page.js_errors == []

@@ -1,103 +1,128 @@
 // Segments dashboard (marketer+): GET /staff/v1/admin/segments — members per lifecycle stage and
-// RFM group, chain-wide and per store, the store figures, and CSV downloads of each.
-// The page draws whatever figures the API returns: a map of label -> count becomes a chart,
-// a single number a tile, so a figure added to the API appears here without a console change.
-import { api, config, download, errorText, formatInstant, h, isMissingEndpoint, notAvailable, t } from "./console.js";
+// RFM group for the chain and per store, the store figures, and each figure as CSV
+// (GET /staff/v1/admin/segments/{lifecycle|rfm|stores|signups}.csv).
+import { api, download, errorText, fenToYuan, formatInstant, h, isMissingEndpoint, notAvailable, t } from "./console.js";
 
 const PATH = "/admin/segments";
+const CSV_FIGURES = ["lifecycle", "rfm", "stores", "signups"];
 const box = document.getElementById("segments");
 const scope = document.getElementById("scope");
+const periodFrom = document.getElementById("period-from");
+const periodTo = document.getElementById("period-to");
 const charts = [];
-let data = null;
+let report = null;
 
-const label = (key) => (config.messages[`seg.${key}`] ?? config.messages[`stage.${key}`] ?? key);
-const isCountMap = (v) => v && typeof v === "object" && !Array.isArray(v)
-  && Object.keys(v).length > 0 && Object.values(v).every((x) => typeof x === "number");
-const isRowList = (v) => Array.isArray(v) && v.length > 0 && v.every((x) => x && typeof x === "object" && !Array.isArray(x));
+const share = (x) => (x == null ? "—" : `${(x * 100).toFixed(1)}%`);
+const yuan = (fen) => `¥${fenToYuan(fen)}`;
 
-function formatNumber(key, value) {
-  if (/share|rate|ratio|percent/.test(key) && value >= 0 && value <= 1) return `${(value * 100).toFixed(1)}%`;
-  if (/_fen$/.test(key)) return `¥${(value / 100).toFixed(2)}`;
-  return value.toLocaleString();
-}
-
-function chart(title, key, map) {
-  const canvas = h("canvas", { role: "img", "aria-label": title, dataset: { figure: key } });
-  const section = h("section", { class: "card" }, [
+function chartCard(title, testid, type, labels, values, format = (v) => v.toLocaleString()) {
+  const canvas = h("canvas", { role: "img", "aria-label": title, "data-testid": testid });
+  const card = h("section", { class: "card" }, [
     h("h2", {}, title),
     h("div", { class: "chart-box" }, canvas),
-    h("table", { class: "sr-only" }, Object.entries(map).map(([k, v]) => h("tr", {}, [h("td", {}, label(k)), h("td", {}, v)]))),
+    // The same figures as text, for screen readers and for copying.
+    h("table", { class: "sr-only" }, labels.map((label, i) => h("tr", {}, [h("td", {}, label), h("td", {}, format(values[i]))]))),
   ]);
-  const labels = Object.keys(map);
-  const timeline = labels.every((k) => /^\d{4}-\d{2}/.test(k));
   if (window.Chart) {
     charts.push(new window.Chart(canvas, {
-      type: timeline ? "line" : "bar",
-      data: { labels: labels.map(label), datasets: [{ label: title, data: Object.values(map), backgroundColor: "#c0392b", borderColor: "#c0392b" }] },
-      options: { maintainAspectRatio: false, animation: false, plugins: { legend: { display: false } }, scales: { y: { beginAtZero: true } } },
+      type,
+      data: { labels, datasets: [{ label: title, data: values, backgroundColor: type === "doughnut" ? ["#c0392b", "#9fb3c8"] : "#c0392b", borderColor: "#c0392b" }] },
+      options: {
+        maintainAspectRatio: false,
+        animation: false,
+        plugins: { legend: { display: type === "doughnut" }, tooltip: { callbacks: { label: (ctx) => format(ctx.raw) } } },
+        scales: type === "doughnut" ? {} : { y: { beginAtZero: true } },
+      },
     }));
   }
-  return section;
+  return card;
 }
 
-// A list of per-store rows (or any rows): a table.
-function rowsTable(title, rows) {
-  const keys = [...new Set(rows.flatMap((r) => Object.keys(r).filter((k) => typeof r[k] !== "object" || r[k] === null)))];
+function tile(label, value, testid) {
+  return h("div", { class: "figure", "data-testid": testid }, [h("strong", {}, value), h("span", {}, label)]);
+}
+
+function storeName(store) {
+  return store.store_id == null ? t("seg.no_store") : store.name;
+}
+
+function storeTable(stores) {
+  const columns = [
+    ["seg.store_name", storeName],
+    ["seg.members", (s) => s.members.toLocaleString()],
+    ["seg.buyers", (s) => s.buyers.toLocaleString()],
+    ["seg.bought_12m", (s) => share(s.bought_last_12_months_share)],
+    ["seg.one_time", (s) => share(s.one_time_buyer_share)],
+    ["seg.came_back_90", (s) => share(s.came_back_within_90_days_share)],
+    ["seg.sales_new", (s) => yuan(s.sales_new_members_fen)],
+    ["seg.sales_earlier", (s) => yuan(s.sales_earlier_members_fen)],
+  ];
   return h("section", { class: "card" }, [
-    h("h2", {}, title),
-    h("div", { class: "table-wrap" }, h("table", { class: "stack" }, [
-      h("thead", {}, h("tr", {}, keys.map((k) => h("th", {}, label(k))))),
-      h("tbody", {}, rows.map((r) => h("tr", {}, keys.map((k) => h("td", { "data-label": label(k) }, r[k] == null ? "—" : typeof r[k] === "number" ? formatNumber(k, r[k]) : String(r[k])))))),
+    h("h2", {}, t("seg.per_store")),
+    h("div", { class: "table-wrap" }, h("table", { class: "stack", "data-testid": "store-table" }, [
+      h("thead", {}, h("tr", {}, columns.map(([key]) => h("th", {}, t(key))))),
+      h("tbody", {}, stores.map((s) => h("tr", {}, columns.map(([key, cell]) => h("td", { "data-label": t(key) }, cell(s)))))),
     ])),
   ]);
 }
 
-// Walk one block of figures: tiles for numbers, charts for count maps, tables for row lists.
-function renderBlock(block, into) {
-  const tiles = [];
-  for (const [key, value] of Object.entries(block)) {
-    if (typeof value === "number") tiles.push(h("div", { class: "figure", dataset: { figure: key } }, [h("strong", {}, formatNumber(key, value)), h("span", {}, label(key))]));
-    else if (isCountMap(value)) into.push(chart(label(key), key, value));
-    else if (isRowList(value) && key !== "stores") into.push(rowsTable(label(key), value));
-    else if (value && typeof value === "object" && !Array.isArray(value) && key !== "stores") renderBlock(value, into);
-  }
-  if (tiles.length) into.unshift(h("section", { class: "card" }, h("div", { class: "figures" }, tiles)));
-}
-
-function storesOf(payload) {
-  const stores = payload.stores;
-  return Array.isArray(stores) ? stores : [];
-}
-
 function render() {
   charts.splice(0).forEach((c) => c.destroy());
-  const stores = storesOf(data);
-  const chosen = scope.value ? stores.find((s) => String(s.store_id ?? s.id) === scope.value) : null;
-  const block = chosen || data.chain || Object.fromEntries(Object.entries(data).filter(([k]) => k !== "stores"));
+  const store = scope.value === "" ? null : report.stores[Number(scope.value)];
+  const block = store || report.chain;
   const sections = [];
-  renderBlock(block, sections);
-  if (!chosen && stores.length) sections.push(rowsTable(t("seg.per_store"), stores));
-  box.replaceChildren(...(sections.length ? sections : [h("p", {}, t("common.none"))]));
+  const tiles = [tile(t("seg.members"), block.members.toLocaleString(), "fig-members")];
+  if (store) {
+    tiles.push(
+      tile(t("seg.bought_12m"), share(store.bought_last_12_months_share), "fig-bought-12m"),
+      tile(t("seg.one_time"), share(store.one_time_buyer_share), "fig-one-time"),
+      tile(t("seg.came_back_90"), share(store.came_back_within_90_days_share), "fig-came-back"),
+    );
+  }
+  sections.push(h("section", { class: "card" }, h("div", { class: "figures" }, tiles)));
+  const charts2 = [
+    chartCard(t("seg.lifecycle"), "chart-lifecycle", "bar", block.lifecycle.map((x) => t(`stage.${x.stage}`)), block.lifecycle.map((x) => x.members)),
+    chartCard(t("seg.rfm"), "chart-rfm", "bar", block.rfm.map((x) => x.group), block.rfm.map((x) => x.members)),
+  ];
+  if (store) {
+    charts2.push(
+      chartCard(t("seg.signups"), "chart-signups", "line", store.signups_by_month.map((x) => x.month), store.signups_by_month.map((x) => x.members)),
+      chartCard(t("seg.sales_split"), "chart-sales", "doughnut", [t("seg.sales_new"), t("seg.sales_earlier")],
+        [store.sales_new_members_fen, store.sales_earlier_members_fen], yuan),
+    );
+  }
+  sections.push(h("div", { class: "grid-2" }, charts2));
+  if (!store) sections.push(storeTable(report.stores));
+  box.replaceChildren(...sections);
+}
+
+function period() {
+  return { from: periodFrom.value || undefined, to: periodTo.value || undefined };
 }
 
 async function load() {
-  const result = await api("GET", PATH);
+  const result = await api("GET", PATH, { query: period() });
   if (isMissingEndpoint(result)) { notAvailable(box, `GET /staff/v1${PATH}`); return; }
   if (!result.ok) { box.replaceChildren(h("p", { class: "error" }, errorText(result.error))); return; }
-  data = result.data;
-  const asOf = data.as_of || data.computed_at || data.refreshed_at;
-  document.getElementById("as-of").textContent = asOf ? t("seg.as_of", { when: formatInstant(asOf) }) : "";
+  report = result.data;
+  periodFrom.value = report.period.from;
+  periodTo.value = report.period.to;
+  document.getElementById("as-of").textContent = report.computed_at
+    ? t("seg.as_of", { when: formatInstant(report.computed_at) }) : t("seg.never_computed");
+  const chosen = scope.value;
   scope.replaceChildren(h("option", { value: "" }, t("nav.all_stores")),
-    ...storesOf(data).map((s) => h("option", { value: s.store_id ?? s.id }, s.store_name || s.name || `#${s.store_id ?? s.id}`)));
+    ...report.stores.map((s, i) => h("option", { value: String(i) }, storeName(s))));
+  if (chosen && Number(chosen) < report.stores.length) scope.value = chosen;
   render();
+  box.dataset.loaded = "yes";
 }
 
-function csvButton(text, query, filename) {
-  const button = h("button", { type: "button", "data-testid": "csv" }, text);
-  button.addEventListener("click", () => download(PATH, { ...query, format: "csv", store_id: scope.value || undefined }, filename));
+document.getElementById("downloads").append(...CSV_FIGURES.map((figure) => {
+  const button = h("button", { type: "button", "data-testid": `csv-${figure}` }, `${t(`seg.csv.${figure}`)} CSV`);
+  button.addEventListener("click", () => download(`${PATH}/${figure}.csv`, period(), `segments-${figure}.csv`));
   return button;
-}
-
-document.getElementById("downloads").append(csvButton(t("common.download_csv"), {}, "segments.csv"));
+}));
 scope.addEventListener("change", render);
+periodFrom.addEventListener("change", load);
+periodTo.addEventListener("change", load);
 load();
