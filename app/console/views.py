@@ -110,7 +110,7 @@ def render_page(template: str, **context):
 
 
 def _login_username_key() -> str:
-    # The same key as the API's sign-in, so both doors count the same attempts.
+    # Per username, as the API's sign-in counts (each door keeps its own counter).
     return f"staff-login:{str(request.form.get('username', ''))[:64].lower()}"
 
 

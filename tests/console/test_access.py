@@ -175,3 +175,13 @@ def test_pages_carry_a_strict_content_security_policy(client, make_staff):
     assert "script-src 'self'" in response.headers["Content-Security-Policy"]
     assert response.headers["Cache-Control"] == "no-store"
     assert "cdn" not in response.get_data(as_text=True).lower()
+
+
+def test_guessing_passwords_is_slowed_down(client, make_staff):
+    clerk = make_staff("clerk")
+    page = client.get("/console/login").get_data(as_text=True)
+    csrf = re.search(r'name="csrf" value="([^"]+)"', page).group(1)
+    form = {"username": clerk.username, "password": "wrong", "csrf": csrf}
+    statuses = [client.post("/console/login", data=form).status_code for _ in range(6)]
+    assert statuses == [401] * 5 + [429]
+    assert "尝试次数过多" in client.post("/console/login", data=form).get_data(as_text=True)

@@ -69,7 +69,7 @@ def test_clerk_scans_records_a_purchase_and_refunds(
 
 
 def test_till_explains_a_bad_code_and_checks_fields_before_sending(
-    page, sign_in, make_staff, make_member, client, member_headers
+    page, shot, sign_in, make_staff, make_member, client, member_headers
 ):
     clerk = make_staff("clerk")
     sign_in(clerk)
@@ -87,6 +87,13 @@ def test_till_explains_a_bad_code_and_checks_fields_before_sending(
     page.wait_for_selector("#order-form .field-error")
     assert page.locator("#purchase-result").is_hidden()
     assert page.js_errors == []
+
+    # English is one tap away and stays on this page.
+    page.click("[data-testid=switch-lang]")
+    page.wait_for_selector("text=Find member")
+    assert page.url.endswith("/console/till")
+    assert page.inner_text("[data-testid=lookup]") == "Find member"
+    shot("english")
 
 
 def give_coupon(client, staff_headers, marketer, member, **fields) -> dict:
