@@ -312,3 +312,51 @@ def test_program_settings(client, make_staff, staff_headers):
     assert client.get(url, headers=marketer).get_json()["min_purchase_fen"] == 8800
     bad = client.put(url, json={**changed, "daily_cap": -1}, headers=marketer)
     assert bad.status_code == 422
+
+
+def test_a_reward_that_fails_does_not_hold_up_the_others(client, session, login, shop, monkeypatch):
+    from app.services import referral_rewards
+
+    first, _, first_invitee, first_headers = invite(login, "ada", "bea")
+    second, _, second_invitee, second_headers = invite(login, "cid", "deb")
+    for i, (invitee, headers) in enumerate(
+        ((first_invitee, first_headers), (second_invitee, second_headers))
+    ):
+        bind_phone(client, headers, f"1370000000{i}")
+        shop(invitee["member"]["id"], 9000, f"J-{i}")
+    real_earn = referral_rewards.points.earn
+    broken = first["member"]["id"]
+
+    def earn(session_, member_id, *args, **kwargs):
+        if member_id == broken:
+            raise RuntimeError("ledger unavailable")
+        return real_earn(session_, member_id, *args, **kwargs)
+
+    monkeypatch.setattr(referral_rewards.points, "earn", earn)
+    counts = settle(NOW + timedelta(days=8))
+    assert (counts["granted"], counts["failed"]) == (3, 1)
+    monkeypatch.setattr(referral_rewards.points, "earn", real_earn)
+    assert settle(NOW + timedelta(days=9))["granted"] == 1  # retried on the next run
+    assert ledger_invariants(session, broken) == 100
+    assert ledger_invariants(session, second["member"]["id"]) == 100
+
+
+def test_the_contract_paths_are_documented(client):
+    paths = client.get("/openapi.json").get_json()["paths"]
+    for path in (
+        "/api/v1/coupons/available",
+        "/api/v1/coupons/{template_id}/claims",
+        "/api/v1/me/coupons",
+        "/api/v1/lotteries",
+        "/api/v1/lotteries/{lottery_id}/draws",
+        "/api/v1/referrals",
+        "/api/v1/referrals/poster-code",
+        "/staff/v1/coupons/redemptions",
+        "/staff/v1/coupons/redemptions/{redemption_id}/reversal",
+        "/staff/v1/admin/coupon-templates",
+        "/staff/v1/admin/coupon-templates/{template_id}/pushes",
+        "/staff/v1/admin/lotteries",
+        "/staff/v1/admin/lotteries/{lottery_id}/prizes",
+        "/staff/v1/admin/programs/referral",
+    ):
+        assert path in paths, path
