@@ -1,6 +1,8 @@
 """The nightly segments refresh on a synthetic chain, beside one plain GROUP BY over the purchases.
 
     .venv/bin/python bench/segments.py [--members 1000000] [--purchases 10000000] [--stores 50]
+    .venv/bin/python bench/segments.py --generate-only     # generate once, keep the database
+    .venv/bin/python bench/segments.py --reuse hy_bench_...  # then time on it as often as needed
 
 Generated in SQL (generate_series) into a fresh PostgreSQL database: members joined over three
 years; purchases skewed (a few members buy very often, most rarely: member = N * u^2.5), each
@@ -12,11 +14,12 @@ twice (first fills member_segments, the second updates it as every later night d
 from __future__ import annotations
 
 import argparse
+import contextlib
 import time
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
-from harness import app_for, fresh_database
+from harness import PG_ADMIN_URL, app_for, fresh_database
 
 NOW = datetime(2026, 11, 25, 18, 30, tzinfo=UTC)  # 02:30 in Shanghai, the scheduled time
 PLAIN_SCAN = (
@@ -104,6 +107,12 @@ def generate(engine: sa.Engine, members: int, purchases: int, stores: int) -> No
     print(f"  indexes and VACUUM ANALYZE in {time.perf_counter() - started:.0f} s")
 
 
+@contextlib.contextmanager
+def reused_database(name: str):
+    """A database an earlier `--keep` run left behind (generating it takes minutes)."""
+    yield PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
+
+
 def timed(label: str, fn) -> float:
     started = time.perf_counter()
     result = fn()
@@ -118,13 +127,23 @@ def main() -> None:
     parser.add_argument("--purchases", type=int, default=10_000_000)
     parser.add_argument("--stores", type=int, default=50)
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
+    parser.add_argument(
+        "--reuse", metavar="DBNAME", help="time again on a database kept by an earlier --keep run"
+    )
+    parser.add_argument(
+        "--generate-only", action="store_true", help="generate (and keep) the data, time nothing"
+    )
     args = parser.parse_args()
-    with fresh_database(keep=args.keep) as db_url:
+    keep = args.keep or args.generate_only
+    with reused_database(args.reuse) if args.reuse else fresh_database(keep=keep) as db_url:
         engine = sa.create_engine(db_url)
-        print(f"generating {args.members:,} members, {args.purchases:,} purchases ...")
-        started = time.perf_counter()
-        generate(engine, args.members, args.purchases, args.stores)
-        print(f"  generated in {time.perf_counter() - started:.0f} s")
+        if not args.reuse:
+            print(f"generating {args.members:,} members, {args.purchases:,} purchases ...")
+            started = time.perf_counter()
+            generate(engine, args.members, args.purchases, args.stores)
+            print(f"  generated in {time.perf_counter() - started:.0f} s")
+        if args.generate_only:
+            return
         app = app_for(db_url, prefix="hyb-segments:")
         from jobs.schedule import run_job
 
