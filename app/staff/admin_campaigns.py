@@ -14,6 +14,7 @@ from app.models.messaging import Campaign
 from app.schemas.common import PageArgsSchema, page_schema
 from app.schemas.messaging import (
     CampaignInSchema,
+    CampaignPatchSchema,
     CampaignReportSchema,
     CampaignSchema,
     ReportArgsSchema,
@@ -52,7 +53,7 @@ class CampaignItem(MethodView):
         return campaigns.get(db.session, campaign_id)
 
     @staff_required("marketer")
-    @blp.arguments(CampaignInSchema(partial=True))
+    @blp.arguments(CampaignPatchSchema(partial=True))
     @blp.response(200, CampaignSchema)
     @blp.alt_response(409, schema=ErrorBodySchema, description="campaign.not_editable")
     def patch(self, body, campaign_id):

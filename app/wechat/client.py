@@ -89,6 +89,11 @@ def _client(kind: str, timeout: float | None = None) -> _Client:
     return cache[key]
 
 
+def miniapp_appid() -> str:
+    """The mini-program an official-account message opens."""
+    return current_app.config["WECHAT_MINIAPP_APPID"]
+
+
 def _call(kind: str, api: str, fn: Callable[[_Client], Any], timeout: float | None = None) -> Any:
     """Run one API call; on a token error drop that token, refresh once and retry once."""
     client = _client(kind, timeout)

@@ -103,6 +103,10 @@ def test_reminder_sends_once_per_member_by_the_channel_rule(app, session, shoppe
     assert by_user[both.openid]["api"] == "subscribe_send"  # a quota wins over following
     assert by_user[oa.oa_openid]["api"] == "template_send"
     assert by_user[oa.oa_openid]["client_msg_id"].startswith("hy-")
+    assert by_user[oa.oa_openid]["miniprogram"] == {
+        "appid": app.config["WECHAT_MINIAPP_APPID"],
+        "pagepath": "pages/points/index",
+    }
     assert by_user[sub.openid]["data"] == {
         "number1": {"value": "40"},
         "date2": {"value": "2026年12月31日"},
@@ -333,3 +337,75 @@ def test_four_dispatchers_at_once_send_each_message_once(app, session, make_memb
     assert counts == {"sent": 60}
     recipients = [m["touser"] for m in sandbox_wx.messages()]
     assert sorted(recipients) == sorted(m.openid for m in members)
+
+
+@pytest.mark.postgres
+def test_a_dispatcher_process_killed_mid_batch_then_restarted_delivers_each_once(
+    app, session, shopper, sandbox_wx, live_server
+):
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from tests.jobs.test_scheduler import ROOT
+
+    members = _tag(_queue_reminders(session, shopper, 6, 6), 6)
+    # Every send takes a while, so the process is surely killed in the middle of the batch.
+    sandbox_wx.fault("subscribe_send", delay=0.4, times=20)
+    sandbox_wx.fault("template_send", delay=0.4, times=20)
+    env = dict(os.environ)
+    env.update(
+        {
+            "TESTING": "1",
+            "SANDBOX": "1",
+            "DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"],
+            "REDIS_URL": app.config["REDIS_URL"],
+            "REDIS_KEY_PREFIX": app.config["REDIS_KEY_PREFIX"],
+            "SECRET_KEY": app.config["SECRET_KEY"],
+            "WECHAT_API_BASE": live_server + "/_sandbox/wechat",
+        }
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "flask", "--app", "wsgi", "jobs", "run-once"]
+        + ["messages_dispatch", "--now", MORNING.isoformat()],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.time() + 40
+        while time.time() < deadline and len(_outbox(session, state="sent")) < 2:
+            time.sleep(0.1)
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    assert 2 <= len(_outbox(session, state="sent")) < 12
+    time.sleep(1)  # the sandbox finishes the request the killed process was waiting on
+    later = MORNING + timedelta(minutes=3)
+    clock.freeze(later)
+    dispatch.recover_stale(session, later)
+    _dispatch(session, later, worker="restarted")
+    _one_message_each(sandbox_wx, members)
+    states = [m.state for m in _outbox(session)]
+    assert set(states) <= {"sent", "uncertain"} and states.count("uncertain") <= 2
+
+
+def test_the_daily_quota_pauses_every_dispatcher(app, session, shopper, sandbox_wx):
+    from app.extensions import get_redis, rkey
+    from app.services.send_rate import TokenBucket
+
+    a, b = shopper("q1", quota=1), shopper("q2", quota=1)
+    reminders.points_expiry_reminder(session, MORNING)
+    sandbox_wx.fault("subscribe_send", errcode=45009)
+    bucket = TokenBucket(get_redis(), rkey("test", "quota"), rate=100, burst=10)
+    counts = _dispatch(session, MORNING, bucket=bucket)
+    assert counts == {"paused_daily_quota": 1}
+    assert bucket.paused()
+    # Another dispatcher a minute later sends nothing while the pause lasts.
+    assert _dispatch(session, MORNING + timedelta(minutes=1), bucket=bucket) == {"paused": 1}
+    rows = _outbox(session)
+    assert {r.state for r in rows} == {"pending"}
+    assert sandbox_wx.messages() == []
+    assert {a.id, b.id} == {r.member_id for r in rows}
