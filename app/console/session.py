@@ -65,11 +65,15 @@ def csrf_token() -> str:
     return token
 
 
-def check_csrf() -> None:
+def csrf_ok() -> bool:
     """The console's own form posts (sign-in, sign-out) carry the session's token."""
     sent = request.form.get("csrf", "")
     expected = session.get("csrf", "")
-    if not expected or not hmac.compare_digest(sent, expected):
+    return bool(expected) and hmac.compare_digest(sent, expected)
+
+
+def check_csrf() -> None:
+    if not csrf_ok():
         abort(400)
 
 

@@ -26,6 +26,7 @@ from app.console.session import (
     PAGE_KEY,
     check_csrf,
     console_page,
+    csrf_ok,
     csrf_token,
     current_staff,
     language,
@@ -128,7 +129,7 @@ def login():
         if staff is not None:
             return redirect(target or _first_page_for(staff) or url_for("console.login_empty"))
         return render_page("console/login.html", next=target, error=None)
-    if request.form.get("csrf", "") != session.get("csrf"):
+    if not csrf_ok():
         return render_page("console/login.html", next=target, error="login.expired"), 400
     try:
         staff = staff_service.authenticate(

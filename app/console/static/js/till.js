@@ -1,6 +1,6 @@
 // The till: scan or type the member code, then record the sale, redeem a coupon, or refund.
 import {
-  api, busy, clearErrors, config, errorText, fenToYuan, flash, formatDate, formatInstant, h,
+  api, busy, clearErrors, fenToYuan, flash, formatDate, formatInstant, h,
   isMissingEndpoint, newKey, showError, t, validate, yuanToFen,
 } from "./console.js";
 import { startScanner } from "./scanner.js";
@@ -241,4 +241,3 @@ refundForm.addEventListener("submit", (event) => {
 });
 
 scanForm.member_code.focus();
-void config;
