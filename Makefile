@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 export FLASK_APP := wsgi
 
-.PHONY: run test test-postgres test-sqlite lint format venv migrate bench clean
+.PHONY: run test test-postgres test-sqlite lint format venv migrate bench clean test-console
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -27,6 +27,10 @@ test-postgres: venv
 
 test-sqlite: venv
 	TEST_DB=sqlite $(BIN)/python -m pytest -m "not postgres" $(PYTEST_ARGS)
+
+## Only the console's browser tests (need /usr/bin/chromium; with CI set they fail without it).
+test-console: venv
+	TEST_DB=sqlite $(BIN)/python -m pytest tests/console $(PYTEST_ARGS)
 
 lint: venv
 	$(BIN)/ruff check app jobs tests bench wsgi.py

@@ -48,6 +48,10 @@ def create_app(overrides: dict | None = None) -> Flask:
     register_staff_api(api)
     register_wechat(app, api)
 
+    from app.console import init_console
+
+    init_console(app)
+
     from app.cli import register_cli
 
     register_cli(app)

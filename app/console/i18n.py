@@ -1,0 +1,27 @@
+"""The console's words in Chinese (the default) and English.
+
+One table for the templates and the browser scripts: the page embeds the current language's
+entries, and `t(key)` in JavaScript reads them. Error codes from the API have entries under
+`err.<code>`; for a code without one the API's own message is shown.
+"""
+
+from __future__ import annotations
+
+from app.console import words_common, words_programs
+
+# key: (中文, English)
+MESSAGES: dict[str, tuple[str, str]] = {**words_common.WORDS, **words_programs.WORDS}
+
+LANG_INDEX = {"zh": 0, "en": 1}
+
+
+def translate(key: str, lang: str, **values: object) -> str:
+    entry = MESSAGES.get(key)
+    text = key if entry is None else entry[LANG_INDEX.get(lang, 0)]
+    return text.format(**values) if values else text
+
+
+def catalogue(lang: str) -> dict[str, str]:
+    """Every entry in one language, for the page's scripts."""
+    index = LANG_INDEX.get(lang, 0)
+    return {key: entry[index] for key, entry in MESSAGES.items()}

@@ -1,0 +1,33 @@
+// The referral program (marketer+): GET and PUT /staff/v1/admin/programs/referral.
+import {
+  api, busy, fillFields, flash, h, isMissingEndpoint, notAvailable, readFields, showError, t, validate,
+} from "./console.js";
+
+const PATH = "/admin/programs/referral";
+const form = document.getElementById("referral-form");
+
+async function load() {
+  const [program, coupons] = await Promise.all([
+    api("GET", PATH), api("GET", "/admin/coupon-templates", { query: { limit: 100 } }),
+  ]);
+  if (isMissingEndpoint(program)) { notAvailable(document.querySelector("main"), `GET /staff/v1${PATH}`); return; }
+  const templates = coupons.ok ? coupons.data.items : [];
+  form.querySelectorAll(".coupon-select").forEach((select) => {
+    select.replaceChildren(h("option", { value: "" }, t("referral.no_coupon")),
+      ...templates.map((tpl) => h("option", { value: tpl.id }, `${tpl.name} (#${tpl.id})`)));
+  });
+  if (!program.ok) { showError(form, program.error); return; }
+  fillFields(form, program.data);
+}
+
+form.addEventListener("submit", (event) => {
+  event.preventDefault();
+  busy(form.querySelector("[type=submit]"), async () => {
+    if (!validate(form)) return;
+    const result = await api("PUT", PATH, { body: readFields(form) });
+    if (!result.ok) { showError(form, result.error); return; }
+    fillFields(form, result.data);
+    flash(t("common.saved"));
+  });
+});
+load();
