@@ -31,6 +31,7 @@ class JobSpec:
 
 def _jobs() -> dict[str, JobSpec]:
     from jobs import housekeeping, points
+    from jobs import referrals as referral_jobs
 
     specs: list[JobSpec] = [
         JobSpec(
@@ -50,6 +51,12 @@ def _jobs() -> dict[str, JobSpec]:
             housekeeping.purge_idempotency_keys,
             {"hour": 4, "minute": 10},
             "Forget Idempotency-Keys older than 48 hours.",
+        ),
+        JobSpec(
+            "referral_settlement",
+            referral_jobs.referral_settlement_job,
+            {"hour": 2, "minute": 30},
+            "Grant referral rewards whose purchase's refund window has passed.",
         ),
     ]
     if os.environ.get("HY_SCHEDULER_TEST_JOB"):

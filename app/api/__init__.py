@@ -11,6 +11,9 @@ MODULES: list[str] = [
     "points",
     "checkins",
     "ping",
+    "coupons",
+    "lotteries",
+    "referrals",
 ]
 
 

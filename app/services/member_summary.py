@@ -32,4 +32,6 @@ def checkin(session: Session, member: Member, today: date) -> dict:
 
 
 def usable_coupons(session: Session, member: Member, now) -> list[dict]:
-    return []
+    from app.services.coupons import usable_now
+
+    return usable_now(session, member.id, now)

@@ -43,7 +43,7 @@ def sign_in(
         values["unionid"] = unionid
     session.execute(update(Member).where(Member.id == member.id).values(**values))
     if is_new:
-        on_member_created(session, member, referral_code)
+        on_member_created(session, member, referral_code, unionid)
     session.commit()
     session.refresh(member)
     return member, is_new
@@ -91,11 +91,13 @@ def _create(session: Session, openid: str, unionid: str | None, store_id: int | 
     raise AppError("member.create_failed", 503, "Could not create the member; try again.")
 
 
-def on_member_created(session: Session, member: Member, referral_code: str | None) -> None:
+def on_member_created(
+    session: Session, member: Member, referral_code: str | None, unionid: str | None = None
+) -> None:
     """Everything a brand-new member gets, in the sign-up transaction (referrals, gifts)."""
     from app.services import signup_hooks
 
-    signup_hooks.run(session, member, referral_code)
+    signup_hooks.run(session, member, referral_code, unionid)
 
 
 def bind_phone(session: Session, member_id: int, phone_code: str) -> Member:

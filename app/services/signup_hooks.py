@@ -10,9 +10,20 @@ from sqlalchemy.orm import Session
 from app.models import Member
 
 
-def run(session: Session, member: Member, referral_code: str | None) -> None:
-    """Called inside the sign-up transaction of a brand-new member."""
+def run(
+    session: Session, member: Member, referral_code: str | None, unionid: str | None = None
+) -> None:
+    """Called inside the sign-up transaction of a brand-new member. `unionid` is what WeChat
+    said, even when sign-in kept it off the member because another member already holds it."""
+    from app.services import coupons, referrals
+
+    referrals.bind_at_signup(session, member, referral_code, unionid)
+    coupons.give_signup_gifts(session, member)
 
 
 def phone_bound(session: Session, member: Member) -> None:
     """Called inside the transaction that bound the member's phone."""
+    from app.services import referrals
+
+    session.refresh(member)
+    referrals.on_phone_bound(session, member)

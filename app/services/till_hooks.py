@@ -12,7 +12,14 @@ from app.models import Purchase, Refund
 
 def purchase_recorded(session: Session, purchase: Purchase) -> None:
     """After a till purchase earned its points."""
+    from app.services import referrals
+
+    referrals.try_qualify(session, purchase.member_id)
 
 
 def purchase_refunded(session: Session, purchase: Purchase, refund: Refund) -> None:
     """After a refund reversed its points."""
+    from app.services import coupon_redemptions, referral_rewards, referrals
+
+    referral_rewards.cancel_for_refund(session, purchase, refund, referrals.program(session))
+    coupon_redemptions.reverse_for_refunded_order(session, purchase, refund)

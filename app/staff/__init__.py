@@ -15,6 +15,11 @@ MODULES: list[str] = [
     "admin_stores",
     "admin_staff",
     "admin_jobs",
+    "coupon_redemptions",
+    "admin_coupons",
+    "admin_lotteries",
+    "admin_referrals",
+    "lottery_wins",
 ]
 
 
