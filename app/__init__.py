@@ -21,6 +21,9 @@ def create_app(overrides: dict | None = None) -> Flask:
     from app.logging import configure_logging
 
     configure_logging(app)
+    from app.proxy import trust_proxies
+
+    trust_proxies(app)
     from app.metrics import init_metrics
 
     init_metrics(app)

@@ -16,6 +16,7 @@ from flask import Flask, request
 from app.errors import AppError
 
 MAX_JSON_DEPTH = 32
+MAX_ID = 2**63 - 1
 # The API speaks only JSON; elsewhere (the official-account callback, the console) other bodies
 # are expected.
 JSON_ONLY_PREFIXES = ("/api/", "/staff/")
@@ -63,6 +64,9 @@ def check_request_input() -> None:
     for name, value in (request.view_args or {}).items():
         if isinstance(value, str) and _bad_text(value):
             raise _refuse(name, _PROBLEM)
+        if isinstance(value, int) and not 0 <= value <= MAX_ID:
+            # No row has such an id; the database would refuse to even compare it.
+            raise AppError("not_found", 404, "Not found.")
     for name, values in request.args.lists():
         if _bad_text(name) or any(_bad_text(v) for v in values):
             raise _refuse(name if not _bad_text(name) else "_query", _PROBLEM)
