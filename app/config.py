@@ -33,6 +33,7 @@ class Settings:
     WECHAT_OA_SECRET: str
     WECHAT_OA_TOKEN: str
     WECHAT_OA_AES_KEY: str
+    WECHAT_OA_AES_KEY_PREVIOUS: str = ""
     REDIS_KEY_PREFIX: str = "hy:"
     MEMBER_TOKEN_TTL: int = 7 * 24 * 3600
     STAFF_TOKEN_TTL: int = 12 * 3600
@@ -70,6 +71,7 @@ class Settings:
             "WECHAT_OA_SECRET": self.WECHAT_OA_SECRET,
             "WECHAT_OA_TOKEN": self.WECHAT_OA_TOKEN,
             "WECHAT_OA_AES_KEY": self.WECHAT_OA_AES_KEY,
+            "WECHAT_OA_AES_KEY_PREVIOUS": self.WECHAT_OA_AES_KEY_PREVIOUS,
             "MEMBER_TOKEN_TTL": self.MEMBER_TOKEN_TTL,
             "STAFF_TOKEN_TTL": self.STAFF_TOKEN_TTL,
             "LOG_JSON": self.LOG_JSON,
@@ -129,6 +131,7 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         WECHAT_OA_SECRET=env.get("WECHAT_OA_SECRET", "sandbox-oa-secret"),
         WECHAT_OA_TOKEN=env.get("WECHAT_OA_TOKEN", "sandboxtoken"),
         WECHAT_OA_AES_KEY=env.get("WECHAT_OA_AES_KEY", ""),
+        WECHAT_OA_AES_KEY_PREVIOUS=env.get("WECHAT_OA_AES_KEY_PREVIOUS", ""),
         REDIS_KEY_PREFIX=env.get("REDIS_KEY_PREFIX", "hy:"),
         LOG_JSON=not _flag(env.get("LOG_PLAIN")),
     )

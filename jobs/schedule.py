@@ -30,7 +30,7 @@ class JobSpec:
 
 
 def _jobs() -> dict[str, JobSpec]:
-    from jobs import housekeeping, points
+    from jobs import housekeeping, messaging, points
     from jobs import referrals as referral_jobs
 
     specs: list[JobSpec] = [
@@ -51,6 +51,24 @@ def _jobs() -> dict[str, JobSpec]:
             housekeeping.purge_idempotency_keys,
             {"hour": 4, "minute": 10},
             "Forget Idempotency-Keys older than 48 hours.",
+        ),
+        JobSpec(
+            "points_expiry_reminder",
+            messaging.points_expiry_reminder_job,
+            {"hour": 9, "minute": 30},
+            "Remind members of points expiring within N days (once per member per date).",
+        ),
+        JobSpec(
+            "dormant_wakeup",
+            messaging.dormant_wakeup_job,
+            {"hour": 10, "minute": 30},
+            "Wake members who entered the sleeping stage (at most once per 30 days).",
+        ),
+        JobSpec(
+            "messages_dispatch",
+            messaging.messages_dispatch_job,
+            {"minute": "*"},
+            "Start due campaigns and send queued messages (quiet 21:00-09:00, capped).",
         ),
         JobSpec(
             "referral_settlement",
@@ -102,10 +120,13 @@ def run_scheduled(name: str) -> None:
     """Entry point APScheduler calls (by reference, so the job store can persist it)."""
     from flask import current_app
 
-    from jobs.scheduler import app_for_jobs
+    from jobs.scheduler import app_for_jobs, holds_lease
 
     app = app_for_jobs() if not _has_app() else current_app
     with app.app_context():
+        if not holds_lease():
+            log.warning("job %s not run: this scheduler no longer holds the lease", name)
+            return
         try:
             run_job(name, trigger="schedule")
         except Exception:  # noqa: BLE001 - recorded in job_runs; the scheduler keeps going

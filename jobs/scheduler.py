@@ -40,6 +40,7 @@ if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) 
 return 0
 """
 _app: Flask | None = None
+_lease: Lease | None = None  # this process's lease while it runs the scheduler
 
 
 def app_for_jobs() -> Flask:
@@ -47,6 +48,16 @@ def app_for_jobs() -> Flask:
     if _app is None:
         raise RuntimeError("the scheduler is not running in this process")
     return _app
+
+
+def holds_lease() -> bool:
+    """Whether this process still holds the lease (a paused holder may have lost it: fencing)."""
+    if _lease is None:
+        return True  # not the scheduler process (run-once, tests)
+    try:
+        return get_redis().get(_lease.key) == _lease.owner
+    except Exception:  # noqa: BLE001 - Redis down: do not run what another copy may run
+        return False
 
 
 class Lease:
@@ -97,7 +108,7 @@ def build_scheduler(app: Flask) -> BackgroundScheduler:
 
 def run_scheduler(stop: threading.Event | None = None) -> None:
     """Stand by until the lease is ours, run the jobs while we hold it; repeat until stopped."""
-    global _app
+    global _app, _lease
     _app = current_app._get_current_object()
     stop = stop or threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -105,7 +116,7 @@ def run_scheduler(stop: threading.Event | None = None) -> None:
             signal.signal(sig, lambda *_: stop.set())
         except ValueError:  # not the main thread (tests)
             pass
-    lease = Lease()
+    lease = _lease = Lease()
     log.info("scheduler %s standing by", lease.owner)
     while not stop.is_set():
         if not _try_acquire(lease):

@@ -11,6 +11,7 @@ MODULES: list[str] = [
     "points",
     "checkins",
     "ping",
+    "subscriptions",
     "coupons",
     "lotteries",
     "referrals",

@@ -15,6 +15,8 @@ MODULES: list[str] = [
     "admin_stores",
     "admin_staff",
     "admin_jobs",
+    "admin_campaigns",
+    "audiences",
     "coupon_redemptions",
     "admin_coupons",
     "admin_lotteries",

@@ -6,6 +6,9 @@ from flask import Flask
 
 
 def register_wechat(app: Flask, api) -> None:
+    from app.wechat.oa_callback import blp as oa_callback
+
+    api.register_blueprint(oa_callback)
     if app.config.get("SANDBOX"):
         from app.wechat.sandbox import register_sandbox
 

@@ -73,7 +73,7 @@ class _Client(WeChatClient):
         return body["access_token"], int(body.get("expires_in", 7200))
 
 
-def _client(kind: str) -> _Client:
+def _client(kind: str, timeout: float | None = None) -> _Client:
     cfg = current_app.config
     base = cfg["WECHAT_API_BASE"]
     appid, secret = (
@@ -82,16 +82,21 @@ def _client(kind: str) -> _Client:
         else (cfg["WECHAT_OA_APPID"], cfg["WECHAT_OA_SECRET"])
     )
     cache = current_app.extensions.setdefault("huiyuan_wechat_clients", {})
-    timeout = float(cfg.get("WECHAT_TIMEOUT", TIMEOUT))
+    timeout = float(timeout or cfg.get("WECHAT_TIMEOUT", TIMEOUT))
     key = (kind, base, appid, timeout)
     if key not in cache:
         cache[key] = _Client(appid, secret, base, timeout)
     return cache[key]
 
 
-def _call(kind: str, api: str, fn: Callable[[_Client], Any]) -> Any:
+def miniapp_appid() -> str:
+    """The mini-program an official-account message opens."""
+    return current_app.config["WECHAT_MINIAPP_APPID"]
+
+
+def _call(kind: str, api: str, fn: Callable[[_Client], Any], timeout: float | None = None) -> Any:
     """Run one API call; on a token error drop that token, refresh once and retry once."""
-    client = _client(kind)
+    client = _client(kind, timeout)
     for attempt in (1, 2):
         try:
             return fn(client)
@@ -203,11 +208,12 @@ def create_qrcode(scene_str: str) -> dict:
     return _call("oa", "qrcode_create", lambda c: c.post("qrcode/create", data=body))
 
 
-def oa_user_info(openid: str) -> dict:
+def oa_user_info(openid: str, timeout: float | None = None) -> dict:
     return _call(
         "oa",
         "user_info",
         lambda c: c.get("user/info", params={"openid": openid, "lang": "zh_CN"}),
+        timeout,
     )
 
 

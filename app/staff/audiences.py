@@ -1,0 +1,25 @@
+"""POST /staff/v1/admin/audiences/preview (marketer+): how many members a filter reaches."""
+
+from __future__ import annotations
+
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from app.auth import staff_required
+from app.extensions import db
+from app.schemas.audiences import AudienceCountSchema, AudiencePreviewSchema
+from app.services import audiences
+
+blp = Blueprint(
+    "audiences", __name__, url_prefix="/staff/v1/admin/audiences", description="Audiences"
+)
+
+
+@blp.route("/preview")
+class AudiencePreview(MethodView):
+    @staff_required("marketer")
+    @blp.arguments(AudiencePreviewSchema)
+    @blp.response(200, AudienceCountSchema)
+    def post(self, body):
+        """Count the members an audience filter reaches now (stages and RFM as of last night)."""
+        return {"count": audiences.count(db.session, body["filter"])}

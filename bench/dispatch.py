@@ -1,0 +1,224 @@
+"""Messaging at scale: queue a campaign to 1,000,000 members (set-based INSERT ... SELECT), then
+dispatch 100,000 of its messages to the sandbox WeChat (served by gunicorn) with the send rate
+set high, beside a plain HTTP client loop sending the same API calls to the same sandbox.
+
+    .venv/bin/python bench/dispatch.py [--members 1000000] [--dispatch 100000]
+        [--procs 2] [--threads 4] [--plain 20000]
+
+Every dispatched message goes through the outbox's three commits (claim, sending, outcome), the
+channel choice (subscribe quota), the marketing cap and the Redis token bucket.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import secrets
+import subprocess
+import sys
+import threading
+import time
+from datetime import UTC, datetime
+
+import requests
+from harness import ROOT, app_for, drive, fresh_database, gunicorn_server, print_table
+
+SEND_AT = datetime(2026, 12, 1, 2, 0, tzinfo=UTC)  # 10:00 Beijing: outside quiet hours
+TEMPLATE = {
+    "subscribe": {
+        "template_id": "tmpl-bench",
+        "data": {"thing1": "{nickname}，周末积分加倍", "number2": "{balance}"},
+    }
+}
+
+
+def seed(app, members: int) -> None:
+    from sqlalchemy import text
+
+    from app.extensions import db
+
+    with app.app_context():
+        db.session.execute(
+            text(
+                "INSERT INTO members (member_no, openid, referral_code, nickname, avatar_url,"
+                " gender, tier_code, points_balance, joined_at, updated_at)"
+                " SELECT 'B' || lpad(g::text, 11, '0'), 'bench-' || g, 'R' || g, '会员' || g,"
+                " '', 0, '', g % 5000, now(), now() FROM generate_series(1, :n) g"
+            ),
+            {"n": members},
+        )
+        db.session.execute(
+            text(
+                "INSERT INTO subscription_quotas (member_id, template_id, available,"
+                " accepted_total, updated_at) SELECT id, 'tmpl-bench', 1, 1, now() FROM members"
+            )
+        )
+        db.session.execute(
+            text(
+                "INSERT INTO program_configs (name, config, updated_at) VALUES ('messaging',"
+                ' \'{"send_rate_per_second": 100000, "send_burst": 1000}\', now())'
+            )
+        )
+        db.session.commit()
+        db.session.execute(text("ANALYZE"))
+        db.session.commit()
+
+
+def enqueue_campaign(app) -> tuple[float, dict]:
+    from app.extensions import db
+    from app.models import Staff
+    from app.services import campaigns
+
+    with app.app_context():
+        staff = Staff(username="bench", password_hash="x", role="marketer")
+        db.session.add(staff)
+        db.session.commit()
+        campaign = campaigns.create(
+            db.session,
+            {"name": "bench", "template": TEMPLATE, "send_at": SEND_AT, "holdout_share": 0.1},
+            staff,
+        )
+        started = time.perf_counter()
+        counts = campaigns.enqueue(db.session, campaign, SEND_AT)
+        db.session.commit()
+        return time.perf_counter() - started, counts
+
+
+def child(args) -> None:
+    """One dispatcher process: `threads` workers sending up to `count` messages together."""
+    app = app_for(args.db, args.prefix)
+    app.config["WECHAT_API_BASE"] = args.api
+    from app import clock
+    from app.extensions import db
+    from app.services import dispatch
+    from jobs.messaging import send_bucket
+
+    clock.freeze(SEND_AT)
+    per_thread = args.count // args.threads
+
+    def work(n: int) -> None:
+        with app.app_context():
+            dispatch.dispatch_due(
+                db.session,
+                f"bench-{os.getpid()}-{n}",
+                now_fn=lambda: SEND_AT,
+                bucket=send_bucket(db.session),
+                batch=50,
+                max_messages=per_thread,
+            )
+            db.session.remove()
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(args.threads)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+
+def outcomes(app) -> dict:
+    from sqlalchemy import text
+
+    from app.extensions import db
+
+    with app.app_context():
+        rows = db.session.execute(
+            text("SELECT state, count(*) FROM message_outbox GROUP BY state")
+        ).all()
+        return {state: n for state, n in rows}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--members", type=int, default=1_000_000)
+    parser.add_argument("--dispatch", type=int, default=100_000)
+    parser.add_argument("--procs", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=4)
+    parser.add_argument("--plain", type=int, default=20_000, help="plain-loop requests")
+    parser.add_argument("--child", action="store_true")
+    parser.add_argument("--db")
+    parser.add_argument("--prefix")
+    parser.add_argument("--api")
+    parser.add_argument("--count", type=int)
+    args = parser.parse_args()
+    if args.child:
+        child(args)
+        return
+    prefix = f"hyb-{secrets.token_hex(3)}:"
+    with fresh_database() as db_url:
+        app = app_for(db_url, prefix)
+        started = time.perf_counter()
+        seed(app, args.members)
+        print(
+            f"seeded {args.members:,} members with quotas in {time.perf_counter() - started:.1f} s"
+        )
+        took, counts = enqueue_campaign(app)
+        queued = outcomes(app).get("pending", 0)
+        print(
+            f"enqueue: {counts['targeted']:,} targeted, {counts['held_out']:,} held out, "
+            f"{queued:,} messages queued in {took:.1f} s "
+            f"({counts['targeted'] / took:,.0f} members/s)"
+        )
+        with gunicorn_server(db_url, prefix, workers=4, threads=8) as base:
+            api = base + "/_sandbox/wechat"
+            per_proc = args.dispatch // args.procs
+            started = time.perf_counter()
+            procs = [
+                subprocess.Popen(
+                    [
+                        sys.executable,
+                        str(ROOT / "bench" / "dispatch.py"),
+                        "--child",
+                        "--db",
+                        db_url,
+                        "--prefix",
+                        prefix,
+                        "--api",
+                        api,
+                        "--count",
+                        str(per_proc),
+                        "--threads",
+                        str(args.threads),
+                    ],
+                    cwd=ROOT,
+                )
+                for _ in range(args.procs)
+            ]
+            for p in procs:
+                p.wait()
+            elapsed = time.perf_counter() - started
+            states = outcomes(app)
+            sent = states.get("sent", 0)
+            print(
+                f"dispatch: {sent:,} sent in {elapsed:.1f} s = {sent / elapsed:,.0f} messages/s "
+                f"({args.procs} processes x {args.threads} threads); states {states}"
+            )
+            token = requests.post(
+                api + "/cgi-bin/stable_token",
+                json={
+                    "grant_type": "client_credential",
+                    "appid": "wx_sandbox_miniapp",
+                    "secret": "sandbox-miniapp-secret",
+                },
+                timeout=5,
+            ).json()["access_token"]
+            url = api + "/cgi-bin/message/subscribe/send?access_token=" + token
+            body = {"template_id": "tmpl-bench", "data": {"thing1": {"value": "x"}}}
+            plain = drive(
+                "plain HTTP loop: subscribe/send",
+                lambda i, s: s.post(url, json={**body, "touser": f"plain-{i}"}, timeout=10),
+                args.plain,
+                args.procs * args.threads,
+            )
+            print_table([plain], "the same sandbox, the same concurrency, no outbox")
+            print(f"dispatcher / plain loop throughput: {sent / elapsed / plain.throughput:.2f}")
+        from app.extensions import get_redis
+
+        with app.app_context():
+            client = get_redis()
+            keys = list(client.scan_iter(match=prefix + "*", count=10_000))
+            for start in range(0, len(keys), 1000):
+                client.delete(*keys[start : start + 1000])
+
+
+if __name__ == "__main__":
+    main()
