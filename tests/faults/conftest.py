@@ -210,7 +210,7 @@ def production_env(app, **extra: str) -> dict:
 
 
 @contextlib.contextmanager
-def gunicorn(app, workers: int = 2, threads: int = 4) -> Iterator[str]:
+def gunicorn(app, workers: int = 2, threads: int = 4, **env: str) -> Iterator[str]:
     """gunicorn serving wsgi:app like production (several workers, threads); yields its URL."""
     port = _free_port()
     (ROOT / "instance").mkdir(exist_ok=True)
@@ -228,10 +228,12 @@ def gunicorn(app, workers: int = 2, threads: int = 4) -> Iterator[str]:
             f"127.0.0.1:{port}",
             "--graceful-timeout",
             "5",
+            # Import the app once and fork the workers from it: starts in a fraction of the time.
+            "--preload",
             "wsgi:app",
         ],
         cwd=ROOT,
-        env=production_env(app),
+        env=production_env(app, **env),
         stdout=log,
         stderr=subprocess.STDOUT,
         start_new_session=True,
