@@ -4,7 +4,7 @@ For every operation in the document, generated requests (valid and invalid) must
 every answer must match the documented schema and content type, every status other than the
 generic ones (401, 403, 404, 405, 413, 415, 422, 429, 503) must be documented for that operation,
 and invalid input must be refused with a 4xx. The number of examples per operation is bounded
-(HY_SCHEMATHESIS_EXAMPLES, default 25) so the whole run stays around two minutes.
+(HY_SCHEMATHESIS_EXAMPLES, default 15) so the whole run stays around two minutes.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from schemathesis.checks import (
     response_schema_conformance,
 )
 
-MAX_EXAMPLES = int(os.environ.get("HY_SCHEMATHESIS_EXAMPLES", "25"))
+MAX_EXAMPLES = int(os.environ.get("HY_SCHEMATHESIS_EXAMPLES", "15"))
 # Answers any operation may give without listing them: no or bad token, wrong role, unknown or
 # foreign id, wrong method, body too large, not JSON, invalid fields, rate limit, dependency down.
 GENERIC_STATUSES = {401, 403, 404, 405, 413, 415, 422, 429, 503}
