@@ -234,7 +234,7 @@ def test_transactional_draws_follow_the_weights(session, make_member, grant, mak
     """The full draw (allowance, cost, stock, prize) on a smaller count, ample stock."""
     from app.services import lottery as lottery_service
 
-    members = [make_member() for _ in range(80)]
+    members = [make_member() for _ in range(50)]
     for member in members:
         grant(member, 100)
     weights = [60, 30, 10]

@@ -28,7 +28,7 @@ class Available(MethodView):
     @blp.response(200, AvailableCouponsSchema)
     def get(self):
         """Coupons the member can claim now, with what is left and how many they have."""
-        return {"items": coupons.available(db.session, g.member_id)}
+        return {"items": coupons.available(db.session, g.member_id), "next_cursor": None}
 
 
 @blp.route("/coupons/<int:template_id>/claims")

@@ -33,6 +33,7 @@ class AvailableCouponSchema(CouponTemplateBriefSchema):
 
 class AvailableCouponsSchema(ma.Schema):
     items = ma.fields.List(ma.fields.Nested(AvailableCouponSchema), required=True)
+    next_cursor = ma.fields.String(allow_none=True, required=True)
 
 
 class CouponSchema(ma.Schema):

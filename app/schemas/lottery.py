@@ -28,6 +28,7 @@ class LotterySchema(ma.Schema):
 
 class LotteryListSchema(ma.Schema):
     items = ma.fields.List(ma.fields.Nested(LotterySchema), required=True)
+    next_cursor = ma.fields.String(allow_none=True, required=True)
 
 
 class WonPrizeSchema(PrizeBriefSchema):

@@ -133,9 +133,12 @@ def _issue_new(session, template_id: int, member_id: int, source: str, ref: str,
     if source == "claim":
         if not template.claimable or not _in_claim_window(template, now):
             raise _not_claimable("This coupon cannot be claimed now.")
-        member = session.get(Member, member_id) if template.audience != "all" else None
-        if template.audience != "all" and not in_audience(session, template, member, now):
-            raise _not_claimable("This coupon is for other members.")
+        if template.audience != "all":
+            member = session.get(Member, member_id)
+            if member is None:
+                raise AppError("member.not_found", 404, "No such member.")
+            if not in_audience(session, template, member, now):
+                raise _not_claimable("This coupon is for other members.")
     if template.issued >= template.stock_total:
         # Sold out as of this read: refusing needs no lock (stock only ever comes back by a
         # marketer raising it, and then the next claim sees it).
@@ -293,6 +296,8 @@ def available(session: Session, member_id: int, now=None) -> list[dict]:
     audience, still usable; with what is left and how many the member already has."""
     now = now or clock.now()
     member = session.get(Member, member_id)
+    if member is None:
+        raise AppError("member.not_found", 404, "No such member.")
     rows = session.execute(
         select(CouponTemplate, CouponHolding.count)
         .outerjoin(

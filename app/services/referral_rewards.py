@@ -4,6 +4,7 @@ marketer's review when the referral was flagged as part of a suspicious burst.""
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
@@ -18,6 +19,7 @@ from app.services import audit, pagination, points
 from app.services.coupons import issue_coupon
 
 BATCH = 500
+log = logging.getLogger("huiyuan.referrals")
 
 
 def create_rewards(session: Session, referral: Referral, purchase: Purchase, cfg, now) -> int:
@@ -141,24 +143,28 @@ def settle_due(session: Session, now: datetime | None = None) -> dict:
         .returning(Referral.id)
     ).all()
     session.commit()
-    granted = 0
+    granted, failed = 0, []
     while True:
-        due = (
-            session.execute(
-                select(ReferralReward.id)
-                .where(ReferralReward.status == "pending", ReferralReward.due_at <= now)
-                .order_by(ReferralReward.id)
-                .limit(BATCH)
-            )
-            .scalars()
-            .all()
+        query = (
+            select(ReferralReward.id)
+            .where(ReferralReward.status == "pending", ReferralReward.due_at <= now)
+            .order_by(ReferralReward.id)
+            .limit(BATCH)
         )
+        if failed:
+            query = query.where(ReferralReward.id.notin_(failed))
+        due = session.execute(query).scalars().all()
         if not due:
             break
         for reward_id in due:
-            granted += _grant(session, reward_id, now)
-            session.commit()
-    return {"granted": granted, "bindings_expired": len(expired)}
+            try:
+                granted += _grant(session, reward_id, now)
+                session.commit()
+            except Exception:  # noqa: BLE001 - one bad reward must not hold up the others
+                session.rollback()
+                log.exception("referral reward %s could not be granted", reward_id)
+                failed.append(reward_id)
+    return {"granted": granted, "failed": len(failed), "bindings_expired": len(expired)}
 
 
 def member_reward_view(reward: ReferralReward) -> dict:
