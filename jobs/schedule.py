@@ -32,6 +32,7 @@ class JobSpec:
 def _jobs() -> dict[str, JobSpec]:
     from jobs import housekeeping, messaging, points
     from jobs import referrals as referral_jobs
+    from jobs import segments as segments_jobs
 
     specs: list[JobSpec] = [
         JobSpec(
@@ -75,6 +76,12 @@ def _jobs() -> dict[str, JobSpec]:
             referral_jobs.referral_settlement_job,
             {"hour": 2, "minute": 30},
             "Grant referral rewards whose purchase's refund window has passed.",
+        ),
+        JobSpec(
+            "segments_refresh",
+            segments_jobs.segments_refresh_job,
+            {"hour": 2, "minute": 30},
+            "Recompute RFM groups, lifecycle stages and each member's odds of buying again.",
         ),
     ]
     if os.environ.get("HY_SCHEDULER_TEST_JOB"):

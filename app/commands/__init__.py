@@ -1,3 +1,3 @@
 """CLI command modules; each attaches commands to a group in app.cli. One import per module."""
 
-from app.commands import demo, sandbox, staff  # noqa: F401
+from app.commands import demo, orders, sandbox, staff  # noqa: F401

@@ -22,6 +22,7 @@ MODULES: list[str] = [
     "admin_lotteries",
     "admin_referrals",
     "lottery_wins",
+    "segments",
 ]
 
 

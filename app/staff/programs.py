@@ -10,7 +10,8 @@ from app.auth import staff_required
 from app.extensions import db
 from app.schemas.checkin import CheckinRulesSchema
 from app.schemas.points import PointsProgramSchema
-from app.services import checkin, points_program, programs
+from app.schemas.segments import SegmentsProgramSchema
+from app.services import checkin, points_program, programs, segments
 
 blp = Blueprint("programs", __name__, url_prefix="/staff/v1/admin/programs", description="Programs")
 
@@ -44,3 +45,19 @@ class CheckinProgram(MethodView):
     @blp.response(200, CheckinRulesSchema)
     def put(self, config):
         return programs.put_config(db.session, "checkin", config, g.staff)
+
+
+@blp.route("/segments")
+class SegmentsProgram(MethodView):
+    @staff_required("admin")
+    @blp.response(200, SegmentsProgramSchema)
+    def get(self):
+        """RFM window and lifecycle thresholds (days); used by the nightly segments refresh."""
+        return segments.config(db.session)
+
+    @staff_required("admin")
+    @blp.arguments(SegmentsProgramSchema)
+    @blp.response(200, SegmentsProgramSchema)
+    def put(self, config):
+        """Replace the segment settings; applies from the next refresh."""
+        return programs.put_config(db.session, "segments", config, g.staff)

@@ -1,0 +1,33 @@
+"""`flask --app wsgi orders import FILE --format cdnow|csv [--store CODE]`."""
+
+from __future__ import annotations
+
+import click
+
+from app.cli import orders_cli
+from app.extensions import db
+from app.services import order_import
+from app.services.order_rows import FORMATS
+
+MAX_BAD_LINES_SHOWN = 50
+
+
+@orders_cli.command("import")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@click.option("--format", "fmt", type=click.Choice(FORMATS), required=True)
+@click.option("--store", "store_code", default=None, help="Store code for lines naming none.")
+def import_file(path: str, fmt: str, store_code: str | None) -> None:
+    """Load historical purchases; safe to run twice (already imported orders are skipped)."""
+    # utf-8-sig: spreadsheets often save CSV with a byte-order mark.
+    with open(path, encoding="utf-8-sig", newline="") as handle:
+        report = order_import.import_orders(db.session, handle, fmt, store_code=store_code)
+    for bad in report.bad[:MAX_BAD_LINES_SHOWN]:
+        click.echo(f"line {bad.line}: {bad.reason}", err=True)
+    if len(report.bad) > MAX_BAD_LINES_SHOWN:
+        click.echo(f"... and {len(report.bad) - MAX_BAD_LINES_SHOWN} more bad lines", err=True)
+    counts = report.as_dict()
+    click.echo(
+        f"{counts['lines']} lines: {counts['imported']} purchases imported, "
+        f"{counts['already_imported']} already imported, {counts['members_created']} members "
+        f"created, {counts['bad']} bad lines skipped"
+    )

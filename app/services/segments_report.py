@@ -1,0 +1,244 @@
+"""What marketing sees: members per stage and RFM group, and the store figures, from the database.
+
+Members belong to the store where they signed up (members.store_id); sales belong to the store
+where the purchase was paid. Stages and RFM groups are as of the last nightly refresh (members
+who signed up since count as new, with no RFM group); the other figures are live. Every count is
+a GROUP BY in SQL; Python only arranges the rows.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from sqlalchemy import bindparam, func, select, text
+from sqlalchemy.orm import Session
+
+from app import clock
+from app.models.base import UTCDateTime, is_postgres
+from app.models.segments import LIFECYCLE_STAGES, RFM_GROUPS, MemberSegment
+from app.services.segments import day_no_sql, day_number, tz_params
+
+NO_GROUP = "无消费"  # bought nothing inside the RFM window
+RETURN_DAYS = 90
+_INSTANTS = ("now", "period_start", "period_end", "year_start")
+
+
+def _run(session: Session, sql: str, params: dict) -> list:
+    statement = text(sql).bindparams(
+        *(bindparam(name, type_=UTCDateTime()) for name in _INSTANTS if f":{name}" in sql)
+    )
+    return session.execute(statement, params).all()
+
+
+def _month_sql(session: Session, column: str) -> str:
+    if is_postgres(session):
+        return f"to_char({column} AT TIME ZONE :tz, 'YYYY-MM')"
+    return f"strftime('%Y-%m', {column}, :tz_offset)"
+
+
+def report(session: Session, period_from: date | None = None, period_to: date | None = None):
+    """Every figure for the chain and per store, for the period [from, to] (business days,
+    default: the last 12 months). 'Bought in the last 12 months' counts back from `to`."""
+    now = clock.now()
+    period_to = period_to or clock.business_date(now)
+    period_from = period_from or period_to - timedelta(days=364)
+    params = {
+        "now": now,
+        "period_start": clock.business_day_start(period_from),
+        "period_end": clock.business_day_end(period_to),
+        "year_start": clock.business_day_start(period_to - timedelta(days=364)),
+        "to_day": day_number(period_to),
+        "return_days": RETURN_DAYS,
+        **tz_params(now),
+    }
+    stores = {
+        row.id: {"store_id": row.id, "code": row.code, "name": row.name}
+        for row in _run(session, "SELECT id, code, name FROM stores ORDER BY id", {})
+    }
+    per_store: dict = {}
+
+    def entry(store_id):
+        if store_id not in per_store:
+            base = stores.get(store_id, {"store_id": None, "code": None, "name": "(no store)"})
+            per_store[store_id] = {
+                **base,
+                "members": 0,
+                "lifecycle": {stage: 0 for stage in LIFECYCLE_STAGES},
+                "rfm": {group: 0 for group in (*RFM_GROUPS, NO_GROUP)},
+                "buyers": 0,
+                "bought_last_12_months": 0,
+                "one_time_buyers": 0,
+                "first_time_buyers_90_days_ago": 0,
+                "came_back_within_90_days": 0,
+                "signups_by_month": {},
+                "sales_new_members_fen": 0,
+                "sales_earlier_members_fen": 0,
+            }
+        return per_store[store_id]
+
+    for store_id in stores:
+        entry(store_id)
+    for row in _run(
+        session,
+        "SELECT m.store_id, COALESCE(s.lifecycle_stage, 'new') AS stage,"
+        f" COALESCE(s.rfm_group, '{NO_GROUP}') AS rfm_group, COUNT(*) AS members"
+        " FROM members m LEFT JOIN member_segments s ON s.member_id = m.id"
+        " GROUP BY m.store_id, COALESCE(s.lifecycle_stage, 'new'),"
+        f" COALESCE(s.rfm_group, '{NO_GROUP}')",
+        params,
+    ):
+        figures = entry(row.store_id)
+        figures["members"] += row.members
+        figures["lifecycle"][row.stage] += row.members
+        figures["rfm"][row.rfm_group] += row.members
+    _buying_habits(session, params, entry)
+    for row in _run(
+        session,
+        f"SELECT store_id, {_month_sql(session, 'joined_at')} AS month, COUNT(*) AS members"
+        " FROM members WHERE joined_at >= :period_start AND joined_at < :period_end"
+        " GROUP BY store_id, " + _month_sql(session, "joined_at"),
+        params,
+    ):
+        entry(row.store_id)["signups_by_month"][row.month] = row.members
+    for row in _run(
+        session,
+        "SELECT p.store_id,"
+        " SUM(CASE WHEN m.joined_at >= :period_start THEN p.amount_fen - p.refunded_fen"
+        "          ELSE 0 END) AS new_fen,"
+        " SUM(CASE WHEN m.joined_at < :period_start THEN p.amount_fen - p.refunded_fen"
+        "          ELSE 0 END) AS earlier_fen"
+        " FROM purchases p JOIN members m ON m.id = p.member_id"
+        " WHERE p.paid_at >= :period_start AND p.paid_at < :period_end"
+        " GROUP BY p.store_id",
+        params,
+    ):
+        figures = entry(row.store_id)
+        figures["sales_new_members_fen"] = int(row.new_fen or 0)
+        figures["sales_earlier_members_fen"] = int(row.earlier_fen or 0)
+    store_rows = [_with_shares(f) for f in per_store.values()]
+    store_rows.sort(key=lambda f: (f["store_id"] is None, f["store_id"] or 0))
+    return {
+        "period": {"from": period_from, "to": period_to},
+        "computed_at": _last_refresh(session),
+        "chain": _chain(store_rows),
+        "stores": store_rows,
+    }
+
+
+def _buying_habits(session: Session, params: dict, entry) -> None:
+    """Per store: buyers, bought in the last 12 months, one-time buyers, and first-time buyers
+    (first purchase at least 90 days before `to`) who bought again on a later day within 90."""
+    day = day_no_sql(session, "paid_at")
+    for row in _run(
+        session,
+        f"""
+        SELECT m.store_id,
+               SUM(CASE WHEN b.member_id IS NOT NULL THEN 1 ELSE 0 END) AS buyers,
+               SUM(CASE WHEN b.last_paid_at >= :year_start THEN 1 ELSE 0 END) AS bought_12m,
+               SUM(CASE WHEN b.purchases = 1 THEN 1 ELSE 0 END) AS one_time,
+               SUM(CASE WHEN b.first_day <= :to_day - :return_days THEN 1 ELSE 0 END)
+                   AS eligible,
+               SUM(CASE WHEN b.first_day <= :to_day - :return_days AND b.came_back = 1
+                        THEN 1 ELSE 0 END) AS came_back
+        FROM members m
+        LEFT JOIN (
+            SELECT f.member_id, f.purchases, f.first_day, f.last_paid_at,
+                   CASE WHEN EXISTS (
+                       SELECT 1 FROM purchases q
+                       WHERE q.member_id = f.member_id AND q.paid_at > f.first_paid_at
+                         AND q.paid_at < :period_end
+                         AND {day_no_sql(session, "q.paid_at")} > f.first_day
+                         AND {day_no_sql(session, "q.paid_at")} <= f.first_day + :return_days
+                   ) THEN 1 ELSE 0 END AS came_back
+            FROM (
+                SELECT member_id, COUNT(*) AS purchases, MIN(paid_at) AS first_paid_at,
+                       MIN({day}) AS first_day, MAX(paid_at) AS last_paid_at
+                FROM purchases WHERE paid_at < :period_end
+                GROUP BY member_id
+            ) f
+        ) b ON b.member_id = m.id
+        GROUP BY m.store_id
+        """,
+        params,
+    ):
+        figures = entry(row.store_id)
+        figures["buyers"] = int(row.buyers or 0)
+        figures["bought_last_12_months"] = int(row.bought_12m or 0)
+        figures["one_time_buyers"] = int(row.one_time or 0)
+        figures["first_time_buyers_90_days_ago"] = int(row.eligible or 0)
+        figures["came_back_within_90_days"] = int(row.came_back or 0)
+
+
+def _share(part: int, whole: int) -> float | None:
+    # Shares are rounded to 4 decimals (0.1234 = 12.34%); None when there is nobody to divide.
+    return round(part / whole, 4) if whole else None
+
+
+def _with_shares(figures: dict) -> dict:
+    figures["bought_last_12_months_share"] = _share(
+        figures["bought_last_12_months"], figures["members"]
+    )
+    figures["one_time_buyer_share"] = _share(figures["one_time_buyers"], figures["buyers"])
+    figures["came_back_within_90_days_share"] = _share(
+        figures["came_back_within_90_days"], figures["first_time_buyers_90_days_ago"]
+    )
+    figures["signups_by_month"] = [
+        {"month": month, "members": n} for month, n in sorted(figures["signups_by_month"].items())
+    ]
+    figures["lifecycle"] = [{"stage": s, "members": n} for s, n in figures["lifecycle"].items()]
+    figures["rfm"] = [{"group": g, "members": n} for g, n in figures["rfm"].items()]
+    return figures
+
+
+def _chain(store_rows: list[dict]) -> dict:
+    """Chain-wide totals: the per-store counts added up (every member has one home store)."""
+    members = sum(f["members"] for f in store_rows)
+    lifecycle = {stage: 0 for stage in LIFECYCLE_STAGES}
+    rfm = {group: 0 for group in (*RFM_GROUPS, NO_GROUP)}
+    for figures in store_rows:
+        for item in figures["lifecycle"]:
+            lifecycle[item["stage"]] += item["members"]
+        for item in figures["rfm"]:
+            rfm[item["group"]] += item["members"]
+    return {
+        "members": members,
+        "lifecycle": [{"stage": s, "members": n} for s, n in lifecycle.items()],
+        "rfm": [{"group": g, "members": n} for g, n in rfm.items()],
+    }
+
+
+def _last_refresh(session: Session):
+    return session.execute(select(func.max(MemberSegment.computed_at))).scalar_one()
+
+
+CSV_FIGURES = ("lifecycle", "rfm", "stores", "signups")
+
+
+def csv_rows(data: dict, figure: str) -> tuple[list[str], list[list]]:
+    """One figure of the report as a header and rows (the chain first, then each store)."""
+    stores = data["stores"]
+    if figure in ("lifecycle", "rfm"):
+        key, label = (
+            ("stage", "lifecycle_stage") if figure == "lifecycle" else ("group", "rfm_group")
+        )
+        rows = [["chain", "", "", item[key], item["members"]] for item in data["chain"][figure]]
+        for f in stores:
+            rows += [
+                [f["store_id"] or "", f["code"] or "", f["name"], item[key], item["members"]]
+                for item in f[figure]
+            ]
+        return ["scope_or_store_id", "store_code", "store_name", label, "members"], rows
+    if figure == "signups":
+        rows = [
+            [f["store_id"] or "", f["code"] or "", f["name"], item["month"], item["members"]]
+            for f in stores
+            for item in f["signups_by_month"]
+        ]
+        return ["store_id", "store_code", "store_name", "month", "signups"], rows
+    columns = [
+        "store_id", "code", "name", "members", "bought_last_12_months",
+        "bought_last_12_months_share", "buyers", "one_time_buyers", "one_time_buyer_share",
+        "first_time_buyers_90_days_ago", "came_back_within_90_days",
+        "came_back_within_90_days_share", "sales_new_members_fen", "sales_earlier_members_fen",
+    ]  # fmt: skip
+    return columns, [[f[c] if f[c] is not None else "" for c in columns] for f in stores]

@@ -1,0 +1,53 @@
+"""GET /staff/v1/admin/segments (marketer+): stages, RFM groups and store figures; CSV exports."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+from flask import Response
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from app.auth import staff_required
+from app.errors import AppError
+from app.extensions import db
+from app.schemas.segments import SegmentsReportArgsSchema, SegmentsReportSchema
+from app.services import segments_report
+
+blp = Blueprint("segments", __name__, url_prefix="/staff/v1/admin/segments", description="Segments")
+
+
+@blp.route("")
+class Segments(MethodView):
+    @staff_required("marketer")
+    @blp.arguments(SegmentsReportArgsSchema, location="query")
+    @blp.response(200, SegmentsReportSchema)
+    def get(self, args):
+        """Members per lifecycle stage and RFM group (chain and per store) and store figures."""
+        return segments_report.report(db.session, args["period_from"], args["period_to"])
+
+
+@blp.route("/<string:figure>.csv")
+class SegmentsCsv(MethodView):
+    @staff_required("marketer")
+    @blp.arguments(SegmentsReportArgsSchema, location="query")
+    @blp.response(
+        200, content_type="text/csv", description="figure: lifecycle, rfm, stores, signups"
+    )
+    def get(self, args, figure):
+        """One figure as CSV (UTF-8 with BOM, so spreadsheets show the Chinese group names)."""
+        if figure not in segments_report.CSV_FIGURES:
+            raise AppError("not_found", 404, "No such figure.")
+        data = segments_report.report(db.session, args["period_from"], args["period_to"])
+        header, rows = segments_report.csv_rows(data, figure)
+        out = io.StringIO()
+        out.write("\ufeff")
+        writer = csv.writer(out)
+        writer.writerow(header)
+        writer.writerows(rows)
+        return Response(
+            out.getvalue(),
+            mimetype="text/csv",
+            headers={"Content-Disposition": f'attachment; filename="segments-{figure}.csv"'},
+        )

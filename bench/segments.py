@@ -1,0 +1,169 @@
+"""The nightly segments refresh on a synthetic chain, beside one plain GROUP BY over the purchases.
+
+    .venv/bin/python bench/segments.py [--members 1000000] [--purchases 10000000] [--stores 50]
+    .venv/bin/python bench/segments.py --generate-only     # generate once, keep the database
+    .venv/bin/python bench/segments.py --reuse hy_bench_...  # then time on it as often as needed
+
+Generated in SQL (generate_series) into a fresh PostgreSQL database: members joined over three
+years; purchases skewed (a few members buy very often, most rarely: member = N * u^2.5), each
+after its member joined, amounts log-uniform from 10 to 550 yuan, mostly at the home store.
+Times: the plain scan (count, sum, max per member) and the whole `segments_refresh` job, run
+twice (first fills member_segments, the second updates it as every later night does).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import time
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+from harness import PG_ADMIN_URL, app_for, fresh_database
+
+NOW = datetime(2026, 11, 25, 18, 30, tzinfo=UTC)  # 02:30 in Shanghai, the scheduled time
+PLAIN_SCAN = (
+    "SELECT COUNT(*) FROM (SELECT member_id, COUNT(*), SUM(amount_fen), MAX(paid_at)"
+    " FROM purchases GROUP BY member_id) t"
+)
+
+
+def generate(engine: sa.Engine, members: int, purchases: int, stores: int) -> None:
+    span = "interval '1095 days'"
+    with engine.begin() as conn:
+        conn.execute(
+            sa.text(
+                "INSERT INTO stores (code, name, address, is_active, created_at)"
+                " SELECT 'B' || s, 'Bench store ' || s, '', true, now()"
+                " FROM generate_series(1, :stores) s"
+            ),
+            {"stores": stores},
+        )
+        # Joined at a pseudo-random point of the last three years (a permutation of the ids).
+        conn.execute(
+            sa.text(
+                f"""
+                INSERT INTO members (member_no, referral_code, nickname, avatar_url, gender,
+                    tier_code, points_balance, store_id, joined_at, updated_at)
+                SELECT lpad(i::text, 12, '0'), 'R' || i, '', '', 0,
+                       (ARRAY['normal','normal','normal','silver','gold'])[1 + i % 5],
+                       (i * 37) % 5000, 1 + i % :stores,
+                       :now - {span} + ((i::bigint * 7919) % :members) * ({span} / :members),
+                       :now
+                FROM generate_series(1, :members) i
+                """
+            ),
+            {"members": members, "stores": stores, "now": NOW},
+        )
+        conn.execute(sa.text("DROP INDEX ix_purchases_member_paid"))
+        conn.execute(sa.text("DROP INDEX ix_purchases_paid_at"))
+        conn.execute(
+            sa.text("ALTER TABLE purchases DROP CONSTRAINT uq_purchases_store_id_order_no")
+        )
+    started = time.perf_counter()
+    with engine.begin() as conn:
+        conn.execute(sa.text("SET LOCAL synchronous_commit = off"))
+        conn.execute(
+            sa.text(
+                f"""
+                INSERT INTO purchases (store_id, order_no, member_id, source, amount_fen,
+                    refunded_fen, items, points_awarded, points_reversed, fingerprint,
+                    paid_at, created_at)
+                SELECT CASE WHEN random() < 0.8 THEN 1 + m % :stores
+                            ELSE 1 + (g % :stores) END,
+                       'b' || g, m, 'till', (1000 * exp(random() * 4))::int, 0,
+                       1 + g % 5, 0, 0, '', paid, paid
+                FROM (
+                    SELECT g, m,
+                           joined + random() * (:now - joined) AS paid
+                    FROM (
+                        SELECT g, m,
+                               :now - {span} + ((m::bigint * 7919) % :members) * ({span} / :members)
+                                   AS joined
+                        FROM (SELECT g, 1 + floor(:members * power(random(), 2.5))::int AS m
+                              FROM generate_series(1, :purchases) g) picked
+                    ) j
+                ) p
+                """
+            ),
+            {"members": members, "purchases": purchases, "stores": stores, "now": NOW},
+        )
+    print(f"  purchases inserted in {time.perf_counter() - started:.0f} s")
+    started = time.perf_counter()
+    with engine.begin() as conn:
+        conn.execute(sa.text("SET LOCAL maintenance_work_mem = '512MB'"))
+        conn.execute(
+            sa.text(
+                "ALTER TABLE purchases ADD CONSTRAINT uq_purchases_store_id_order_no"
+                " UNIQUE (store_id, order_no)"
+            )
+        )
+        conn.execute(
+            sa.text("CREATE INDEX ix_purchases_member_paid ON purchases (member_id, paid_at)")
+        )
+        conn.execute(sa.text("CREATE INDEX ix_purchases_paid_at ON purchases (paid_at)"))
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(sa.text("VACUUM ANALYZE"))
+    print(f"  indexes and VACUUM ANALYZE in {time.perf_counter() - started:.0f} s")
+
+
+@contextlib.contextmanager
+def reused_database(name: str):
+    """A database an earlier `--keep` run left behind (generating it takes minutes)."""
+    yield PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
+
+
+def timed(label: str, fn) -> float:
+    started = time.perf_counter()
+    result = fn()
+    elapsed = time.perf_counter() - started
+    print(f"  {label:<44} {elapsed:7.2f} s   {result if result is not None else ''}")
+    return elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--members", type=int, default=1_000_000)
+    parser.add_argument("--purchases", type=int, default=10_000_000)
+    parser.add_argument("--stores", type=int, default=50)
+    parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
+    parser.add_argument(
+        "--reuse", metavar="DBNAME", help="time again on a database kept by an earlier --keep run"
+    )
+    parser.add_argument(
+        "--generate-only", action="store_true", help="generate (and keep) the data, time nothing"
+    )
+    args = parser.parse_args()
+    keep = args.keep or args.generate_only
+    with reused_database(args.reuse) if args.reuse else fresh_database(keep=keep) as db_url:
+        engine = sa.create_engine(db_url)
+        if not args.reuse:
+            print(f"generating {args.members:,} members, {args.purchases:,} purchases ...")
+            started = time.perf_counter()
+            generate(engine, args.members, args.purchases, args.stores)
+            print(f"  generated in {time.perf_counter() - started:.0f} s")
+        if args.generate_only:
+            return
+        app = app_for(db_url, prefix="hyb-segments:")
+        from jobs.schedule import run_job
+
+        def scan():
+            with engine.connect() as conn:
+                return conn.execute(sa.text(PLAIN_SCAN)).scalar_one()
+
+        timed("plain GROUP BY over purchases (cold)", scan)
+        plain = timed("plain GROUP BY over purchases", scan)
+        with app.app_context():
+            first = timed("segments_refresh (first fill)", lambda: run_job("segments_refresh", NOW))
+            again = timed(
+                "segments_refresh (nightly update)", lambda: run_job("segments_refresh", NOW)
+            )
+        print(
+            f"\nrefresh / plain scan: first {first / plain:.1f}x, nightly {again / plain:.1f}x"
+            f"  (goal: < 60 s and within 3x)"
+        )
+        engine.dispose()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,181 @@
+"""The nightly refresh: lifecycle stages, RFM figures and groups, kept stage dates."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+
+from app.models import Purchase
+from app.models.segments import MemberSegment
+from app.services import audiences, segments
+
+NOW = datetime(2026, 6, 15, 4, 0, tzinfo=UTC)  # noon in Shanghai
+TODAY = date(2026, 6, 15)
+
+
+@pytest.fixture
+def shoppers(session, make_store, make_member):
+    store = make_store()
+    orders = iter(range(1, 1000))
+
+    def member(name: str, joined_days_ago: int, purchases=(), refunded=()):
+        m = make_member(store, nickname=name, joined_at=NOW - timedelta(days=joined_days_ago))
+        for days_ago, amount in purchases:
+            session.add(
+                Purchase(
+                    store_id=store.id,
+                    order_no=f"o{next(orders)}",
+                    member_id=m.id,
+                    amount_fen=amount,
+                    refunded_fen=amount if (days_ago, amount) in refunded else 0,
+                    paid_at=NOW - timedelta(days=days_ago),
+                )
+            )
+        session.commit()
+        return m
+
+    return {
+        "fresh": member("fresh", 10),
+        "regular": member("regular", 400, [(5, 20_000), (40, 20_000), (100, 20_000)]),
+        "sleeper": member("sleeper", 400, [(120, 1_000)]),
+        "gone": member("gone", 600, [(300, 100_000), (500, 5_000)]),
+        "browser": member("browser", 100),
+        "ghost": member("ghost", 400),
+        # A purchase refunded in full is as if it never happened.
+        "refunder": member("refunder", 400, [(3, 50_000), (200, 2_000)], refunded=[(3, 50_000)]),
+    }
+
+
+def _segment(session, member) -> MemberSegment:
+    session.expire_all()
+    return session.get(MemberSegment, member.id)
+
+
+def test_stages_follow_the_thresholds(session, shoppers):
+    counts = segments.refresh(session, NOW)
+    stages = {name: _segment(session, m).lifecycle_stage for name, m in shoppers.items()}
+    assert stages == {
+        "fresh": "new",  # joined 10 days ago
+        "regular": "active",  # bought 5 days ago
+        "sleeper": "sleeping",  # last bought 120 days ago
+        "gone": "lost",  # 300 days ago
+        "browser": "sleeping",  # joined 100 days ago, never bought
+        "ghost": "lost",  # joined 400 days ago, never bought
+        "refunder": "lost",  # the refunded order does not count: last bought 200 days ago
+    }
+    assert counts["new"] == 1 and counts["active"] == 1 and counts["lost"] == 3
+    assert counts["buyers"] == 4
+
+
+def test_rfm_figures_scores_and_groups(session, shoppers):
+    segments.refresh(session, NOW)
+    regular = _segment(session, shoppers["regular"])
+    assert (regular.recency_days, regular.frequency, regular.monetary_fen) == (5, 3, 60_000)
+    gone = _segment(session, shoppers["gone"])
+    # Only the window (365 days) counts for F and M; the 500-day-old order is outside.
+    assert (gone.recency_days, gone.frequency, gone.monetary_fen) == (300, 1, 100_000)
+    # Averages over the window's buyers: recency 155 days, 1.5 purchases, 40,500 fen.
+    groups = {name: _segment(session, m).rfm_group for name, m in shoppers.items()}
+    assert groups == {
+        "fresh": None,
+        "regular": "重要价值",  # recent, frequent, big spender
+        "sleeper": "一般发展",  # more recent than average, once, small
+        "gone": "重要挽留",  # long ago, once, but big: worth winning back
+        "browser": None,
+        "ghost": None,
+        "refunder": "一般挽留",
+    }
+    # Quintiles by NTILE: with only four buyers the tiles used are 1..4, best last.
+    assert (regular.r_score, regular.f_score, regular.m_score) == (4, 4, 3)
+    assert _segment(session, shoppers["gone"]).m_score == 4
+    for name in ("regular", "sleeper", "gone", "refunder"):
+        seg = _segment(session, shoppers[name])
+        assert 1 <= min(seg.r_score, seg.f_score, seg.m_score) <= 5
+    assert _segment(session, shoppers["ghost"]).last_purchase_at is None
+    assert _segment(session, shoppers["gone"]).last_purchase_at == NOW - timedelta(days=300)
+    # Too few customers to fit the model: no odds rather than made-up ones.
+    assert regular.p_alive is None
+
+
+def test_stage_since_is_kept_until_the_stage_changes(session, shoppers):
+    segments.refresh(session, NOW)
+    assert _segment(session, shoppers["fresh"]).stage_since == TODAY - timedelta(days=10)
+    assert _segment(session, shoppers["regular"]).stage_since == TODAY - timedelta(days=5)
+    # Sleeping since the day after 90 days without buying.
+    assert _segment(session, shoppers["sleeper"]).stage_since == TODAY - timedelta(days=29)
+    later = NOW + timedelta(days=3)
+    session.add(
+        Purchase(
+            store_id=shoppers["sleeper"].store_id,
+            order_no="back",
+            member_id=shoppers["sleeper"].id,
+            amount_fen=500,
+            paid_at=later - timedelta(hours=1),
+        )
+    )
+    session.commit()
+    segments.refresh(session, later)
+    assert _segment(session, shoppers["regular"]).stage_since == TODAY - timedelta(days=5)
+    sleeper = _segment(session, shoppers["sleeper"])
+    assert (sleeper.lifecycle_stage, sleeper.stage_since) == ("active", TODAY + timedelta(days=3))
+    assert _segment(session, shoppers["ghost"]).stage_since == segments_first_lost(session)
+    # The audience filter reads the refreshed stages.
+    assert audiences.count(session, {"lifecycle_stages": ["active"]}) == 2
+
+
+def segments_first_lost(session):
+    # ghost joined 400 days before NOW and never bought: lost since 181 days after joining.
+    return TODAY - timedelta(days=400) + timedelta(days=181)
+
+
+def test_thresholds_come_from_the_program_settings(session, shoppers, make_staff):
+    from app.services import programs
+
+    admin = make_staff("admin")
+    programs.put_config(
+        session,
+        "segments",
+        {"window_days": 730, "new_days": 7, "active_days": 150, "lost_days": 400},
+        admin,
+    )
+    segments.refresh(session, NOW)
+    assert _segment(session, shoppers["fresh"]).lifecycle_stage == "sleeping"
+    assert _segment(session, shoppers["sleeper"]).lifecycle_stage == "active"
+    assert _segment(session, shoppers["gone"]).lifecycle_stage == "sleeping"
+    gone = _segment(session, shoppers["gone"])
+    assert (gone.frequency, gone.monetary_fen) == (2, 105_000)
+
+
+def test_model_odds_for_a_chain_with_enough_customers(session, make_store, make_member):
+    """With enough buyers the model fits: regular recent buyers look alive, lapsed ones less."""
+    store = make_store()
+    n = 0
+    for i in range(40):
+        member = make_member(store, joined_at=NOW - timedelta(days=400))
+        # Half buy every 1 to 6 weeks until now; half bought for a while a year ago, then stopped.
+        start = 380 - i
+        step, stop = (7 * (1 + i % 6), 0) if i % 2 == 0 else (5 + i % 9, 320 - 3 * i)
+        for days_ago in range(start, stop, -step):
+            n += 1
+            session.add(
+                Purchase(
+                    store_id=store.id,
+                    order_no=f"m{n}",
+                    member_id=member.id,
+                    amount_fen=1000,
+                    paid_at=NOW - timedelta(days=days_ago),
+                )
+            )
+    session.commit()
+    counts = segments.refresh(session, NOW)
+    assert counts["model"]["customers"] == 40
+    rows = session.query(MemberSegment).order_by(MemberSegment.member_id).all()
+    loyal = [r.p_alive for r in rows[0::2]]
+    lapsed = [r.p_alive for r in rows[1::2]]
+    assert min(loyal) > 0.9
+    assert max(lapsed) < 0.5
+    assert all(r.expected_purchases_90d is not None for r in rows)
+    assert min(r.expected_purchases_90d for r in rows[0::2]) > max(
+        r.expected_purchases_90d for r in rows[1::2]
+    )

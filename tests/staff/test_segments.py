@@ -1,0 +1,132 @@
+"""GET /staff/v1/admin/segments and its CSV exports; the segments program settings."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import UTC, datetime, timedelta
+
+from app import clock
+from app.models import Purchase
+from app.services import segments
+from tests.conftest import error_code
+
+NOW = datetime(2026, 6, 15, 4, 0, tzinfo=UTC)
+
+
+def _buy(session, member, store, days_ago: int, amount: int, n=iter(range(1, 10_000))):
+    session.add(
+        Purchase(
+            store_id=store.id,
+            order_no=f"r{next(n)}",
+            member_id=member.id,
+            amount_fen=amount,
+            paid_at=NOW - timedelta(days=days_ago),
+        )
+    )
+
+
+def test_store_figures(client, session, make_store, make_member, make_staff, staff_headers):
+    clock.freeze(NOW)
+    north, south = make_store(name="North"), make_store(name="South")
+    # North: ann (joined 2 years ago, came back 10 days after her first purchase, bought
+    # recently), bob (joined 20 days ago, bought once), cid (joined 3 years ago, bought once
+    # 500 days ago at South). South: dee, who never bought.
+    ann = make_member(north, joined_at=NOW - timedelta(days=730))
+    bob = make_member(north, joined_at=NOW - timedelta(days=20))
+    cid = make_member(north, joined_at=NOW - timedelta(days=1100))
+    make_member(south, joined_at=NOW - timedelta(days=40))
+    _buy(session, ann, north, 400, 10_000)
+    _buy(session, ann, north, 390, 5_000)
+    _buy(session, ann, north, 3, 7_000)
+    _buy(session, bob, north, 1, 2_000)
+    _buy(session, cid, south, 500, 9_000)
+    session.commit()
+    segments.refresh(session, NOW)
+
+    marketer = make_staff("marketer")
+    response = client.get("/staff/v1/admin/segments", headers=staff_headers(marketer))
+    assert response.status_code == 200, response.get_json()
+    body = response.get_json()
+    assert body["period"] == {"from": "2025-06-16", "to": "2026-06-15"}
+    chain = body["chain"]
+    assert chain["members"] == 4
+    assert {i["stage"]: i["members"] for i in chain["lifecycle"]} == {
+        "new": 1,
+        "active": 1,
+        "sleeping": 1,
+        "lost": 1,
+    }
+    # In the window: ann 3 days ago for 70 yuan, bob yesterday for 20 (averages: 2 days, 45).
+    assert {i["group"]: i["members"] for i in chain["rfm"] if i["members"]} == {
+        "重要挽留": 1,
+        "一般发展": 1,
+        "无消费": 2,
+    }
+    stores = {s["name"]: s for s in body["stores"]}
+    n = stores["North"]
+    assert n["members"] == 3 and n["buyers"] == 3
+    assert n["bought_last_12_months"] == 2 and n["bought_last_12_months_share"] == 0.6667
+    assert n["one_time_buyers"] == 2 and n["one_time_buyer_share"] == 0.6667
+    # ann and cid had their first purchase 90+ days ago; only ann came back within 90 days.
+    assert n["first_time_buyers_90_days_ago"] == 2 and n["came_back_within_90_days"] == 1
+    assert n["came_back_within_90_days_share"] == 0.5
+    assert n["signups_by_month"] == [{"month": "2026-05", "members": 1}]
+    # Sales at North in the period: bob joined in it (2,000), ann earlier (7,000).
+    assert (n["sales_new_members_fen"], n["sales_earlier_members_fen"]) == (2_000, 7_000)
+    s = stores["South"]
+    assert s["members"] == 1 and s["buyers"] == 0 and s["one_time_buyer_share"] is None
+    assert s["signups_by_month"] == [{"month": "2026-05", "members": 1}]
+    assert (s["sales_new_members_fen"], s["sales_earlier_members_fen"]) == (0, 0)
+
+    # A chosen period: cid's purchase at South falls inside it, and he joined before it.
+    old = client.get(
+        "/staff/v1/admin/segments?from=2025-01-01&to=2025-03-31", headers=staff_headers(marketer)
+    ).get_json()
+    south_then = next(x for x in old["stores"] if x["name"] == "South")
+    assert south_then["sales_earlier_members_fen"] == 9_000
+
+    export = client.get("/staff/v1/admin/segments/stores.csv", headers=staff_headers(marketer))
+    assert export.status_code == 200
+    assert export.mimetype == "text/csv"
+    rows = list(csv.DictReader(io.StringIO(export.get_data(as_text=True).lstrip("\ufeff"))))
+    north_row = next(r for r in rows if r["name"] == "North")
+    assert north_row["bought_last_12_months_share"] == "0.6667"
+    rfm = client.get("/staff/v1/admin/segments/rfm.csv", headers=staff_headers(marketer))
+    text = rfm.get_data(as_text=True)
+    assert "chain,,,重要挽留,1" in text
+    for figure in ("lifecycle", "signups"):
+        ok = client.get(f"/staff/v1/admin/segments/{figure}.csv", headers=staff_headers(marketer))
+        assert ok.status_code == 200
+    missing = client.get("/staff/v1/admin/segments/secrets.csv", headers=staff_headers(marketer))
+    assert missing.status_code == 404
+
+
+def test_segments_need_a_marketer(client, make_staff, staff_headers):
+    manager = make_staff("manager")
+    response = client.get("/staff/v1/admin/segments", headers=staff_headers(manager))
+    assert response.status_code == 403
+    bad = client.get(
+        "/staff/v1/admin/segments?from=2026-02-01&to=2026-01-01",
+        headers=staff_headers(make_staff("marketer")),
+    )
+    assert bad.status_code == 422 and error_code(bad) == "request.invalid"
+
+
+def test_admin_reads_and_changes_the_segment_settings(client, make_staff, staff_headers):
+    admin = make_staff("admin")
+    url = "/staff/v1/admin/programs/segments"
+    assert client.get(url, headers=staff_headers(admin)).get_json() == {
+        "window_days": 365,
+        "new_days": 30,
+        "active_days": 90,
+        "lost_days": 180,
+    }
+    new = {"window_days": 180, "new_days": 14, "active_days": 60, "lost_days": 120}
+    response = client.put(url, json=new, headers=staff_headers(admin))
+    assert response.status_code == 200 and response.get_json() == new
+    assert client.get(url, headers=staff_headers(admin)).get_json() == new
+    bad = client.put(url, json={**new, "lost_days": 30}, headers=staff_headers(admin))
+    assert bad.status_code == 422
+    marketer = make_staff("marketer")
+    assert client.get(url, headers=staff_headers(marketer)).status_code == 403
