@@ -122,3 +122,33 @@ class CampaignReportSchema(ma.Schema):
     skipped_by_reason = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Integer())
     window_days = ma.fields.Integer()
     effect = ma.fields.Nested(EffectSchema, allow_none=True)
+
+
+_HHMM = ma.validate.Regexp(r"^([01]\d|2[0-3]):[0-5]\d$", error="Use HH:MM.")
+
+
+class PurposeTemplatesSchema(ma.Schema):
+    page = ma.fields.String(load_default="")
+    subscribe = ma.fields.Nested(ChannelTemplateSchema, allow_none=True)
+    oa = ma.fields.Nested(ChannelTemplateSchema, allow_none=True)
+
+
+class MessagingSettingsSchema(ma.Schema):
+    send_rate_per_second = ma.fields.Float(
+        required=True, validate=ma.validate.Range(min=0.1, max=100_000)
+    )
+    send_burst = ma.fields.Integer(required=True, validate=ma.validate.Range(min=1, max=100_000))
+    quiet_start = ma.fields.String(required=True, validate=_HHMM)
+    quiet_end = ma.fields.String(required=True, validate=_HHMM)
+    marketing_cap_days = ma.fields.Float(required=True, validate=ma.validate.Range(min=0, max=90))
+    max_attempts = ma.fields.Integer(required=True, validate=ma.validate.Range(min=1, max=20))
+    expiry_reminder_days = ma.fields.Integer(
+        required=True, validate=ma.validate.Range(min=1, max=60)
+    )
+    wakeup_every_days = ma.fields.Integer(required=True, validate=ma.validate.Range(min=1, max=365))
+    wakeup_coupon_template_id = ma.fields.Integer(allow_none=True, load_default=None)
+    templates = ma.fields.Dict(
+        keys=ma.fields.String(validate=ma.validate.OneOf(["points_expiry", "dormant_wakeup"])),
+        values=ma.fields.Nested(PurposeTemplatesSchema),
+        required=True,
+    )

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import requests
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
 from sqlalchemy.orm import Session
 
 from app import clock
@@ -31,7 +31,8 @@ log = logging.getLogger("huiyuan.dispatch")
 STALE_AFTER = timedelta(minutes=2)  # a delivery never takes this long (WeChat timeout: 5 s)
 OA_RESEND_WINDOW = timedelta(minutes=9)  # WeChat ignores a repeated client_msg_id for 10
 TRANSIENT = {-1, 45011, 40001, 40014, 42001}
-DELAYED = {45009: timedelta(hours=1), 43117: timedelta(hours=1)}
+DAILY_QUOTA_PAUSE = timedelta(hours=1)
+DELAYED = {45009: DAILY_QUOTA_PAUSE, 43117: timedelta(hours=1)}
 _M = OutboxMessage.__table__
 
 
@@ -137,17 +138,19 @@ def _follower(session: Session, unionid: str | None) -> OaFollower | None:
 
 def _prepare(session, message_id, worker, now, cfg, cache) -> Prepared | str:
     """Move a claimed message to `sending`: channel, quota, cap, data. Or its final outcome."""
-    row = session.execute(
-        select(OutboxMessage)
+    found = session.execute(
+        select(OutboxMessage, Member)
+        .join(Member, Member.id == OutboxMessage.member_id)
         .where(
             OutboxMessage.id == message_id,
             OutboxMessage.state == "claimed",
             OutboxMessage.claimed_by == worker,
         )
-        .with_for_update()
-    ).scalar_one_or_none()
-    if row is None:
+        .with_for_update(of=OutboxMessage.__table__)
+    ).first()
+    if found is None:
         return "gone"  # cancelled, or taken back by recovery
+    row, member = found
     held = outbox.quiet_until(now, cfg)
     if held:
         row.state, row.not_before = "pending", held
@@ -158,7 +161,6 @@ def _prepare(session, message_id, worker, now, cfg, cache) -> Prepared | str:
             row.state, row.reason, row.finished_at = "skipped", "marketing_cap", now
             return "skipped"
         row.cap_taken = True
-    member = session.get(Member, row.member_id)
     channel, touser = row.channel, None
     if channel == "oa":  # an earlier attempt may have reached WeChat: same channel, same key
         follower = _follower(session, member.unionid)
@@ -289,7 +291,35 @@ def _still_mine(session: Session, prepared: Prepared, worker: str) -> OutboxMess
     ).scalar_one_or_none()
 
 
+def _relaxed_commit(session: Session) -> None:
+    """Let this transaction's commit skip the wait for the disk (PostgreSQL).
+
+    Only for recording an outcome: if such a commit is lost in a crash, the message is back to
+    `sending`, which recovery treats as unclear (an OA resend under the same client_msg_id, a
+    subscribe message marked uncertain): never a second send. The `sending` commit itself, which
+    guards against sending twice, always waits for the disk.
+    """
+    if is_postgres(session):
+        session.execute(text("SET LOCAL synchronous_commit TO OFF"))
+
+
 def _record(session, prepared: Prepared, worker, result, error, now, cfg) -> str:
+    _relaxed_commit(session)
+    if error is None and not prepared.coupon_template_id:
+        # The common case in one statement: sent, if the row is still ours.
+        marked = session.execute(
+            update(_M)
+            .where(_M.c.id == prepared.id, _M.c.state == "sending", _M.c.claimed_by == worker)
+            .values(
+                state="sent",
+                sent_at=now,
+                finished_at=now,
+                reason=None,
+                msgid=(result or {}).get("msgid"),
+            )
+            .returning(_M.c.id)
+        ).first()
+        return "sent" if marked else "gone"
     row = _still_mine(session, prepared, worker)
     if row is None:
         return "gone"  # recovery took it over (we were too slow); it decides
@@ -396,6 +426,9 @@ def dispatch_due(
     while True:
         if budget_seconds is not None and time.monotonic() - started > budget_seconds:
             break
+        if bucket is not None and bucket.paused():
+            counts["paused"] = 1
+            break
         ids = claim_batch(session, now_fn(), worker, batch)
         if not ids:
             break
@@ -403,7 +436,9 @@ def dispatch_due(
             try:
                 outcome = deliver(session, message_id, worker, now_fn(), bucket, cache)
             except DailyQuotaReached:
-                log.error("WeChat daily quota reached (45009): sending paused")
+                log.error("WeChat daily quota reached (45009): sending paused for an hour")
+                if bucket is not None:
+                    bucket.pause(DAILY_QUOTA_PAUSE.total_seconds())
                 _release(session, ids[i + 1 :], worker)
                 counts["paused_daily_quota"] = 1
                 return counts

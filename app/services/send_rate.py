@@ -35,6 +35,13 @@ class TokenBucket:
         self.burst = max(float(burst), 1.0)
         self._script = client.register_script(_TAKE)
 
+    def pause(self, seconds: float) -> None:
+        """Stop every dispatcher sending for a while (WeChat's daily quota is used up)."""
+        self.client.set(self.key + ":paused", "1", px=int(seconds * 1000))
+
+    def paused(self) -> bool:
+        return bool(self.client.exists(self.key + ":paused"))
+
     def try_take(self) -> float:
         """Take a token: 0 when granted, else the seconds to wait before asking again."""
         return float(self._script(keys=[self.key], args=[self.rate, self.burst, time.time()]))

@@ -23,6 +23,7 @@ MODULES: list[str] = [
     "admin_referrals",
     "lottery_wins",
     "segments",
+    "admin_messaging",
 ]
 
 

@@ -340,6 +340,8 @@ class SentMessageSchema(ma.Schema):
     page = ma.fields.String()
     msgid = ma.fields.Integer()
     client_msg_id = ma.fields.String()
+    miniprogram = ma.fields.Dict()
+    url = ma.fields.String()
 
 
 class MessagesSchema(ma.Schema):

@@ -390,3 +390,22 @@ def test_a_dispatcher_process_killed_mid_batch_then_restarted_delivers_each_once
     _one_message_each(sandbox_wx, members)
     states = [m.state for m in _outbox(session)]
     assert set(states) <= {"sent", "uncertain"} and states.count("uncertain") <= 2
+
+
+def test_the_daily_quota_pauses_every_dispatcher(app, session, shopper, sandbox_wx):
+    from app.extensions import get_redis, rkey
+    from app.services.send_rate import TokenBucket
+
+    a, b = shopper("q1", quota=1), shopper("q2", quota=1)
+    reminders.points_expiry_reminder(session, MORNING)
+    sandbox_wx.fault("subscribe_send", errcode=45009)
+    bucket = TokenBucket(get_redis(), rkey("test", "quota"), rate=100, burst=10)
+    counts = _dispatch(session, MORNING, bucket=bucket)
+    assert counts == {"paused_daily_quota": 1}
+    assert bucket.paused()
+    # Another dispatcher a minute later sends nothing while the pause lasts.
+    assert _dispatch(session, MORNING + timedelta(minutes=1), bucket=bucket) == {"paused": 1}
+    rows = _outbox(session)
+    assert {r.state for r in rows} == {"pending"}
+    assert sandbox_wx.messages() == []
+    assert {a.id, b.id} == {r.member_id for r in rows}

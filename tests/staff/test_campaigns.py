@@ -285,3 +285,17 @@ def test_the_report_finds_a_planted_effect_and_no_effect_where_there_is_none(
         assert s_low < 0 < s_high
     assert abs(t["purchase_share"] - treated) < 0.05
     assert abs(h["purchase_share"] - holdout) < 0.05
+
+
+def test_admins_set_the_send_rate_and_templates(client, make_staff, staff_headers):
+    admin = staff_headers(make_staff("admin"))
+    settings = client.get("/staff/v1/admin/programs/messaging", headers=admin).get_json()
+    assert settings["send_rate_per_second"] == 50
+    settings["send_rate_per_second"] = 80
+    saved = client.put("/staff/v1/admin/programs/messaging", json=settings, headers=admin)
+    assert saved.status_code == 200 and saved.get_json()["send_rate_per_second"] == 80
+    settings["templates"]["points_expiry"]["subscribe"]["data"]["phrase4"] = "太长了的短语"
+    refused = client.put("/staff/v1/admin/programs/messaging", json=settings, headers=admin)
+    assert error_code(refused) == "message.invalid_template"
+    marketer = staff_headers(make_staff("marketer"))
+    assert client.get("/staff/v1/admin/programs/messaging", headers=marketer).status_code == 403
