@@ -70,6 +70,10 @@ def test_log_lines_are_json_and_carry_the_request_id(client, make_member, member
     handler.setFormatter(JsonFormatter())
     logger = logging.getLogger("huiyuan")
     logger.addHandler(handler)
+    # Alembic's fileConfig (the migration tests run `db upgrade` in this process) disables the
+    # loggers that exist at that moment; the service never migrates inside a serving process.
+    access_logger = logging.getLogger("huiyuan.request")
+    was_disabled, access_logger.disabled = access_logger.disabled, False
     try:
         member = make_member()
         given = client.get(
@@ -81,6 +85,7 @@ def test_log_lines_are_json_and_carry_the_request_id(client, make_member, member
         )
     finally:
         logger.removeHandler(handler)
+        access_logger.disabled = was_disabled
     assert given.headers["X-Request-Id"] == "till-7-abc"
     assert len(minted.headers["X-Request-Id"]) == 32
     assert refused.headers["X-Request-Id"] != "bad id with spaces and \u202e"

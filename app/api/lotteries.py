@@ -8,8 +8,9 @@ from flask_smorest import Blueprint
 
 from app.auth import member_required
 from app.errors import ErrorBodySchema
-from app.extensions import db, limiter
+from app.extensions import db
 from app.idempotency import idempotent
+from app.rate_limits import per_caller
 from app.schemas.lottery import DrawResultSchema, LotteryListSchema
 from app.services import lottery
 
@@ -34,7 +35,7 @@ class Lotteries(MethodView):
 @blp.route("/<int:lottery_id>/draws")
 class Draws(MethodView):
     @member_required
-    @limiter.limit(DRAW_RATE, key_func=_member_key)
+    @per_caller(DRAW_RATE, _member_key)
     @idempotent
     @blp.response(201, DrawResultSchema)
     @blp.alt_response(404, schema=ErrorBodySchema, description="lottery.not_found")
