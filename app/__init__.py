@@ -21,6 +21,9 @@ def create_app(overrides: dict | None = None) -> Flask:
     from app.logging import configure_logging
 
     configure_logging(app)
+    from app.proxy import trust_proxies
+
+    trust_proxies(app)
     from app.metrics import init_metrics
 
     init_metrics(app)
@@ -37,6 +40,9 @@ def create_app(overrides: dict | None = None) -> Flask:
         "bearerAuth", {"type": "http", "scheme": "bearer", "bearerFormat": "opaque"}
     )
     register_error_handlers(app)
+    from app.input_guard import init_input_guard
+
+    init_input_guard(app)
 
     from app.api import register_blueprints as register_member_api
     from app.ops import blp as ops_blp

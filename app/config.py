@@ -76,6 +76,10 @@ class Settings:
             "STAFF_TOKEN_TTL": self.STAFF_TOKEN_TTL,
             "LOG_JSON": self.LOG_JSON,
             "MAX_CONTENT_LENGTH": 256 * 1024,
+            # Message dispatch: threads of the scheduler process, or RQ workers (jobs/queue.py).
+            "DISPATCH_WORKERS": int(os.environ.get("DISPATCH_WORKERS", "2")),
+            "DISPATCH_VIA": os.environ.get("DISPATCH_VIA", "threads"),
+            "PROXY_HOPS": int(os.environ.get("PROXY_HOPS", "0") or 0),
             "JSON_AS_ASCII": False,
             # flask-smorest / OpenAPI
             "API_TITLE": "Huiyuan membership API",

@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import os
 from collections.abc import Callable
 from datetime import timedelta
 
@@ -24,7 +25,9 @@ from app.models.base import insert_ignore
 from app.models.idempotency import IdempotencyKey
 
 HEADER = "Idempotency-Key"
-STALE_AFTER = timedelta(seconds=30)
+# Longer than any request runs. A request that failed while the database was down may leave
+# its claim pending (it could not delete it); a retry takes the claim over after this.
+STALE_AFTER = timedelta(seconds=float(os.environ.get("IDEMPOTENCY_STALE_SECONDS", "30")))
 KEEP_FOR = timedelta(hours=48)  # the contract promises at least 24 hours
 
 

@@ -34,9 +34,36 @@ JOB_RUNS = Counter("huiyuan_job_runs_total", "Scheduled job runs", ["job", "outc
 MESSAGES = Counter(
     "huiyuan_messages_total", "Messages handled by the dispatcher", ["channel", "outcome"]
 )
+# Sent: WeChat accepted the message. Failed: a final refusal (`failed`), a send that may or may
+# not have arrived and is never repeated (`uncertain`), or an attempt that will be retried
+# (`retry`). `purpose` is the outbox purpose (points_expiry, wakeup, campaign, ...).
+MESSAGES_SENT = Counter(
+    "huiyuan_messages_sent_total", "Messages WeChat accepted", ["channel", "purpose"]
+)
+MESSAGES_FAILED = Counter(
+    "huiyuan_messages_failed_total",
+    "Message sends that did not succeed",
+    ["channel", "purpose", "outcome"],
+)
+DISPATCH_TASKS = Counter(
+    "huiyuan_dispatch_tasks_total", "RQ dispatch tasks run by `jobs worker`", ["outcome"]
+)
 WECHAT_ERRORS = Counter(
     "huiyuan_wechat_errors_total", "WeChat API errors by API and errcode", ["api", "errcode"]
 )
+
+_FAILED_OUTCOMES = {"failed", "uncertain", "retry"}
+
+
+def count_delivery(channel: str | None, purpose: str | None, outcome: str) -> None:
+    """Count one delivery attempt's outcome (the dispatcher calls this after recording it)."""
+    channel, purpose = channel or "none", purpose or "unknown"
+    MESSAGES.labels(channel, outcome).inc()
+    if outcome == "sent":
+        MESSAGES_SENT.labels(channel, purpose).inc()
+    elif outcome in _FAILED_OUTCOMES:
+        MESSAGES_FAILED.labels(channel, purpose, outcome).inc()
+
 
 blp = Blueprint("metrics", __name__)
 

@@ -41,3 +41,16 @@ def run() -> None:
     from jobs.scheduler import run_scheduler
 
     run_scheduler()
+
+
+@jobs_cli.command("worker")
+@click.option("--burst", is_flag=True, help="Stop when the queue is empty.")
+@click.option("--name", default=None, help="Worker name (default: host pid and a random tag).")
+def worker(burst: bool, name: str | None) -> None:
+    """An RQ worker for message dispatch (with DISPATCH_VIA=rq; run as many as needed)."""
+    from jobs.queue import QueueUnavailable, run_worker
+
+    try:
+        run_worker(burst=burst, name=name)
+    except QueueUnavailable as exc:
+        raise click.UsageError(str(exc)) from exc

@@ -98,5 +98,11 @@ def messages_dispatch_job(now: datetime) -> dict:
     counts.update(dispatch.recover_stale(db.session, now))
     counts["followers_linked"] = link_followers(db.session)
     workers = int(current_app.config.get("DISPATCH_WORKERS", 2))
+    from jobs import queue
+
+    if queue.dispatch_via_queue():
+        # Several worker processes (`flask jobs worker`) share the sending: see jobs/queue.py.
+        counts.update(queue.enqueue_dispatch(workers))
+        return counts
     counts.update(run_dispatchers(lambda: now, workers=workers))
     return counts

@@ -40,7 +40,8 @@ def database_url(tmp_path_factory) -> Iterator[str]:
         yield f"sqlite:///{path}"
         return
     name = f"hy_test_{os.getpid()}_{secrets.token_hex(3)}"
-    admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    # pre-ping: the fault tests restart PostgreSQL under this pooled connection.
+    admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT", pool_pre_ping=True)
     with admin.connect() as conn:
         conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
     url = PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name

@@ -39,7 +39,9 @@ class Phone(MethodView):
     @member_required
     @blp.arguments(PhoneSchema)
     @blp.response(200, MemberSchema)
+    @blp.alt_response(400, schema=ErrorBodySchema, description="wechat.invalid_code")
     @blp.alt_response(409, schema=ErrorBodySchema, description="member.phone_taken")
+    @blp.alt_response(502, schema=ErrorBodySchema, description="WeChat unavailable")
     def post(self, body):
         """Bind the phone number from the getPhoneNumber button's code."""
         members.bind_phone(db.session, g.member_id, body["code"])

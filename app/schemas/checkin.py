@@ -17,7 +17,8 @@ class MakeupSchema(ma.Schema):
 class MonthArgsSchema(ma.Schema):
     month = ma.fields.String(
         load_default=None,
-        validate=ma.validate.Regexp(r"^\d{4}-(0[1-9]|1[0-2])$", error="Use YYYY-MM."),
+        # Years 1900-2999: the calendar arithmetic must not leave what dates can represent.
+        validate=ma.validate.Regexp(r"^(19|2\d)\d{2}-(0[1-9]|1[0-2])$", error="Use YYYY-MM."),
     )
 
 

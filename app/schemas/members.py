@@ -11,7 +11,10 @@ class LoginSchema(ma.Schema):
         load_default=None, allow_none=True, validate=ma.validate.Length(max=16)
     )
     store_id = ma.fields.Integer(
-        load_default=None, allow_none=True, validate=ma.validate.Range(min=1, max=2**62)
+        load_default=None,
+        allow_none=True,
+        validate=ma.validate.Range(min=1, max=2**62),
+        strict=True,
     )
 
 
@@ -63,7 +66,7 @@ class MemberPatchSchema(ma.Schema):
         schemes={"http", "https"}, validate=ma.validate.Length(max=512), relative=False
     )
     birthday = ma.fields.Date()
-    gender = ma.fields.Integer(validate=ma.validate.OneOf([0, 1, 2]))
+    gender = ma.fields.Integer(validate=ma.validate.OneOf([0, 1, 2]), strict=True)
 
 
 class MemberCodeSchema(ma.Schema):

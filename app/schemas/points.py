@@ -71,7 +71,9 @@ class AdjustmentSchema(ma.Schema):
 class TierConfigSchema(ma.Schema):
     code = ma.fields.String(required=True, validate=ma.validate.Regexp(r"^[a-z0-9_]{1,32}$"))
     name = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=32))
-    threshold = ma.fields.Integer(required=True, validate=ma.validate.Range(min=0))
+    threshold = ma.fields.Integer(
+        required=True, validate=ma.validate.Range(min=0, max=1_000_000_000)
+    )
     multiplier_percent = ma.fields.Integer(
         required=True, validate=ma.validate.Range(min=100, max=1000)
     )

@@ -33,14 +33,16 @@ class StaffCreateSchema(ma.Schema):
     username = ma.fields.String(required=True, validate=USERNAME)
     password = ma.fields.String(required=True, validate=ma.validate.Length(min=8, max=256))
     role = ma.fields.String(required=True, validate=ma.validate.OneOf(ROLES))
-    store_id = ma.fields.Integer(load_default=None, allow_none=True)
+    store_id = ma.fields.Integer(
+        load_default=None, allow_none=True, validate=ma.validate.Range(min=1, max=2**62)
+    )
     display_name = ma.fields.String(load_default="", validate=ma.validate.Length(max=64))
 
 
 class StaffPatchSchema(ma.Schema):
     password = ma.fields.String(validate=ma.validate.Length(min=8, max=256))
     role = ma.fields.String(validate=ma.validate.OneOf(ROLES))
-    store_id = ma.fields.Integer(allow_none=True)
+    store_id = ma.fields.Integer(allow_none=True, validate=ma.validate.Range(min=1, max=2**62))
     display_name = ma.fields.String(validate=ma.validate.Length(max=64))
     is_active = ma.fields.Boolean()
 

@@ -17,6 +17,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from app import clock
+from app.metrics import count_delivery
 from app.models import Member
 from app.models.base import is_postgres
 from app.models.messaging import Campaign, OaFollower, OutboxMessage
@@ -53,10 +54,17 @@ def claim_batch(session: Session, now: datetime, worker: str, limit: int = 100) 
     )
     if is_postgres(session):
         due = due.with_for_update(skip_locked=True)
+    # Two statements, not `UPDATE ... WHERE id IN (SELECT ... LIMIT n FOR UPDATE SKIP LOCKED)`:
+    # PostgreSQL may evaluate that sub-select more than once and claim far more than `limit`
+    # rows, so one dispatcher took the whole queue and the others found nothing.
+    candidates = session.execute(due).scalars().all()
+    if not candidates:
+        session.commit()
+        return []
     ids = (
         session.execute(
             update(_M)
-            .where(_M.c.id.in_(due.scalar_subquery()), _M.c.state == "pending")
+            .where(_M.c.id.in_(candidates), _M.c.state == "pending")
             .values(state="claimed", claimed_by=worker, claimed_at=now)
             .returning(_M.c.id)
         )
@@ -186,6 +194,7 @@ def _prepare(session, message_id, worker, now, cfg, cache) -> Prepared | str:
         member.id,
         spec.get("coupon_template_id"),
         row.campaign_id,
+        row.purpose,
     )
 
 
@@ -230,6 +239,7 @@ def deliver(session, message_id, worker, now=None, bucket=None, cache=None) -> s
     checkpoint("sent", message_id)
     outcome = _record(session, prepared, worker, result, error, now, cfg)
     session.commit()
+    count_delivery(prepared.channel, prepared.purpose, outcome)
     if error is not None and getattr(error, "errcode", None) == 45009:
         raise DailyQuotaReached(str(error))
     return outcome

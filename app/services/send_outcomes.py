@@ -39,6 +39,7 @@ class Prepared:
     member_id: int
     coupon_template_id: int | None = None
     campaign_id: int | None = None
+    purpose: str = ""
 
 
 def give_up(session: Session, row: OutboxMessage, state: str, reason: str, now) -> str:

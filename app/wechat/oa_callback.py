@@ -55,7 +55,8 @@ def _forbidden() -> AppError:
 
 
 def _check(expected: str, given: str) -> None:
-    if not given or not hmac.compare_digest(expected, given):
+    # Bytes: compare_digest refuses non-ASCII str (a 500), and anyone can send any signature.
+    if not given or not hmac.compare_digest(expected.encode(), given.encode("utf-8", "replace")):
         raise _forbidden()
 
 

@@ -108,7 +108,9 @@ def _check_app(appid: str | None, secret: str | None):
     }
     if appid not in known:
         return _error(40013, "invalid appid")
-    if not hmac.compare_digest(known[appid] or "", secret or ""):
+    if not hmac.compare_digest(
+        (known[appid] or "").encode(), (secret or "").encode("utf-8", "replace")
+    ):
         return _error(40125, "invalid appsecret")
     return None
 
