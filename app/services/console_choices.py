@@ -49,7 +49,7 @@ def message_preview(
     """The message as the member will read it: the template checked against WeChat's rules
     (422 message.invalid_template) and filled with that member's values, or a sample member's."""
     from app.services import message_templates
-    from app.services.dispatch import _member_values
+    from app.services.dispatch import member_values
 
     now = now or clock.now()
     message_templates.check_template(spec, official_account)
@@ -59,7 +59,7 @@ def message_preview(
         ).scalar_one_or_none()
         if member is None:
             raise AppError("member.not_found", 404, "No member with this number.")
-        values = _member_values(session, member, None, now)
+        values = member_values(session, member, None, now)
     else:
         today = clock.business_date(now)
         values = {**SAMPLE_MEMBER, "today": today, "expires_on": _month_end(today)}

@@ -90,7 +90,11 @@ def _spec(session: Session, row, cfg: dict, cache: dict) -> tuple[dict, str]:
     return cache[row.campaign_id]
 
 
-def _member_values(session: Session, member: Member, params: dict | None, now, spec) -> dict:
+def member_values(
+    session: Session, member: Member, params: dict | None, now, spec: dict | None = None
+) -> dict:
+    """What a template can show of a member (nickname, balance, points expiring soonest...).
+    The lots are read only when the template (`spec`; None: any) shows expiring points."""
     from app.services.points import expiring_summary
 
     values = {
@@ -103,7 +107,7 @@ def _member_values(session: Session, member: Member, params: dict | None, now, s
     if "expiring_points" in params:
         values["expiring_points"] = params["expiring_points"]
         values["expires_on"] = datetime.fromisoformat(params["expires_on"]).date()
-    elif "{expir" in str(spec):  # only read the lots when the template shows them
+    elif spec is None or "{expir" in str(spec):
         soon = expiring_summary(session, member.id, clock.business_date(now))
         if soon:
             values["expiring_points"] = soon[0]["points"]
@@ -172,7 +176,7 @@ def _prepare(session, message_id, worker, now, cfg, cache) -> Prepared | str:
     try:
         data = message_templates.fill(
             spec[channel],
-            _member_values(session, member, row.params, now, spec[channel]),
+            member_values(session, member, row.params, now, spec[channel]),
             official_account=channel == "oa",
         )
     except ValueError as exc:
