@@ -55,7 +55,73 @@ def load_demo() -> list[tuple[str, str, str | None]]:
                 )
             )
     session.commit()
+    _load_engagement(session)
     return STAFF
+
+
+def _load_engagement(session) -> None:
+    """A claimable coupon and an open points lottery, made as the marketer would make them
+    (through the admin schemas and services), so a new sandbox has something to claim and draw."""
+    from datetime import timedelta
+
+    from app import clock
+    from app.models.coupons import CouponTemplate
+    from app.models.lottery import Lottery
+    from app.schemas.coupons import CouponTemplateSchema
+    from app.schemas.lottery import LotteryAdminSchema
+    from app.services import coupon_admin, lottery_admin
+
+    marketer = session.execute(select(Staff).where(Staff.username == "marketer")).scalar_one()
+    coupon = session.execute(
+        select(CouponTemplate).where(CouponTemplate.name == "满30减5")
+    ).scalar_one_or_none()
+    if coupon is None:
+        fields = CouponTemplateSchema().load(
+            {
+                "name": "满30减5",
+                "kind": "threshold_off",
+                "amount_off_fen": 500,
+                "threshold_fen": 3000,
+                "validity_mode": "relative",
+                "valid_days": 30,
+                "stock_total": 1000,
+                "limit_per_member": 1,
+            }
+        )
+        coupon_admin.create_template(session, fields, marketer)
+        coupon = session.execute(
+            select(CouponTemplate).where(CouponTemplate.name == "满30减5")
+        ).scalar_one()
+    if session.execute(select(Lottery).where(Lottery.name == "幸运大转盘")).first() is None:
+        now = clock.now()
+        fields = LotteryAdminSchema().load(
+            {
+                "name": "幸运大转盘",
+                "cost_points": 10,
+                "starts_at": now.isoformat(),
+                "ends_at": (now + timedelta(days=365)).isoformat(),
+                "daily_draw_limit": 3,
+                "prizes": [
+                    {"name": "谢谢参与", "kind": "none", "weight": 60},
+                    {
+                        "name": "20积分",
+                        "kind": "points",
+                        "points": 20,
+                        "weight": 30,
+                        "stock_total": 10000,
+                    },
+                    {
+                        "name": "满30减5券",
+                        "kind": "coupon",
+                        "coupon_template_id": coupon.id,
+                        "weight": 10,
+                        "stock_total": 200,
+                        "daily_cap": 20,
+                    },
+                ],
+            }
+        )
+        lottery_admin.create_lottery(session, fields, marketer)
 
 
 @demo_cli.command("load")

@@ -194,6 +194,20 @@ def test_demo_load_is_idempotent(app, session):
     assert session.query(Staff).count() == 5
 
 
+def test_demo_shoppers_can_claim_the_coupon_and_draw(app, session, login, client):
+    assert app.test_cli_runner().invoke(args=["demo", "load"]).exit_code == 0
+    assert app.test_cli_runner().invoke(args=["demo", "load"]).exit_code == 0
+    _, headers = login("demo-shopper")
+    coupons = client.get("/api/v1/coupons/available", headers=headers).get_json()["items"]
+    assert [c["name"] for c in coupons] == ["满30减5"]
+    claimed = client.post(f"/api/v1/coupons/{coupons[0]['id']}/claims", headers=headers)
+    assert claimed.status_code == 201
+    lotteries = client.get("/api/v1/lotteries", headers=headers).get_json()["items"]
+    assert [(lot["name"], len(lot["prizes"])) for lot in lotteries] == [("幸运大转盘", 2)]
+    draw = client.post(f"/api/v1/lotteries/{lotteries[0]['id']}/draws", headers=headers)
+    assert draw.status_code == 409 and draw.get_json()["error"]["code"] == "points.insufficient"
+
+
 def test_manager_finds_only_members_of_their_store(
     client, make_staff, make_store, make_member, staff_headers
 ):
