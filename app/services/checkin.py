@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import Date, Integer, bindparam, select, text, update
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
 from app import clock
 from app.errors import AppError
 from app.models import Member
-from app.models.base import insert_ignore
+from app.models.base import UTCDateTime, insert_ignore, is_postgres
 from app.models.checkin import Checkin, MakeupAllowance
-from app.services import points, programs
+from app.services import points, points_program, programs
 
 DEFAULTS = {
     # Points for day 1, 2, ... of a streak; after the last day the cycle starts again.
@@ -84,31 +85,112 @@ def _insert(session: Session, member_id: int, day: date, streak: int, reward: in
         raise AppError("checkin.already_done", 409, f"Already checked in for {day.isoformat()}.")
 
 
+# PostgreSQL: the whole check-in is one statement, run as its own transaction, since the morning
+# rush is bound by round trips. It locks the member, reads yesterday's streak and inserts today
+# (the unique (member, day) makes a second check-in insert nothing); then it pays the reward
+# exactly as points.earn does: the balance moves (a negative balance is repaid first), the entry
+# records the balance after, the rest becomes a lot. Each step reads the RETURNING of the one
+# before, so nothing moves unless today was new; a day whose reward is 0 moves nothing either.
+# SQLite runs the same steps one by one; the tests run both.
+_CHECK_IN_PG = text(
+    """
+    WITH member AS MATERIALIZED (
+        SELECT id, points_balance FROM members WHERE id = :mid FOR UPDATE
+    ), checkin AS (
+        INSERT INTO checkins (member_id, day, streak, points_awarded, kind, created_at)
+        SELECT member.id, :today, previous.streak + 1,
+               (:rewards)[previous.streak % cardinality(:rewards) + 1], 'daily', :now
+        FROM member,
+             (SELECT COALESCE((SELECT streak FROM checkins
+                               WHERE member_id = :mid AND day = :yesterday), 0) AS streak) previous
+        ON CONFLICT (member_id, day) DO NOTHING
+        RETURNING streak, points_awarded
+    ), moved AS (
+        UPDATE members SET points_balance = members.points_balance + checkin.points_awarded,
+                           updated_at = :now
+        FROM checkin WHERE members.id = :mid AND checkin.points_awarded > 0
+        RETURNING members.points_balance
+    ), entry AS (
+        INSERT INTO point_entries (member_id, delta, reason, ref, balance_after, expires_on,
+                                   created_at, note)
+        SELECT :mid, checkin.points_awarded, 'checkin', :ref, moved.points_balance, :expires_on,
+               :now, ''
+        FROM checkin, moved
+        RETURNING id
+    ), lot AS (
+        INSERT INTO point_lots (member_id, entry_id, earned, remaining, expires_on, created_at)
+        SELECT :mid, entry.id, LEAST(checkin.points_awarded, moved.points_balance),
+               LEAST(checkin.points_awarded, moved.points_balance), :expires_on, :now
+        FROM entry, checkin, moved
+        WHERE moved.points_balance > 0
+    )
+    SELECT member.id IS NOT NULL, checkin.streak, checkin.points_awarded,
+           COALESCE(moved.points_balance, member.points_balance)
+    FROM (SELECT 1) one
+    LEFT JOIN member ON true LEFT JOIN checkin ON true LEFT JOIN moved ON true
+    """
+).bindparams(
+    bindparam("now", type_=UTCDateTime()),
+    bindparam("today", type_=Date()),
+    bindparam("yesterday", type_=Date()),
+    bindparam("expires_on", type_=Date()),
+    bindparam("rewards", type_=postgresql.ARRAY(Integer())),
+)
+
+
 def check_in(session: Session, member_id: int, now: datetime | None = None) -> dict:
     """Check in for today (business day): once a day, reward by the day of the streak."""
     now = now or clock.now()
     today = clock.business_date(now)
     cfg = rules(session)
-    balance, previous = _lock_with_streak_before(session, member_id, today)
-    streak = previous + 1
-    reward = reward_for(cfg, streak)
-    _insert(session, member_id, today, streak, reward, "daily", now)
-    entry = points.earn(
-        session,
-        member_id,
-        reward,
-        reason="checkin",
-        ref=f"checkin:{member_id}:{today}",
-        now=now,
-        locked_balance=balance,
-    )
+    if is_postgres(session):
+        streak, reward, balance = _check_in_pg(session, cfg, member_id, today, now)
+    else:
+        balance, previous = _lock_with_streak_before(session, member_id, today)
+        streak = previous + 1
+        reward = reward_for(cfg, streak)
+        _insert(session, member_id, today, streak, reward, "daily", now)
+        if reward > 0:
+            balance = points.earn(
+                session,
+                member_id,
+                reward,
+                reason="checkin",
+                ref=_ref(member_id, today),
+                now=now,
+                locked_balance=balance,
+            ).balance_after
     session.commit()
-    return {
-        "date": today,
-        "streak": streak,
-        "points_awarded": reward,
-        "balance": entry.balance_after,
-    }
+    return {"date": today, "streak": streak, "points_awarded": reward, "balance": balance}
+
+
+def _check_in_pg(session: Session, cfg: dict, member_id: int, today: date, now: datetime):
+    expires_on = points_program.expiry_date(points_program.config(session), today)
+    session.commit()  # what came before (at most a settings read) ends here
+    # One statement is its own transaction: without BEGIN and COMMIT it is one round trip.
+    connection = session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+    known, streak, reward, balance = connection.execute(
+        _CHECK_IN_PG,
+        {
+            "mid": member_id,
+            "today": today,
+            "yesterday": today - timedelta(1),
+            "rewards": [int(r) for r in cfg["rewards"]],
+            "now": now,
+            "ref": _ref(member_id, today),
+            "expires_on": expires_on,
+        },
+    ).one()
+    if not known:
+        raise AppError("member.not_found", 404, "No such member.")
+    if streak is None:
+        raise AppError("checkin.already_done", 409, f"Already checked in for {today.isoformat()}.")
+    return streak, reward, balance
+
+
+def _ref(member_id: int, day: date) -> str:
+    """The ledger reference of a day's check-in reward (the same for a make-up of that day)."""
+    return f"checkin:{member_id}:{day}"
 
 
 def make_up(session: Session, member_id: int, day: date, now: datetime | None = None) -> dict:
@@ -142,12 +224,12 @@ def make_up(session: Session, member_id: int, day: date, now: datetime | None = 
         points.spend(
             session, member_id, cost, reason="makeup", ref=f"makeup:{member_id}:{day}", now=now
         )
-    entry = points.earn(
-        session, member_id, reward, reason="checkin", ref=f"checkin:{member_id}:{day}", now=now
-    )
+    if reward > 0:
+        points.earn(session, member_id, reward, reason="checkin", ref=_ref(member_id, day), now=now)
+    balance = points.lock_member(session, member_id)
     _repair_following(session, member_id, day, streak, today)
     session.commit()
-    return {"date": day, "streak": streak, "points_awarded": reward, "balance": entry.balance_after}
+    return {"date": day, "streak": streak, "points_awarded": reward, "balance": balance}
 
 
 def _use_allowance(session: Session, member_id: int, month: str, cap: int) -> None:

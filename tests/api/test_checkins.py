@@ -170,6 +170,49 @@ def test_checkin_program_admin(client, make_staff, staff_headers, member, member
     assert checkin(client, member_headers(member)).get_json()["points_awarded"] == 1
 
 
+def test_a_day_whose_reward_is_zero_counts_for_the_streak_and_moves_nothing(
+    client, make_staff, staff_headers, member, member_headers, grant, session
+):
+    """Rewards of 0 are allowed ("nothing until day 3"): the day is kept, no entry is written."""
+    admin = staff_headers(make_staff("admin"))
+    rules = {"rewards": [0, 0, 7], "makeup_cost": 0, "makeup_window_days": 3,
+             "makeup_monthly_cap": 5}  # fmt: skip
+    assert (
+        client.put("/staff/v1/admin/programs/checkin", json=rules, headers=admin).status_code == 200
+    )
+    headers = member_headers(member)
+    grant(member, 10, now=at(0))
+    clock.freeze(at(0))
+    first = checkin(client, headers)
+    assert first.status_code == 201
+    assert first.get_json() == {
+        "date": "2026-11-10",
+        "streak": 1,
+        "points_awarded": 0,
+        "balance": 10,
+    }
+    clock.freeze(at(2))
+    made = client.post("/api/v1/checkins/makeup", json={"date": "2026-11-11"}, headers=headers)
+    assert made.status_code == 201
+    assert (made.get_json()["streak"], made.get_json()["points_awarded"]) == (2, 0)
+    assert made.get_json()["balance"] == 10
+    third = checkin(client, headers).get_json()
+    assert (third["streak"], third["points_awarded"], third["balance"]) == (3, 7, 17)
+    assert ledger_invariants(session, member.id) == 17
+    assert error_code(checkin(client, headers)) == "checkin.already_done"
+
+
+def test_check_in_of_an_unknown_member_is_404(client, member_headers, make_member, session):
+    from app.models import Member
+
+    ghost = make_member()
+    headers = member_headers(ghost)
+    session.query(Member).filter_by(id=ghost.id).update({"id": ghost.id + 10_000})
+    session.commit()
+    response = checkin(client, headers)
+    assert response.status_code == 404 and error_code(response) == "member.not_found"
+
+
 def test_checkin_idempotency_key_replays(client, member, member_headers):
     clock.freeze(at(0))
     headers = member_headers(member, **{"Idempotency-Key": "ck-1"})

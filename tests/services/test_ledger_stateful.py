@@ -1,4 +1,5 @@
-"""Random earns, spends, purchases, refunds, make-ups and expiries keep the ledger's invariants.
+"""Random earns, spends, purchases, refunds, check-ins, make-ups and expiries keep the ledger's
+invariants.
 
 A small model tracks what the member should have (lots by expiry, debt from refunds); after every
 step the database must agree with it, and balance = sum of entries = lots (or -debt).
@@ -21,7 +22,7 @@ from hypothesis.stateful import (
 
 from app import clock
 from app.errors import AppError
-from app.services import points, points_expiry
+from app.services import checkin, points, points_expiry, points_program
 from tests.conftest import ledger_invariants
 
 START = date(2026, 1, 1)
@@ -42,6 +43,7 @@ def test_ledger_invariants_hold_under_random_operations(app, session, make_membe
             self.lots: list[list] = []  # [expires_on, remaining], model of the database lots
             self.debt = 0
             self.purchases: list[list[int]] = []  # [awarded, reversed]
+            self.streaks: dict[date, int] = {}  # the days checked in, with their streak
 
         # -- model helpers --
         def _expire(self):
@@ -149,6 +151,28 @@ def test_ledger_invariants_hold_under_random_operations(app, session, make_membe
             taken = self._take(amount)
             self.debt += amount - taken
             purchase[1] += amount
+
+        @rule(next_day=st.booleans())
+        def daily_checkin(self, next_day):
+            """The real check-in (one statement on PostgreSQL) while debts and lots come and go."""
+            if next_day:
+                self.today += timedelta(days=1)
+            clock.freeze(_noon(self.today))
+            try:
+                result = checkin.check_in(session, self.member.id, now=_noon(self.today))
+            except AppError as err:
+                assert err.code == "checkin.already_done"
+                assert self.today in self.streaks
+                session.rollback()
+                return
+            assert self.today not in self.streaks
+            streak = self.streaks.get(self.today - timedelta(days=1), 0) + 1
+            self.streaks[self.today] = streak
+            reward = checkin.reward_for(checkin.rules(session), streak)
+            assert (result["streak"], result["points_awarded"]) == (streak, reward)
+            expires_on = points_program.expiry_date(points_program.config(session), self.today)
+            self._add(reward, expires_on)
+            assert result["balance"] == sum(lot[1] for lot in self.lots) - self.debt
 
         @rule(cost=st.integers(1, 50), reward=st.integers(1, 30))
         def makeup(self, cost, reward):
