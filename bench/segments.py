@@ -22,9 +22,17 @@ import sqlalchemy as sa
 from harness import PG_ADMIN_URL, app_for, fresh_database
 
 NOW = datetime(2026, 11, 25, 18, 30, tzinfo=UTC)  # 02:30 in Shanghai, the scheduled time
+# Count, sum and latest purchase per member, all consumed by the outer query: PostgreSQL drops
+# subquery columns nobody reads, and `SELECT COUNT(*) FROM (... GROUP BY member_id)` alone is
+# answered from an index without computing a single sum.
 PLAIN_SCAN = (
-    "SELECT COUNT(*) FROM (SELECT member_id, COUNT(*), SUM(amount_fen), MAX(paid_at)"
-    " FROM purchases GROUP BY member_id) t"
+    "SELECT COUNT(*), SUM(n), SUM(spent), MAX(latest) FROM (SELECT member_id, COUNT(*) AS n,"
+    " SUM(amount_fen) AS spent, MAX(paid_at) AS latest FROM purchases GROUP BY member_id) t"
+)
+MEMBER_DAY_INDEX = (
+    "CREATE INDEX ix_purchases_member_business_day ON purchases"
+    " (member_id, (timezone('Asia/Shanghai', paid_at)::date))"
+    " INCLUDE (paid_at, amount_fen, refunded_fen)"
 )
 
 
@@ -57,6 +65,7 @@ def generate(engine: sa.Engine, members: int, purchases: int, stores: int) -> No
         )
         conn.execute(sa.text("DROP INDEX ix_purchases_member_paid"))
         conn.execute(sa.text("DROP INDEX ix_purchases_paid_at"))
+        conn.execute(sa.text("DROP INDEX ix_purchases_member_business_day"))
         conn.execute(
             sa.text("ALTER TABLE purchases DROP CONSTRAINT uq_purchases_store_id_order_no")
         )
@@ -102,6 +111,7 @@ def generate(engine: sa.Engine, members: int, purchases: int, stores: int) -> No
             sa.text("CREATE INDEX ix_purchases_member_paid ON purchases (member_id, paid_at)")
         )
         conn.execute(sa.text("CREATE INDEX ix_purchases_paid_at ON purchases (paid_at)"))
+        conn.execute(sa.text(MEMBER_DAY_INDEX))  # as migration i7_segments_speed builds it
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         conn.execute(sa.text("VACUUM ANALYZE"))
     print(f"  indexes and VACUUM ANALYZE in {time.perf_counter() - started:.0f} s")
@@ -149,7 +159,7 @@ def main() -> None:
 
         def scan():
             with engine.connect() as conn:
-                return conn.execute(sa.text(PLAIN_SCAN)).scalar_one()
+                return conn.execute(sa.text(PLAIN_SCAN)).one()[0]
 
         timed("plain GROUP BY over purchases (cold)", scan)
         plain = timed("plain GROUP BY over purchases", scan)

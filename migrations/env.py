@@ -91,7 +91,12 @@ def run_migrations_online():
                 logger.info('No changes in schema detected.')
 
     def include_object(obj, name, type_, reflected, compare_to):
-        # APScheduler owns its job-store table; Alembic must not try to drop it.
+        from app.models.till import DATABASE_ONLY_INDEXES
+
+        # APScheduler owns its job-store table; Alembic must not try to drop it, nor the
+        # indexes only the migrations know (see DATABASE_ONLY_INDEXES).
+        if type_ == "index" and name in DATABASE_ONLY_INDEXES:
+            return False
         return not (type_ == "table" and name == "apscheduler_jobs")
 
     conf_args = current_app.extensions['migrate'].configure_args

@@ -73,20 +73,24 @@ def build_purchase_summary(session: Session, now: datetime, window_start: dateti
     """Temporary table seg_summary: per member who bought by `now`, window RFM figures and the
     whole-history day numbers (first, last, distinct days) the model needs. Returns its rows."""
     session.execute(text("DROP TABLE IF EXISTS seg_summary"))
-    day = day_no_sql(session, "paid_at")
-    # Two aggregations (per member and day, then per member) over one sort of the purchases.
-    # PostgreSQL would hash the first by default, but with a group for nearly every purchase the
-    # hash table spills to disk and takes longer than the sort (measured on 10M purchases).
+    # Two aggregations (per member and day, then per member). On PostgreSQL the day is the
+    # expression of the index ix_purchases_member_business_day (the zone written out, as in the
+    # index), so both read the index in order; were it missing, a sort does it (never a hash:
+    # with a group for nearly every purchase the hash table spills to disk, measured slower).
     if is_postgres(session):
+        zone = clock.business_tz().key.replace("'", "")
+        day, day_no = f"timezone('{zone}', paid_at)::date", "{}(day) - DATE '2000-01-01'"
         session.execute(text("SET LOCAL enable_hashagg = off"))
+    else:
+        day, day_no = day_no_sql(session, "paid_at"), "{}(day)"
     session.execute(
         text(
             f"""
             CREATE TEMPORARY TABLE seg_summary AS
             SELECT member_id, CAST(SUM(frequency) AS BIGINT) AS frequency,
                    CAST(SUM(monetary_fen) AS BIGINT) AS monetary_fen,
-                   MAX(last_paid_at) AS last_paid_at, MIN(day) AS first_day,
-                   MAX(day) AS last_day, COUNT(*) AS n_days
+                   MAX(last_paid_at) AS last_paid_at, {day_no.format("MIN")} AS first_day,
+                   {day_no.format("MAX")} AS last_day, COUNT(*) AS n_days
             FROM (SELECT member_id, {day} AS day,
                          SUM(CASE WHEN paid_at >= :window_start THEN 1 ELSE 0 END) AS frequency,
                          SUM(CASE WHEN paid_at >= :window_start THEN amount_fen - refunded_fen
@@ -112,19 +116,26 @@ def model_summaries(session: Session, today: date) -> tuple:
     """Distinct (x, t_x, T) in days from seg_summary, with how many members share each."""
     import numpy as np  # imported here: numpy and scipy would slow every process's start-up
 
-    # The DB-API cursor, not result rows: several hundred thousand summaries come back.
-    cursor = session.connection().connection.cursor()
-    try:
-        cursor.execute(
-            f"SELECT n_days - 1, last_day - first_day, {day_number(today):d} - first_day, COUNT(*)"
-            " FROM seg_summary GROUP BY 1, 2, 3"
-        )
-        rows = cursor.fetchall()
-    finally:
-        cursor.close()
-    if not rows:
+    # Several hundred thousand summaries come back: as four comma-separated texts that numpy
+    # parses in C, not as a Python tuple per row.
+    columns = session.execute(
+        text(
+            "SELECT string_agg(CAST(x AS TEXT), ','), string_agg(CAST(t_x AS TEXT), ','),"
+            " string_agg(CAST(big_t AS TEXT), ','), string_agg(CAST(n AS TEXT), ',')"
+            " FROM (SELECT n_days - 1 AS x, last_day - first_day AS t_x,"
+            " :today - first_day AS big_t, COUNT(*) AS n"
+            " FROM seg_summary GROUP BY 1, 2, 3) summaries"
+            if is_postgres(session)
+            else "SELECT group_concat(x), group_concat(t_x), group_concat(big_t), group_concat(n)"
+            " FROM (SELECT n_days - 1 AS x, last_day - first_day AS t_x,"
+            " :today - first_day AS big_t, COUNT(*) AS n"
+            " FROM seg_summary GROUP BY 1, 2, 3) summaries"
+        ),
+        {"today": day_number(today)},
+    ).one()
+    if columns[0] is None:
         return tuple(np.zeros(0) for _ in range(4))
-    x, t_x, big_t, count = (np.array(column, dtype=float) for column in zip(*rows, strict=True))
+    x, t_x, big_t, count = (np.array(c.split(","), dtype=float) for c in columns)
     return x, t_x, big_t, count
 
 
@@ -154,6 +165,18 @@ def _fit(session: Session, today: date):
     return model, (x, t_x, big_t)
 
 
+# The model's values are looked up by one integer made of (x, t_x, T): x * 2^40 + t_x * 2^20 + T
+# (days; T and t_x stay below 2^20 days). Joining a million members on one integer is faster
+# than on three expressions.
+MODEL_KEY_SQL = (
+    "(n_days - 1) * 1099511627776 + (last_day - first_day) * 1048576 + (:today - first_day)"
+)
+
+
+def _model_keys(x, t_x, big_t):
+    return (x.astype("int64") << 40) + (t_x.astype("int64") << 20) + big_t.astype("int64")
+
+
 def _store_model_values(session: Session, model, triples) -> None:
     """Temporary table seg_model: p_alive and expected purchases per distinct (x, t_x, T)."""
     import numpy as np
@@ -162,10 +185,7 @@ def _store_model_values(session: Session, model, triples) -> None:
 
     session.execute(text("DROP TABLE IF EXISTS seg_model"))
     session.execute(
-        text(
-            "CREATE TEMPORARY TABLE seg_model (x INTEGER, t_x INTEGER, big_t INTEGER,"
-            " p_alive FLOAT, expected FLOAT)"
-        )
+        text("CREATE TEMPORARY TABLE seg_model (k BIGINT, p_alive FLOAT, expected FLOAT)")
     )
     if model is None:
         return
@@ -175,32 +195,25 @@ def _store_model_values(session: Session, model, triples) -> None:
     expected = bgnbd.expected_purchases(
         model, PREDICTION_DAYS / weeks, x, t_x / weeks, big_t / weeks
     )
+    keys = _model_keys(x, t_x, big_t).tolist()
     if is_postgres(session):
         # COPY of one text block: half a million rows in well under a second.
         null = "\\N"
         block = "".join(
-            f"{int(a)}\t{int(b)}\t{int(c)}\t{p!r}\t{null if e != e else repr(e)}\n"
-            for a, b, c, p, e in zip(
-                x.tolist(),
-                t_x.tolist(),
-                big_t.tolist(),
-                alive.tolist(),
-                expected.tolist(),
-                strict=True,
-            )
+            f"{k}\t{p!r}\t{null if e != e else repr(e)}\n"
+            for k, p, e in zip(keys, alive.tolist(), expected.tolist(), strict=True)
         )
         cursor = session.connection().connection.driver_connection.cursor()
-        with cursor.copy("COPY seg_model (x, t_x, big_t, p_alive, expected) FROM STDIN") as copy:
+        with cursor.copy("COPY seg_model (k, p_alive, expected) FROM STDIN") as copy:
             copy.write(block)
         session.execute(text("ANALYZE seg_model"))
     else:
-        rows = [
-            (int(a), int(b), int(c), float(p), None if np.isnan(e) else float(e))
-            for a, b, c, p, e in zip(x, t_x, big_t, alive, expected, strict=True)
-        ]
         session.execute(
-            text("INSERT INTO seg_model VALUES (:x, :t_x, :big_t, :p_alive, :expected)"),
-            [dict(zip(("x", "t_x", "big_t", "p_alive", "expected"), r, strict=True)) for r in rows],
+            text("INSERT INTO seg_model VALUES (:k, :p_alive, :expected)"),
+            [
+                {"k": k, "p_alive": float(p), "expected": None if np.isnan(e) else float(e)}
+                for k, p, e in zip(keys, alive, expected, strict=True)
+            ],
         )
 
 
@@ -260,7 +273,7 @@ def write_segments(session: Session, now: datetime, cfg: dict) -> None:
             SELECT m.id AS member_id, {joined_day} AS joined_day,
                    :today - {joined_day} AS joined_days,
                    :today - s.last_day AS recency_days, s.last_day, s.first_day, s.n_days,
-                   s.frequency, s.monetary_fen, s.last_paid_at
+                   s.frequency, s.monetary_fen, s.last_paid_at, {MODEL_KEY_SQL} AS model_key
             FROM members m LEFT JOIN seg_summary s ON s.member_id = m.id
         ) b
     ) st
@@ -268,20 +281,22 @@ def write_segments(session: Session, now: datetime, cfg: dict) -> None:
     LEFT JOIN (
         SELECT member_id, r_score, f_score, m_score, {rfm_group} AS rfm_group
         FROM (
+            -- Oldest last purchase first: the longest recency gets R = 1.
             SELECT member_id,
-                   NTILE(5) OVER (ORDER BY recency_days DESC, member_id) AS r_score,
+                   NTILE(5) OVER (ORDER BY last_day, member_id) AS r_score,
                    NTILE(5) OVER (ORDER BY frequency, member_id) AS f_score,
                    NTILE(5) OVER (ORDER BY monetary_fen, member_id) AS m_score,
-                   CASE WHEN recency_days < AVG(recency_days) OVER () THEN 1 ELSE 0 END AS r_high,
-                   CASE WHEN frequency > AVG(frequency) OVER () THEN 1 ELSE 0 END AS f_high,
-                   CASE WHEN monetary_fen > AVG(monetary_fen) OVER () THEN 1 ELSE 0 END AS m_high
-            FROM (SELECT member_id, :today - last_day AS recency_days, frequency, monetary_fen
-                  FROM seg_summary WHERE frequency > 0) w
+                   CASE WHEN last_day > avg_last_day THEN 1 ELSE 0 END AS r_high,
+                   CASE WHEN frequency > avg_frequency THEN 1 ELSE 0 END AS f_high,
+                   CASE WHEN monetary_fen > avg_monetary_fen THEN 1 ELSE 0 END AS m_high
+            FROM seg_summary,
+                 (SELECT AVG(last_day) AS avg_last_day, AVG(frequency) AS avg_frequency,
+                         AVG(monetary_fen) AS avg_monetary_fen
+                  FROM seg_summary WHERE frequency > 0) averages
+            WHERE frequency > 0
         ) scored
     ) sc ON sc.member_id = st.member_id
-    LEFT JOIN seg_model md
-           ON md.x = st.n_days - 1 AND md.t_x = st.last_day - st.first_day
-          AND md.big_t = :today - st.first_day
+    LEFT JOIN seg_model md ON md.k = st.model_key
     """
     session.execute(
         text(sql).bindparams(bindparam("now", type_=UTCDateTime())),
@@ -294,7 +309,11 @@ def write_segments(session: Session, now: datetime, cfg: dict) -> None:
             **tz_params(now),
         },
     )
-    session.execute(text("DELETE FROM member_segments"))
+    # PostgreSQL: TRUNCATE leaves no million dead rows behind; readers wait for the commit (the
+    # INSERT below, seconds) instead of reading yesterday's rows meanwhile.
+    session.execute(
+        text("TRUNCATE member_segments" if is_postgres(session) else "DELETE FROM member_segments")
+    )
     session.execute(
         text(
             f"INSERT INTO member_segments ({SEGMENT_COLUMNS}) SELECT {SEGMENT_COLUMNS} FROM seg_new"
@@ -311,6 +330,12 @@ def refresh(session: Session, now: datetime) -> dict:
         session.execute(text(f"SET LOCAL work_mem = '{PG_WORK_MEM}'"))
         # JIT compiling these few big statements costs seconds and saves none.
         session.execute(text("SET LOCAL jit = off"))
+        # The model's values join the summaries on (x, t_x, T): hashing them is faster than the
+        # two million-row sorts of a merge join the planner would otherwise pick.
+        session.execute(text("SET LOCAL enable_mergejoin = off"))
+        # The temporary tables (hundreds of MB) in memory, when the connection has not used
+        # temporary tables yet (PostgreSQL ignores it afterwards).
+        session.execute(text("SET LOCAL temp_buffers = '512MB'"))
         # One refresh at a time (a second waits for the first); readers are never blocked.
         session.execute(text("LOCK TABLE member_segments IN SHARE ROW EXCLUSIVE MODE"))
     window_start = clock.business_day_start(today - timedelta(days=int(cfg["window_days"]) - 1))

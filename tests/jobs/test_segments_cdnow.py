@@ -79,7 +79,9 @@ def test_cdnow_import_then_refresh_reproduces_fader_hardie_lee_2005(app, session
     # history (bought on three days, 1997-01-01 .. 1997-08-02) and 1.226 expected purchases in
     # the next 39 weeks; its 90-day figure and p_alive come from the same formulas.
     first_customer = session.execute(
-        select(MemberSegment).join(Member).where(Member.external_id == "cdnow:00004")
+        select(MemberSegment)
+        .join(Member, Member.id == MemberSegment.member_id)
+        .where(Member.external_id == "cdnow:00004")
     ).scalar_one()
     assert first_customer.p_alive == pytest.approx(0.7266, abs=0.001)
     assert first_customer.frequency == 3  # purchases in the 365-day window
