@@ -6,7 +6,16 @@ import functools
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from sqlalchemy import BigInteger, DateTime, Integer, TypeDecorator, bindparam, func, text
+from sqlalchemy import (
+    BigInteger,
+    Connection,
+    DateTime,
+    Integer,
+    TypeDecorator,
+    bindparam,
+    func,
+    text,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
@@ -97,7 +106,9 @@ def _single_row_stmt(table: Any, columns: tuple[str, ...], conflict_cols: tuple[
     return text(sql).bindparams(*binds).columns(key)
 
 
-def is_postgres(session: Session) -> bool:
+def is_postgres(session: Session | Connection) -> bool:
+    if isinstance(session, Connection):
+        return session.dialect.name == "postgresql"
     return session.get_bind().dialect.name == "postgresql"
 
 

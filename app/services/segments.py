@@ -10,6 +10,7 @@ Days are business days (BUSINESS_TZ); day numbers count from 2000-01-01.
 
 from __future__ import annotations
 
+import threading
 import time
 from datetime import date, datetime, timedelta
 
@@ -155,9 +156,14 @@ def fit_purchase_model(session: Session, calibration_end: date):
 
 
 def _fit(session: Session, today: date):
+    return _fit_summaries(model_summaries(session, today))
+
+
+def _fit_summaries(summaries):
+    """The fitted model (None with too few customers) and the distinct (x, t_x, T) in days."""
     from app.services import bgnbd
 
-    x, t_x, big_t, count = model_summaries(session, today)
+    x, t_x, big_t, count = summaries
     if count.sum() < MIN_CUSTOMERS_FOR_MODEL or not (x > 0).any():
         return None, (x, t_x, big_t)
     weeks = bgnbd.DAYS_PER_WEEK
@@ -169,7 +175,7 @@ def _fit(session: Session, today: date):
 # (days; T and t_x stay below 2^20 days). Joining a million members on one integer is faster
 # than on three expressions.
 MODEL_KEY_SQL = (
-    "(n_days - 1) * 1099511627776 + (last_day - first_day) * 1048576 + (:today - first_day)"
+    "(s.n_days - 1) * 1099511627776 + (s.last_day - s.first_day) * 1048576 + (:today - s.first_day)"
 )
 
 
@@ -177,31 +183,36 @@ def _model_keys(x, t_x, big_t):
     return (x.astype("int64") << 40) + (t_x.astype("int64") << 20) + big_t.astype("int64")
 
 
-def _store_model_values(session: Session, model, triples) -> None:
-    """Temporary table seg_model: p_alive and expected purchases per distinct (x, t_x, T)."""
-    import numpy as np
-
+def _model_values(model, triples):
+    """(key, p_alive, expected purchases) per distinct (x, t_x, T), or None without a model."""
     from app.services import bgnbd
 
-    session.execute(text("DROP TABLE IF EXISTS seg_model"))
-    session.execute(
-        text("CREATE TEMPORARY TABLE seg_model (k BIGINT, p_alive FLOAT, expected FLOAT)")
-    )
     if model is None:
-        return
+        return None
     x, t_x, big_t = triples
     weeks = bgnbd.DAYS_PER_WEEK
     alive = bgnbd.p_alive(model, x, t_x / weeks, big_t / weeks)
     expected = bgnbd.expected_purchases(
         model, PREDICTION_DAYS / weeks, x, t_x / weeks, big_t / weeks
     )
-    keys = _model_keys(x, t_x, big_t).tolist()
+    return _model_keys(x, t_x, big_t).tolist(), alive.tolist(), expected.tolist()
+
+
+def _store_model_values(session: Session, values) -> None:
+    """Temporary table seg_model: p_alive and expected purchases by model key."""
+    session.execute(text("DROP TABLE IF EXISTS seg_model"))
+    session.execute(
+        text("CREATE TEMPORARY TABLE seg_model (k BIGINT, p_alive FLOAT, expected FLOAT)")
+    )
+    if values is None:
+        return
+    keys, alive, expected = values
     if is_postgres(session):
         # COPY of one text block: half a million rows in well under a second.
         null = "\\N"
         block = "".join(
             f"{k}\t{p!r}\t{null if e != e else repr(e)}\n"
-            for k, p, e in zip(keys, alive.tolist(), expected.tolist(), strict=True)
+            for k, p, e in zip(keys, alive, expected, strict=True)
         )
         cursor = session.connection().connection.driver_connection.cursor()
         with cursor.copy("COPY seg_model (k, p_alive, expected) FROM STDIN") as copy:
@@ -211,7 +222,7 @@ def _store_model_values(session: Session, model, triples) -> None:
         session.execute(
             text("INSERT INTO seg_model VALUES (:k, :p_alive, :expected)"),
             [
-                {"k": k, "p_alive": float(p), "expected": None if np.isnan(e) else float(e)}
+                {"k": k, "p_alive": p, "expected": None if e != e else e}
                 for k, p, e in zip(keys, alive, expected, strict=True)
             ],
         )
@@ -236,18 +247,16 @@ SEGMENT_COLUMNS = (
 )
 
 
-def write_segments(session: Session, now: datetime, cfg: dict) -> None:
-    """Every member's new row; stage_since is kept while the stage stays the same.
-
-    The rows are computed into the temporary table seg_new, then member_segments is emptied and
-    refilled from it in the refresh's transaction: nearly every row changes every night (recency
-    and the odds move with each day), and a plain DELETE and INSERT is several times faster than
-    an upsert of a million rows. Readers keep seeing the previous night's rows until the commit.
-    """
-    joined_day = day_no_sql(session, "m.joined_at")
-    entered = _date_fromday_no_sql(session, "st.entered_day")
+def score_members(connection, now: datetime, cfg: dict) -> None:
+    """Temporary table seg_new: every member's new row but the model's odds (their model key
+    instead); stage_since is kept while the stage stays the same. Runs on a Connection, since
+    on PostgreSQL it runs in a thread while the model is fitted."""
+    joined_day = day_no_sql(connection, "m.joined_at")
+    entered = _date_fromday_no_sql(connection, "st.entered_day")
     rfm_group = _rfm_group_sql()
-    session.execute(text("DROP TABLE IF EXISTS seg_new"))
+    # PostgreSQL: the flags computed before the three sorts, which then carry small rows.
+    fence = "OFFSET 0" if is_postgres(connection) else ""
+    connection.execute(text("DROP TABLE IF EXISTS seg_new"))
     sql = f"""
     CREATE TEMPORARY TABLE seg_new AS
     SELECT st.member_id, st.stage AS lifecycle_stage,
@@ -256,8 +265,7 @@ def write_segments(session: Session, now: datetime, cfg: dict) -> None:
            sc.rfm_group, sc.r_score, sc.f_score, sc.m_score,
            st.recency_days, COALESCE(st.frequency, 0) AS frequency,
            COALESCE(st.monetary_fen, 0) AS monetary_fen,
-           md.p_alive, md.expected AS expected_purchases_90d,
-           st.last_paid_at AS last_purchase_at, :now AS computed_at
+           st.model_key, st.last_paid_at AS last_purchase_at, :now AS computed_at
     FROM (
         SELECT b.*,
                CASE WHEN b.joined_days <= :new_days THEN 'new'
@@ -272,8 +280,8 @@ def write_segments(session: Session, now: datetime, cfg: dict) -> None:
         FROM (
             SELECT m.id AS member_id, {joined_day} AS joined_day,
                    :today - {joined_day} AS joined_days,
-                   :today - s.last_day AS recency_days, s.last_day, s.first_day, s.n_days,
-                   s.frequency, s.monetary_fen, s.last_paid_at, {MODEL_KEY_SQL} AS model_key
+                   :today - s.last_day AS recency_days, s.last_day, s.frequency,
+                   s.monetary_fen, s.last_paid_at, {MODEL_KEY_SQL} AS model_key
             FROM members m LEFT JOIN seg_summary s ON s.member_id = m.id
         ) b
     ) st
@@ -282,23 +290,26 @@ def write_segments(session: Session, now: datetime, cfg: dict) -> None:
         SELECT member_id, r_score, f_score, m_score, {rfm_group} AS rfm_group
         FROM (
             -- Oldest last purchase first: the longest recency gets R = 1.
-            SELECT member_id,
+            SELECT member_id, r_high, f_high, m_high,
                    NTILE(5) OVER (ORDER BY last_day, member_id) AS r_score,
                    NTILE(5) OVER (ORDER BY frequency, member_id) AS f_score,
-                   NTILE(5) OVER (ORDER BY monetary_fen, member_id) AS m_score,
-                   CASE WHEN last_day > avg_last_day THEN 1 ELSE 0 END AS r_high,
-                   CASE WHEN frequency > avg_frequency THEN 1 ELSE 0 END AS f_high,
-                   CASE WHEN monetary_fen > avg_monetary_fen THEN 1 ELSE 0 END AS m_high
-            FROM seg_summary,
-                 (SELECT AVG(last_day) AS avg_last_day, AVG(frequency) AS avg_frequency,
-                         AVG(monetary_fen) AS avg_monetary_fen
-                  FROM seg_summary WHERE frequency > 0) averages
-            WHERE frequency > 0
+                   NTILE(5) OVER (ORDER BY monetary_fen, member_id) AS m_score
+            FROM (
+                SELECT s.member_id, s.last_day, s.frequency, s.monetary_fen,
+                       CASE WHEN s.last_day > a.last_day THEN 1 ELSE 0 END AS r_high,
+                       CASE WHEN s.frequency > a.frequency THEN 1 ELSE 0 END AS f_high,
+                       CASE WHEN s.monetary_fen > a.monetary_fen THEN 1 ELSE 0 END AS m_high
+                FROM seg_summary s,
+                     (SELECT AVG(last_day) AS last_day, AVG(frequency) AS frequency,
+                             AVG(monetary_fen) AS monetary_fen
+                      FROM seg_summary WHERE frequency > 0) a
+                WHERE s.frequency > 0
+                {fence}
+            ) w
         ) scored
     ) sc ON sc.member_id = st.member_id
-    LEFT JOIN seg_model md ON md.k = st.model_key
     """
-    session.execute(
+    connection.execute(
         text(sql).bindparams(bindparam("now", type_=UTCDateTime())),
         {
             "now": now,
@@ -309,16 +320,55 @@ def write_segments(session: Session, now: datetime, cfg: dict) -> None:
             **tz_params(now),
         },
     )
-    # PostgreSQL: TRUNCATE leaves no million dead rows behind; readers wait for the commit (the
-    # INSERT below, seconds) instead of reading yesterday's rows meanwhile.
+
+
+def write_segments(session: Session) -> None:
+    """member_segments emptied and refilled from seg_new with the model's odds, in the refresh's
+    transaction: nearly every row changes every night (recency and the odds move with each day),
+    and emptying and inserting is several times faster than an upsert of a million rows.
+
+    PostgreSQL: TRUNCATE leaves no million dead rows behind; readers wait for the commit (this
+    INSERT, seconds) instead of reading yesterday's rows meanwhile.
+    """
     session.execute(
         text("TRUNCATE member_segments" if is_postgres(session) else "DELETE FROM member_segments")
     )
+    columns = SEGMENT_COLUMNS.replace(
+        "p_alive, expected_purchases_90d", "md.p_alive, md.expected"
+    ).replace("member_id,", "n.member_id,", 1)
     session.execute(
         text(
-            f"INSERT INTO member_segments ({SEGMENT_COLUMNS}) SELECT {SEGMENT_COLUMNS} FROM seg_new"
+            f"INSERT INTO member_segments ({SEGMENT_COLUMNS}) SELECT {columns}"
+            " FROM seg_new n LEFT JOIN seg_model md ON md.k = n.model_key"
         )
     )
+
+
+class _Background:
+    """Run fn(connection, *args) in a thread on PostgreSQL (the caller must leave the connection
+    alone until join()), or at once elsewhere (SQLite connections stay in their thread)."""
+
+    def __init__(self, connection, fn, *args) -> None:
+        self.error: BaseException | None = None
+        self.thread = None
+        if not is_postgres(connection):
+            fn(connection, *args)
+            return
+
+        def run() -> None:
+            try:
+                fn(connection, *args)
+            except BaseException as error:  # re-raised in the caller's thread by join()
+                self.error = error
+
+        self.thread = threading.Thread(target=run, name="segments-scores", daemon=True)
+        self.thread.start()
+
+    def join(self) -> None:
+        if self.thread is not None:
+            self.thread.join()
+        if self.error is not None:
+            raise self.error
 
 
 def refresh(session: Session, now: datetime) -> dict:
@@ -330,9 +380,6 @@ def refresh(session: Session, now: datetime) -> dict:
         session.execute(text(f"SET LOCAL work_mem = '{PG_WORK_MEM}'"))
         # JIT compiling these few big statements costs seconds and saves none.
         session.execute(text("SET LOCAL jit = off"))
-        # The model's values join the summaries on (x, t_x, T): hashing them is faster than the
-        # two million-row sorts of a merge join the planner would otherwise pick.
-        session.execute(text("SET LOCAL enable_mergejoin = off"))
         # The temporary tables (hundreds of MB) in memory, when the connection has not used
         # temporary tables yet (PostgreSQL ignores it afterwards).
         session.execute(text("SET LOCAL temp_buffers = '512MB'"))
@@ -342,14 +389,23 @@ def refresh(session: Session, now: datetime) -> dict:
     # Seconds per step, in the job's record: where a slow night went.
     seconds: dict[str, float] = {}
     started = time.perf_counter()
+
+    def lap(step: str) -> None:
+        seconds[step] = time.perf_counter() - started - sum(seconds.values())
+
     buyers = build_purchase_summary(session, now, window_start)
-    seconds["summary"] = time.perf_counter() - started
-    model, triples = _fit(session, today)
-    seconds["fit"] = time.perf_counter() - started - sum(seconds.values())
-    _store_model_values(session, model, triples)
-    seconds["model_values"] = time.perf_counter() - started - sum(seconds.values())
-    write_segments(session, now, cfg)
-    seconds["write"] = time.perf_counter() - started - sum(seconds.values())
+    summaries = model_summaries(session, today)
+    lap("summary")
+    # PostgreSQL scores the members while Python fits the model: two cores, half the wait.
+    scoring = _Background(session.connection(), score_members, now, cfg)
+    model, triples = _fit_summaries(summaries)
+    values = _model_values(model, triples)
+    lap("fit")
+    scoring.join()
+    lap("scores")
+    _store_model_values(session, values)
+    write_segments(session)
+    lap("write")
     stages = dict(
         session.execute(
             text("SELECT lifecycle_stage, COUNT(*) FROM seg_new GROUP BY lifecycle_stage")

@@ -179,3 +179,23 @@ def test_model_odds_for_a_chain_with_enough_customers(session, make_store, make_
     assert min(r.expected_purchases_90d for r in rows[0::2]) > max(
         r.expected_purchases_90d for r in rows[1::2]
     )
+
+
+def test_a_failure_while_scoring_fails_the_refresh_and_keeps_last_nights_rows(
+    session, shoppers, monkeypatch
+):
+    """On PostgreSQL the scores are computed in a thread beside the model fit: an error there
+    must reach the job (and roll everything back), not vanish with the thread."""
+    segments.refresh(session, NOW)
+    before = {m.id: _segment(session, m).lifecycle_stage for m in shoppers.values()}
+
+    def broken(connection, now, cfg):
+        raise RuntimeError("scoring failed")
+
+    monkeypatch.setattr(segments, "score_members", broken)
+    with pytest.raises(RuntimeError, match="scoring failed"):
+        segments.refresh(session, NOW + timedelta(days=200))
+    session.rollback()
+    after = {m.id: _segment(session, m).lifecycle_stage for m in shoppers.values()}
+    assert after == before
+    assert _segment(session, shoppers["regular"]).computed_at == NOW
