@@ -380,9 +380,6 @@ def refresh(session: Session, now: datetime) -> dict:
         session.execute(text(f"SET LOCAL work_mem = '{PG_WORK_MEM}'"))
         # JIT compiling these few big statements costs seconds and saves none.
         session.execute(text("SET LOCAL jit = off"))
-        # The temporary tables (hundreds of MB) in memory, when the connection has not used
-        # temporary tables yet (PostgreSQL ignores it afterwards).
-        session.execute(text("SET LOCAL temp_buffers = '512MB'"))
         # One refresh at a time (a second waits for the first); readers are never blocked.
         session.execute(text("LOCK TABLE member_segments IN SHARE ROW EXCLUSIVE MODE"))
     window_start = clock.business_day_start(today - timedelta(days=int(cfg["window_days"]) - 1))
