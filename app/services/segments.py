@@ -395,10 +395,12 @@ def refresh(session: Session, now: datetime) -> dict:
     lap("summary")
     # PostgreSQL scores the members while Python fits the model: two cores, half the wait.
     scoring = _Background(session.connection(), score_members, now, cfg)
-    model, triples = _fit_summaries(summaries)
-    values = _model_values(model, triples)
-    lap("fit")
-    scoring.join()
+    try:
+        model, triples = _fit_summaries(summaries)
+        values = _model_values(model, triples)
+        lap("fit")
+    finally:
+        scoring.join()  # the connection is the thread's until then, even if the fit failed
     lap("scores")
     _store_model_values(session, values)
     write_segments(session)
