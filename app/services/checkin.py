@@ -91,18 +91,24 @@ def _insert(session: Session, member_id: int, day: date, streak: int, reward: in
 # exactly as points.earn does: the balance moves (a negative balance is repaid first), the entry
 # records the balance after, the rest becomes a lot. Each step reads the RETURNING of the one
 # before, so nothing moves unless today was new; a day whose reward is 0 moves nothing either.
+# The statement reads with the snapshot it started with, even after waiting for the member's
+# lock: if the member changed meanwhile (a make-up of yesterday, say), it changes nothing and
+# says so ("stale"), and the check-in runs again behind the lock, where it sees everything.
 # SQLite runs the same steps one by one; the tests run both.
 _CHECK_IN_PG = text(
     """
     WITH member AS MATERIALIZED (
-        SELECT id, points_balance FROM members WHERE id = :mid FOR UPDATE
+        SELECT id, points_balance, xmin::text AS version FROM members WHERE id = :mid FOR UPDATE
+    ), seen AS MATERIALIZED (
+        SELECT xmin::text AS version FROM members WHERE id = :mid
     ), checkin AS (
         INSERT INTO checkins (member_id, day, streak, points_awarded, kind, created_at)
         SELECT member.id, :today, previous.streak + 1,
                (:rewards)[previous.streak % cardinality(:rewards) + 1], 'daily', :now
-        FROM member,
+        FROM member, seen,
              (SELECT COALESCE((SELECT streak FROM checkins
                                WHERE member_id = :mid AND day = :yesterday), 0) AS streak) previous
+        WHERE member.version = seen.version
         ON CONFLICT (member_id, day) DO NOTHING
         RETURNING streak, points_awarded
     ), moved AS (
@@ -124,10 +130,11 @@ _CHECK_IN_PG = text(
         FROM entry, checkin, moved
         WHERE moved.points_balance > 0
     )
-    SELECT member.id IS NOT NULL, checkin.streak, checkin.points_awarded,
-           COALESCE(moved.points_balance, member.points_balance)
+    SELECT member.id IS NOT NULL, member.version <> seen.version, checkin.streak,
+           checkin.points_awarded, COALESCE(moved.points_balance, member.points_balance)
     FROM (SELECT 1) one
-    LEFT JOIN member ON true LEFT JOIN checkin ON true LEFT JOIN moved ON true
+    LEFT JOIN member ON true LEFT JOIN seen ON true LEFT JOIN checkin ON true
+    LEFT JOIN moved ON true
     """
 ).bindparams(
     bindparam("now", type_=UTCDateTime()),
@@ -165,22 +172,23 @@ def check_in(session: Session, member_id: int, now: datetime | None = None) -> d
 
 
 def _check_in_pg(session: Session, cfg: dict, member_id: int, today: date, now: datetime):
-    expires_on = points_program.expiry_date(points_program.config(session), today)
+    params = {
+        "mid": member_id,
+        "today": today,
+        "yesterday": today - timedelta(1),
+        "rewards": [int(r) for r in cfg["rewards"]],
+        "now": now,
+        "ref": _ref(member_id, today),
+        "expires_on": points_program.expiry_date(points_program.config(session), today),
+    }
     session.commit()  # what came before (at most a settings read) ends here
     # One statement is its own transaction: without BEGIN and COMMIT it is one round trip.
     connection = session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
-    known, streak, reward, balance = connection.execute(
-        _CHECK_IN_PG,
-        {
-            "mid": member_id,
-            "today": today,
-            "yesterday": today - timedelta(1),
-            "rewards": [int(r) for r in cfg["rewards"]],
-            "now": now,
-            "ref": _ref(member_id, today),
-            "expires_on": expires_on,
-        },
-    ).one()
+    known, stale, streak, reward, balance = connection.execute(_CHECK_IN_PG, params).one()
+    if stale:
+        session.commit()
+        points.lock_member(session, member_id)  # a transaction; the statement reads after this
+        known, stale, streak, reward, balance = session.execute(_CHECK_IN_PG, params).one()
     if not known:
         raise AppError("member.not_found", 404, "No such member.")
     if streak is None:
@@ -203,6 +211,10 @@ def make_up(session: Session, member_id: int, day: date, now: datetime | None = 
     today = clock.business_date(now)
     cfg = rules(session)
     points.lock_member(session, member_id)  # one check-in or make-up per member at a time
+    # Change the member's row even when no points move (a free make-up of a 0-point day): a
+    # check-in waiting behind this make-up then sees the member changed and reads the streak
+    # again (see _CHECK_IN_PG).
+    session.execute(update(Member).where(Member.id == member_id).values(updated_at=now))
     joined_at = session.execute(select(Member.joined_at).where(Member.id == member_id)).scalar_one()
     earliest = max(
         today - timedelta(days=int(cfg["makeup_window_days"])),

@@ -241,3 +241,45 @@ def test_fifty_simultaneous_check_ins_pay_once(live_server, member, member_heade
         t.join()
     assert sorted(codes) == [201] + [409] * 49
     assert ledger_invariants(session, member.id) == 5
+
+
+@pytest.mark.postgres
+def test_a_check_in_waiting_behind_a_make_up_of_yesterday_counts_it(app, member, session):
+    """Today's check-in starts while a make-up of yesterday holds the member: when the make-up
+    commits, the check-in must continue the repaired streak, not start a new one at day 1."""
+    from sqlalchemy import text
+
+    from app.extensions import db
+    from app.services import checkin as checkin_service
+
+    clock.freeze(None)
+    checkin_service.check_in(session, member.id, now=at(0))  # day 1; day 2 (at(1)) is missed
+    results: list = []
+    with db.engine.connect() as makeup:
+        makeup.begin()
+        # What a make-up of day 2 does inside its transaction: lock the member, insert the day,
+        # move the balance (here only the row's timestamp).
+        makeup.execute(text("SELECT id FROM members WHERE id = :m FOR UPDATE"), {"m": member.id})
+        makeup.execute(
+            text(
+                "INSERT INTO checkins (member_id, day, streak, points_awarded, kind, created_at)"
+                " VALUES (:m, :d, 2, 5, 'makeup', now())"
+            ),
+            {"m": member.id, "d": (at(1) + timedelta(hours=8)).date()},
+        )
+        makeup.execute(
+            text("UPDATE members SET updated_at = now() WHERE id = :m"), {"m": member.id}
+        )
+
+        def today():
+            with app.app_context():
+                results.append(checkin_service.check_in(db.session, member.id, now=at(2)))
+                db.session.remove()
+
+        waiting = threading.Thread(target=today)
+        waiting.start()
+        time.sleep(0.5)  # the check-in has started and waits for the member
+        assert waiting.is_alive()
+        makeup.commit()
+    waiting.join(timeout=10)
+    assert (results[0]["streak"], results[0]["points_awarded"]) == (3, 10)
