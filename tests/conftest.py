@@ -151,6 +151,24 @@ def session(app):
     return db.session
 
 
+def sandbox_process_env(app, **extra: str) -> dict:
+    """The environment of a child process (scheduler, dispatcher, RQ worker) in sandbox mode on
+    the test's database and Redis."""
+    env = dict(os.environ)
+    env.update(
+        {
+            "TESTING": "1",
+            "SANDBOX": "1",
+            "DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"],
+            "REDIS_URL": app.config["REDIS_URL"],
+            "REDIS_KEY_PREFIX": app.config["REDIS_KEY_PREFIX"],
+            "SECRET_KEY": app.config["SECRET_KEY"],
+            **extra,
+        }
+    )
+    return env
+
+
 # ---- factories ---------------------------------------------------------------------------
 
 

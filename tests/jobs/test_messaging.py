@@ -14,6 +14,7 @@ from app import clock
 from app.models.messaging import OaFollower, OutboxMessage, SubscriptionQuota
 from app.services import dispatch, reminders, subscriptions
 from jobs.schedule import run_job
+from tests.conftest import sandbox_process_env
 
 MORNING = datetime(2026, 12, 25, 10, 0, tzinfo=UTC) - timedelta(hours=8)  # 10:00 Beijing
 EXPIRES = date(2026, 12, 31)
@@ -343,7 +344,6 @@ def test_four_dispatchers_at_once_send_each_message_once(app, session, make_memb
 def test_a_dispatcher_process_killed_mid_batch_then_restarted_delivers_each_once(
     app, session, shopper, sandbox_wx, live_server
 ):
-    import os
     import signal
     import subprocess
     import sys
@@ -354,18 +354,7 @@ def test_a_dispatcher_process_killed_mid_batch_then_restarted_delivers_each_once
     # Every send takes a while, so the process is surely killed in the middle of the batch.
     sandbox_wx.fault("subscribe_send", delay=0.4, times=20)
     sandbox_wx.fault("template_send", delay=0.4, times=20)
-    env = dict(os.environ)
-    env.update(
-        {
-            "TESTING": "1",
-            "SANDBOX": "1",
-            "DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"],
-            "REDIS_URL": app.config["REDIS_URL"],
-            "REDIS_KEY_PREFIX": app.config["REDIS_KEY_PREFIX"],
-            "SECRET_KEY": app.config["SECRET_KEY"],
-            "WECHAT_API_BASE": live_server + "/_sandbox/wechat",
-        }
-    )
+    env = sandbox_process_env(app, WECHAT_API_BASE=live_server + "/_sandbox/wechat")
     proc = subprocess.Popen(
         [sys.executable, "-m", "flask", "--app", "wsgi", "jobs", "run-once"]
         + ["messages_dispatch", "--now", MORNING.isoformat()],

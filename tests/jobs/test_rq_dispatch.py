@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -15,6 +14,7 @@ from sqlalchemy import func, select
 
 from app.models.messaging import OutboxMessage
 from jobs import queue
+from tests.conftest import sandbox_process_env
 from tests.jobs.test_messaging import (  # noqa: F401  (fixtures)
     MORNING,
     _one_message_each,
@@ -82,18 +82,8 @@ def test_several_worker_processes_deliver_each_message_once(
     # Slow sends, so both workers are surely delivering at the same time.
     sandbox_wx.fault("subscribe_send", delay=0.3, times=30)
     sandbox_wx.fault("template_send", delay=0.3, times=30)
-    env = dict(os.environ)
-    env.update(
-        {
-            "TESTING": "1",
-            "SANDBOX": "1",
-            "DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"],
-            "REDIS_URL": app.config["REDIS_URL"],
-            "REDIS_KEY_PREFIX": app.config["REDIS_KEY_PREFIX"],
-            "SECRET_KEY": app.config["SECRET_KEY"],
-            "WECHAT_API_BASE": live_server + "/_sandbox/wechat",
-            "DISPATCH_VIA": "rq",
-        }
+    env = sandbox_process_env(
+        app, WECHAT_API_BASE=live_server + "/_sandbox/wechat", DISPATCH_VIA="rq"
     )
     names = ["w1", "w2"]
     workers = [

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -13,6 +12,7 @@ import pytest
 from sqlalchemy import select
 
 from app.models.jobs import JobRun
+from tests.conftest import sandbox_process_env
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -64,20 +64,12 @@ def test_a_failing_job_is_recorded_as_error(app, session, monkeypatch):
 
 
 def _start(app, extra_env: dict) -> subprocess.Popen:
-    env = dict(os.environ)
-    env.update(
-        {
-            "TESTING": "1",
-            "SANDBOX": "1",
-            "DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"],
-            "REDIS_URL": app.config["REDIS_URL"],
-            "REDIS_KEY_PREFIX": app.config["REDIS_KEY_PREFIX"],
-            "SECRET_KEY": app.config["SECRET_KEY"],
-            "HY_SCHEDULER_TEST_JOB": "1",
-            "SCHEDULER_LEASE_SECONDS": "3",
-            "SCHEDULER_STANDBY_POLL": "0.5",
-            **extra_env,
-        }
+    env = sandbox_process_env(
+        app,
+        HY_SCHEDULER_TEST_JOB="1",
+        SCHEDULER_LEASE_SECONDS="3",
+        SCHEDULER_STANDBY_POLL="0.5",
+        **extra_env,
     )
     return subprocess.Popen(
         [sys.executable, "-m", "flask", "--app", "wsgi", "jobs", "run"],
