@@ -28,6 +28,11 @@ def create_app(overrides: dict | None = None) -> Flask:
 
     init_metrics(app)
     db.init_app(app)
+    from app.db_pool import ping_when_idle
+
+    with app.app_context():
+        for engine in db.engines.values():
+            ping_when_idle(engine)
     migrate.init_app(app, db, directory=str(app.root_path + "/../migrations"))
     RedisStore().init_app(app)
     app.config.setdefault("RATELIMIT_STORAGE_URI", app.config["REDIS_URL"] or "memory://")

@@ -45,7 +45,8 @@ class Settings:
             url = "postgresql+psycopg://" + url[len("postgres://") :]
         elif url.startswith("postgresql://"):
             url = "postgresql+psycopg://" + url[len("postgresql://") :]
-        engine_options: dict = {"pool_pre_ping": True}
+        # Idle connections are pinged before use by app.db_pool (not pool_pre_ping).
+        engine_options: dict = {}
         if url.startswith("postgresql"):
             engine_options.update(
                 pool_size=int(os.environ.get("DB_POOL_SIZE", "10")),

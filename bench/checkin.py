@@ -54,7 +54,7 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=32)
     args = parser.parse_args()
     prefix = f"hyb-{secrets.token_hex(3)}:"
-    rows, ratios = [], []
+    rows, ratios, cost_ratios = [], [], []
     with fresh_database() as db_url:
         tokens = seed_members(app_for(db_url, prefix), args.members * args.rounds)
         with gunicorn_server(db_url, prefix, workers=args.workers, threads=args.threads) as base:
@@ -79,6 +79,7 @@ def main() -> None:
                 )
                 rows += [noop, checkins]
                 ratios.append(checkins.throughput / noop.throughput)
+                cost_ratios.append(noop.cpu_ms / checkins.cpu_ms)
     print_table(
         rows,
         f"gunicorn {args.workers} workers x {args.threads} threads, {args.clients} clients, "
@@ -88,6 +89,12 @@ def main() -> None:
         "check-in / no-op throughput per round: "
         + ", ".join(f"{r:.2f}" for r in ratios)
         + f"; median {statistics.median(ratios):.2f}"
+    )
+    print(
+        "no-op / check-in machine CPU per request (the throughput ratio when the cores are the"
+        " limit): "
+        + ", ".join(f"{r:.2f}" for r in cost_ratios)
+        + f"; median {statistics.median(cost_ratios):.2f}"
     )
 
 

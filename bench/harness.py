@@ -151,12 +151,27 @@ def gunicorn_server(
             os.killpg(proc.pid, signal.SIGKILL)
 
 
+def machine_busy_seconds() -> float:
+    """CPU seconds every core of this machine has spent busy since boot (/proc/stat)."""
+    with open("/proc/stat") as stat:
+        fields = [int(v) for v in stat.readline().split()[1:]]
+    idle = fields[3] + fields[4]  # idle and iowait
+    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
 @dataclass
 class Stats:
     name: str
     latencies: list[float] = field(default_factory=list)
     statuses: dict[int, int] = field(default_factory=dict)
     elapsed: float = 0.0
+    # Machine-wide CPU (client, server, database) while the requests ran: what a request costs
+    # when the cores are the limit, steadier from run to run than req/s on a small machine.
+    busy: float = 0.0
+
+    @property
+    def cpu_ms(self) -> float:
+        return self.busy / self.count * 1000 if self.count else float("nan")
 
     @property
     def count(self) -> int:
@@ -180,6 +195,7 @@ class Stats:
             f"{self.pct(50):.1f}",
             f"{self.pct(95):.1f}",
             f"{self.pct(99):.1f}",
+            f"{self.cpu_ms:.2f}",
             " ".join(f"{k}:{v}" for k, v in sorted(self.statuses.items())),
         ]
 
@@ -212,17 +228,18 @@ def drive(
                 )
 
     threads = [threading.Thread(target=worker) for _ in range(concurrency)]
-    started = time.perf_counter()
+    busy, started = machine_busy_seconds(), time.perf_counter()
     for t in threads:
         t.start()
     for t in threads:
         t.join()
     stats.elapsed = time.perf_counter() - started
+    stats.busy = machine_busy_seconds() - busy
     return stats
 
 
 def print_table(rows: list[Stats], title: str = "") -> None:
-    header = ["endpoint", "requests", "req/s", "p50 ms", "p95 ms", "p99 ms", "statuses"]
+    header = ["endpoint", "requests", "req/s", "p50 ms", "p95 ms", "p99 ms", "cpu ms", "statuses"]
     table = [header] + [s.row() for s in rows]
     widths = [max(len(r[i]) for r in table) for i in range(len(header))]
     if title:

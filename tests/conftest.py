@@ -64,7 +64,7 @@ def app(database_url):
     from app import create_app
     from app.extensions import db
 
-    engine_options: dict = {"pool_pre_ping": True}
+    engine_options: dict = {}
     if database_url.startswith("postgresql"):
         engine_options.update(pool_size=20, max_overflow=40, pool_timeout=30)
     application = create_app(

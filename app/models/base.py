@@ -17,7 +17,7 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy.orm import Mapped, Session, mapped_column, scoped_session
 
 from app import clock
 
@@ -110,6 +110,13 @@ def is_postgres(session: Session | Connection) -> bool:
     if isinstance(session, Connection):
         return session.dialect.name == "postgresql"
     return session.get_bind().dialect.name == "postgresql"
+
+
+def in_transaction(session: Session | scoped_session) -> bool:
+    """Whether the session has begun a transaction (a scoped session asks its current one)."""
+    if isinstance(session, scoped_session):
+        session = session()
+    return session.in_transaction()
 
 
 __all__ = ["BigId", "BigInteger", "CreatedAt", "UTCDateTime", "insert_ignore", "pk", "utcnow"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from datetime import date, datetime, timedelta
 
 from sqlalchemy import Date, Integer, bindparam, select, text, update
@@ -11,7 +12,7 @@ from sqlalchemy.orm import Session
 from app import clock
 from app.errors import AppError
 from app.models import Member
-from app.models.base import UTCDateTime, insert_ignore, is_postgres
+from app.models.base import UTCDateTime, in_transaction, insert_ignore, is_postgres
 from app.models.checkin import Checkin, MakeupAllowance
 from app.services import points, points_program, programs
 
@@ -167,7 +168,7 @@ def check_in(session: Session, member_id: int, now: datetime | None = None) -> d
                 now=now,
                 locked_balance=balance,
             ).balance_after
-    session.commit()
+        session.commit()
     return {"date": today, "streak": streak, "points_awarded": reward, "balance": balance}
 
 
@@ -181,19 +182,30 @@ def _check_in_pg(session: Session, cfg: dict, member_id: int, today: date, now: 
         "ref": _ref(member_id, today),
         "expires_on": points_program.expiry_date(points_program.config(session), today),
     }
-    session.commit()  # what came before (at most a settings read) ends here
-    # One statement is its own transaction: without BEGIN and COMMIT it is one round trip.
-    connection = session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
-    known, stale, streak, reward, balance = connection.execute(_CHECK_IN_PG, params).one()
+    if in_transaction(session):
+        session.commit()  # what came before (a settings read, say) ends here
+    # One statement is its own transaction: without BEGIN and COMMIT it is one round trip. It
+    # runs on a pooled connection of its own, as driver SQL compiled once: the session's and the
+    # compiler's machinery cost more CPU than PostgreSQL spends on the statement.
+    engine = session.get_bind()
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        row = connection.exec_driver_sql(_check_in_pg_sql(engine.dialect), params).one()
+    known, stale, streak, reward, balance = row
     if stale:
-        session.commit()
         points.lock_member(session, member_id)  # a transaction; the statement reads after this
         known, stale, streak, reward, balance = session.execute(_CHECK_IN_PG, params).one()
+        session.commit()
     if not known:
         raise AppError("member.not_found", 404, "No such member.")
     if streak is None:
         raise AppError("checkin.already_done", 409, f"Already checked in for {today.isoformat()}.")
     return streak, reward, balance
+
+
+@functools.cache
+def _check_in_pg_sql(dialect) -> str:
+    """_CHECK_IN_PG as the driver's SQL (named parameters, typed casts), compiled once."""
+    return str(_CHECK_IN_PG.compile(dialect=dialect))
 
 
 def _ref(member_id: int, day: date) -> str:
