@@ -16,32 +16,24 @@ import argparse
 import secrets
 import statistics
 
-from harness import app_for, drive, fresh_database, gunicorn_server, print_table
+from harness import (
+    app_for,
+    drive,
+    fresh_database,
+    gunicorn_server,
+    insert_members,
+    print_table,
+)
 
 
 def seed_members(app, count: int) -> list[str]:
     """Insert members directly and return a member token for each."""
     from app.auth import issue_member_token
     from app.extensions import db
-    from app.models import Member
 
     with app.app_context():
-        rows = [
-            {
-                "member_no": f"9{i:011d}",
-                "openid": f"bench-{i}",
-                "referral_code": f"B{i:07d}",
-                "nickname": "",
-                "avatar_url": "",
-                "gender": 0,
-                "tier_code": "",
-                "points_balance": 0,
-            }
-            for i in range(count)
-        ]
-        db.session.execute(Member.__table__.insert(), rows)
+        ids = insert_members(count)
         db.session.commit()
-        ids = [m.id for m in db.session.query(Member.id).order_by(Member.id)]
         return [issue_member_token(i)[0] for i in ids]
 
 

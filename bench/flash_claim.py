@@ -15,7 +15,14 @@ import argparse
 import secrets
 from datetime import timedelta
 
-from harness import app_for, drive, fresh_database, gunicorn_server, print_table
+from harness import (
+    app_for,
+    drive,
+    fresh_database,
+    gunicorn_server,
+    insert_members,
+    print_table,
+)
 
 
 def seed(app, members: int, stock: int):
@@ -23,28 +30,13 @@ def seed(app, members: int, stock: int):
     from app import clock
     from app.auth import issue_member_token
     from app.extensions import db
-    from app.models import Member
     from app.models.coupons import CouponTemplate
     from app.models.lottery import Lottery, LotteryPrize
     from app.models.points import PointEntry, PointLot
 
     with app.app_context():
         now = clock.now()
-        rows = [
-            {
-                "member_no": f"9{i:011d}",
-                "openid": f"bench-{i}",
-                "referral_code": f"B{i:07d}",
-                "nickname": "",
-                "avatar_url": "",
-                "gender": 0,
-                "tier_code": "",
-                "points_balance": 1000,
-            }
-            for i in range(members)
-        ]
-        db.session.execute(Member.__table__.insert(), rows)
-        ids = [m.id for m in db.session.query(Member.id).order_by(Member.id)]
+        ids = insert_members(members, points_balance=1000)
         # Seed balances straight into the ledger tables (one entry and one lot each).
         db.session.execute(
             PointEntry.__table__.insert(),

@@ -87,6 +87,28 @@ def app_for(db_url: str, prefix: str):
     return create_app({"SQLALCHEMY_ENGINE_OPTIONS": {"pool_size": 5}})
 
 
+def insert_members(count: int, points_balance: int = 0) -> list[int]:
+    """Insert bench members straight into the table (in the caller's app context); their ids."""
+    from app.extensions import db
+    from app.models import Member
+
+    rows = [
+        {
+            "member_no": f"9{i:011d}",
+            "openid": f"bench-{i}",
+            "referral_code": f"B{i:07d}",
+            "nickname": "",
+            "avatar_url": "",
+            "gender": 0,
+            "tier_code": "",
+            "points_balance": points_balance,
+        }
+        for i in range(count)
+    ]
+    db.session.execute(Member.__table__.insert(), rows)
+    return [m.id for m in db.session.query(Member.id).order_by(Member.id)]
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
