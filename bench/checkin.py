@@ -16,14 +16,7 @@ import argparse
 import secrets
 import statistics
 
-from harness import (
-    app_for,
-    drive,
-    fresh_database,
-    gunicorn_server,
-    insert_members,
-    print_table,
-)
+from harness import app_for, drive, fresh_database, gunicorn_server, insert_members, print_table
 
 
 def seed_members(app, count: int) -> list[str]:

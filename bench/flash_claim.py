@@ -15,14 +15,7 @@ import argparse
 import secrets
 from datetime import timedelta
 
-from harness import (
-    app_for,
-    drive,
-    fresh_database,
-    gunicorn_server,
-    insert_members,
-    print_table,
-)
+from harness import app_for, drive, fresh_database, gunicorn_server, insert_members, print_table
 
 
 def seed(app, members: int, stock: int):
