@@ -90,3 +90,21 @@ class SegmentsReportSchema(ma.Schema):
     )
     chain = ma.fields.Nested(ChainFiguresSchema, required=True)
     stores = ma.fields.List(ma.fields.Nested(StoreFiguresSchema), required=True)
+
+
+class MemberSegmentSchema(ma.Schema):
+    """One member's place in the segments, as the last nightly refresh computed it."""
+
+    lifecycle_stage = ma.fields.String(required=True)
+    stage_since = ma.fields.Date(required=True)
+    rfm_group = ma.fields.String(allow_none=True, required=True)
+    r_score = ma.fields.Integer(allow_none=True, required=True)
+    f_score = ma.fields.Integer(allow_none=True, required=True)
+    m_score = ma.fields.Integer(allow_none=True, required=True)
+    recency_days = ma.fields.Integer(allow_none=True, required=True)
+    frequency = ma.fields.Integer(required=True)
+    monetary_fen = ma.fields.Integer(required=True)
+    p_alive = ma.fields.Float(allow_none=True, required=True)
+    expected_purchases_90d = ma.fields.Float(allow_none=True, required=True)
+    last_purchase_at = ma.fields.DateTime(allow_none=True, required=True)
+    computed_at = ma.fields.DateTime(required=True)

@@ -4,6 +4,7 @@ import marshmallow as ma
 
 from app.models.staff import ROLES
 from app.schemas.members import TillMemberSchema
+from app.schemas.segments import MemberSegmentSchema
 
 USERNAME = ma.validate.Regexp(r"^[A-Za-z0-9_.-]{3,64}$", error="3-64 letters, digits, _ . -")
 
@@ -83,6 +84,11 @@ class MemberLookupArgsSchema(ma.Schema):
             raise ma.ValidationError("Give phone or member_no.", "_schema")
 
 
+class LookedUpMemberSchema(TillMemberSchema):
+    # None until the nightly segments refresh has seen the member.
+    segment = ma.fields.Nested(MemberSegmentSchema, allow_none=True, required=True)
+
+
 class MemberLookupSchema(ma.Schema):
-    items = ma.fields.List(ma.fields.Nested(TillMemberSchema), required=True)
+    items = ma.fields.List(ma.fields.Nested(LookedUpMemberSchema), required=True)
     next_cursor = ma.fields.String(allow_none=True, required=True)

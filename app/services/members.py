@@ -12,6 +12,7 @@ from app import clock
 from app.errors import AppError
 from app.models import Member, Store
 from app.models.base import insert_ignore
+from app.models.segments import MemberSegment
 from app.services import identifiers
 from app.wechat import client as wechat
 
@@ -182,7 +183,8 @@ def profile(session: Session, member_id: int) -> dict:
 def find_for_staff(
     session: Session, staff, phone: str | None = None, member_no: str | None = None
 ) -> list[dict]:
-    """Members matching a phone or member number that this staff member may see."""
+    """Members matching a phone or member number that this staff member may see, each with
+    their segment (stage, RFM group, odds of still buying) from the last nightly refresh."""
     from app.services.scans import member_view
     from app.services.staff import store_scope
 
@@ -195,4 +197,11 @@ def find_for_staff(
     if store_id is not None:
         query = query.where(Member.store_id == store_id)
     now = clock.now()
-    return [member_view(session, m, now) for m in session.execute(query.limit(20)).scalars()]
+    found = session.execute(query.limit(20)).scalars().all()
+    segments = {
+        s.member_id: s
+        for s in session.execute(
+            select(MemberSegment).where(MemberSegment.member_id.in_([m.id for m in found]))
+        ).scalars()
+    }
+    return [{**member_view(session, m, now), "segment": segments.get(m.id)} for m in found]

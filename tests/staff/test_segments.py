@@ -130,3 +130,41 @@ def test_admin_reads_and_changes_the_segment_settings(client, make_staff, staff_
     assert bad.status_code == 422
     marketer = make_staff("marketer")
     assert client.get(url, headers=staff_headers(marketer)).status_code == 403
+
+
+def test_a_looked_up_member_shows_their_segment(
+    client, session, make_store, make_member, make_staff, staff_headers
+):
+    clock.freeze(NOW)
+    store = make_store()
+    # Enough repeat buyers for the model: most buy every two weeks until now, a few stopped
+    # a year ago after buying just as often.
+    regulars = [make_member(store, joined_at=NOW - timedelta(days=400)) for _ in range(20)]
+    lapsed = [make_member(store, joined_at=NOW - timedelta(days=400)) for _ in range(5)]
+    for member in regulars:
+        for days_ago in range(2, 300, 14):
+            _buy(session, member, store, days_ago, 5_000)
+    for member in lapsed:
+        for days_ago in range(300, 380, 14):
+            _buy(session, member, store, days_ago, 5_000)
+    session.commit()
+    segments.refresh(session, NOW)
+    newcomer = make_member(store, joined_at=NOW)  # joined after the night's refresh
+
+    manager = staff_headers(make_staff("manager", store=store))
+
+    def segment_of(member):
+        response = client.get(f"/staff/v1/members?member_no={member.member_no}", headers=manager)
+        assert response.status_code == 200, response.get_json()
+        (item,) = response.get_json()["items"]
+        assert item["id"] == member.id
+        return item["segment"]
+
+    regular, gone = segment_of(regulars[0]), segment_of(lapsed[0])
+    assert regular["lifecycle_stage"] == "active" and regular["recency_days"] == 2
+    assert regular["frequency"] == 22 and regular["monetary_fen"] == 110_000
+    assert regular["rfm_group"] == "重要价值"
+    assert gone["lifecycle_stage"] == "lost" and gone["rfm_group"] == "一般挽留"
+    assert 0 <= gone["p_alive"] < 0.5 < regular["p_alive"] <= 1
+    assert gone["expected_purchases_90d"] < 1 < regular["expected_purchases_90d"]
+    assert segment_of(newcomer) is None
