@@ -21,7 +21,7 @@ IDLE_PING_SECONDS = 1.0
 _RETURNED_AT = "huiyuan.returned_at"
 
 
-def ping_when_idle(engine: Engine, idle_seconds: float = IDLE_PING_SECONDS) -> None:
+def ping_when_idle(engine: Engine) -> None:
     """Install the idle-aware ping on the engine's pool (instead of pool_pre_ping)."""
     dialect = engine.dialect
 
@@ -34,7 +34,7 @@ def ping_when_idle(engine: Engine, idle_seconds: float = IDLE_PING_SECONDS) -> N
     def _checked_out(dbapi_connection, record, _proxy) -> None:
         # `info` starts empty for every new DB-API connection: a fresh one is not pinged.
         returned_at = record.info.get(_RETURNED_AT)
-        if returned_at is None or time.monotonic() - returned_at < idle_seconds:
+        if returned_at is None or time.monotonic() - returned_at < IDLE_PING_SECONDS:
             return
         try:
             dialect.do_ping(dbapi_connection)

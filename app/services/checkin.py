@@ -188,8 +188,11 @@ def _check_in_pg(session: Session, cfg: dict, member_id: int, today: date, now: 
     # runs on a pooled connection of its own, as driver SQL compiled once: the session's and the
     # compiler's machinery cost more CPU than PostgreSQL spends on the statement.
     engine = session.get_bind()
+    # Driver SQL skips the column types' bind processing: the one rule that matters here is
+    # UTCDateTime's (aware instants only, in UTC), applied by the type itself.
+    driver_params = {**params, "now": UTCDateTime().process_bind_param(now, engine.dialect)}
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-        row = connection.exec_driver_sql(_check_in_pg_sql(engine.dialect), params).one()
+        row = connection.exec_driver_sql(_check_in_pg_sql(engine.dialect), driver_params).one()
     known, stale, streak, reward, balance = row
     if stale:
         points.lock_member(session, member_id)  # a transaction; the statement reads after this
