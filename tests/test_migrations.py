@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from datetime import UTC, datetime
 
 import pytest
 import sqlalchemy as sa
@@ -11,6 +12,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
 from app.models.till import DATABASE_ONLY_INDEXES
+from app.services import segments
 from tests.conftest import PG_ADMIN_URL, REDIS_URL
 
 
@@ -30,19 +32,45 @@ def _upgrade_and_diff(url: str) -> list:
     )
     with fresh.app_context():
         upgrade()
+        diff, indexes = _diff(db)
+        # The nightly refresh swaps in tables it builds itself: they must still match the models.
+        segments.refresh(db.session, datetime(2026, 12, 1, 19, 0, tzinfo=UTC))
+        diff += _diff(db)[0]
         with db.engine.connect() as conn:
-            context = MigrationContext.configure(
-                conn,
-                opts={
-                    "compare_type": True,
-                    "render_as_batch": True,
-                    "include_object": _declared_in_the_models,
-                },
-            )
-            diff = compare_metadata(context, db.metadata)
-            indexes = {i["name"] for i in sa.inspect(conn).get_indexes("purchases")}
+            triggers = _trigger_names(conn)
         db.engine.dispose()
+    return diff, indexes, triggers
+
+
+def _diff(db) -> tuple[list, set]:
+    with db.engine.connect() as conn:
+        context = MigrationContext.configure(
+            conn,
+            opts={
+                "compare_type": True,
+                "render_as_batch": True,
+                "include_object": _declared_in_the_models,
+            },
+        )
+        diff = compare_metadata(context, db.metadata)
+        indexes = {i["name"] for i in sa.inspect(conn).get_indexes("purchases")}
     return diff, indexes
+
+
+def _trigger_names(conn) -> set[str]:
+    if conn.dialect.name == "postgresql":
+        query = "SELECT tgname FROM pg_trigger WHERE NOT tgisinternal"
+    else:
+        query = "SELECT name FROM sqlite_master WHERE type = 'trigger'"
+    return set(conn.execute(sa.text(query)).scalars())
+
+
+# What fills segment_changes (app.models.segments.PURCHASE_TRIGGERS), as the migrations make it.
+SEGMENT_TRIGGERS = {
+    "purchases_segment_insert",
+    "purchases_segment_update",
+    "purchases_segment_delete",
+}
 
 
 def _declared_in_the_models(obj, name, type_, reflected, compare_to) -> bool:
@@ -56,9 +84,10 @@ def test_upgrade_builds_the_schema_on_empty_postgres():
     with admin.connect() as conn:
         conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
     try:
-        diff, indexes = _upgrade_and_diff(PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name)
+        diff, indexes, triggers = _upgrade_and_diff(PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name)
         assert diff == []
         assert indexes >= DATABASE_ONLY_INDEXES  # the segments refresh reads purchases by it
+        assert triggers == SEGMENT_TRIGGERS
     finally:
         with admin.connect() as conn:
             conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
@@ -66,6 +95,7 @@ def test_upgrade_builds_the_schema_on_empty_postgres():
 
 
 def test_upgrade_builds_the_schema_on_empty_sqlite(tmp_path):
-    diff, indexes = _upgrade_and_diff(f"sqlite:///{tmp_path / 'fresh.sqlite3'}")
+    diff, indexes, triggers = _upgrade_and_diff(f"sqlite:///{tmp_path / 'fresh.sqlite3'}")
     assert diff == []
     assert not DATABASE_ONLY_INDEXES & indexes
+    assert triggers == SEGMENT_TRIGGERS

@@ -19,7 +19,13 @@ from app.models.messaging import Campaign, CampaignMember, OutboxMessage  # noqa
 from app.models.points import PointEntry, PointLot  # noqa: F401
 from app.models.programs import ProgramConfig  # noqa: F401
 from app.models.referrals import MemberIdentity, Referral, ReferralReward  # noqa: F401
-from app.models.segments import MemberSegment  # noqa: F401
+from app.models.segments import (  # noqa: F401
+    MemberPurchaseSummary,
+    MemberSegment,
+    SegmentChange,
+    SegmentModelValue,
+    SegmentState,
+)
 from app.models.staff import AuditEntry, Staff  # noqa: F401
 from app.models.stores import Store  # noqa: F401
 from app.models.till import Purchase, Refund, Scan  # noqa: F401

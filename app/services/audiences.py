@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from app import clock
 from app.errors import AppError
 from app.models import Member, Purchase
-from app.models.segments import MemberSegment
+from app.models.segments import MemberSegment, SegmentModelValue
 from app.schemas.audiences import AudienceFilterSchema
 from app.services import points_program
 
@@ -47,6 +47,8 @@ def member_ids_query(filter: dict, *, lowest_tier_code: str | None = None) -> Se
     segment_fields = ("lifecycle_stages", "rfm_groups", "p_alive_min", "p_alive_max")
     if any(f.get(name) is not None for name in segment_fields):
         query = query.outerjoin(MemberSegment, MemberSegment.member_id == Member.id)
+    if f.get("p_alive_min") is not None or f.get("p_alive_max") is not None:
+        query = query.outerjoin(SegmentModelValue, SegmentModelValue.k == MemberSegment.model_key)
     conditions = []
     if f.get("lifecycle_stages") is not None:
         stage = func.coalesce(MemberSegment.lifecycle_stage, UNREFRESHED_STAGE)
@@ -54,9 +56,9 @@ def member_ids_query(filter: dict, *, lowest_tier_code: str | None = None) -> Se
     if f.get("rfm_groups") is not None:
         conditions.append(MemberSegment.rfm_group.in_(f["rfm_groups"]))
     if f.get("p_alive_min") is not None:
-        conditions.append(MemberSegment.p_alive >= f["p_alive_min"])
+        conditions.append(SegmentModelValue.p_alive >= f["p_alive_min"])
     if f.get("p_alive_max") is not None:
-        conditions.append(MemberSegment.p_alive <= f["p_alive_max"])
+        conditions.append(SegmentModelValue.p_alive <= f["p_alive_max"])
     if f.get("tiers") is not None:
         lowest = lowest_tier_code or points_program.DEFAULTS["tiers"][0]["code"]
         codes = list(f["tiers"]) + ([""] if lowest in f["tiers"] else [])

@@ -42,52 +42,85 @@ class BgNbdFit:
 
 
 class _Summaries:
-    """Summaries with repeated values factored out: the special functions of x, and the logs of
-    alpha + T and alpha + t_x, are evaluated once per distinct value, not once per member."""
+    """Summaries with repeated values factored out. The likelihood's terms depend on x alone, on
+    (x, T) -- dropping out after the last purchase -- or, for repeat buyers, on (x, t_x): each is
+    evaluated once per distinct value or pair, and only what mixes the two pairs is computed per
+    summary, summed back per pair with bincount."""
 
     def __init__(self, x, t_x, T, weights) -> None:
-        self.x_values, self.x_index = np.unique(np.asarray(x, dtype=float), return_inverse=True)
-        self.T_values, self.T_index = np.unique(np.asarray(T, dtype=float), return_inverse=True)
-        self.tx_values, self.tx_index = np.unique(np.asarray(t_x, dtype=float), return_inverse=True)
-        self.x = self.x_values[self.x_index]
-        self.repeat = self.x > 0
-        self.w = np.asarray(weights, dtype=float)
-        self.customers = int(self.w.sum())
+        x, t_x, T, w = (np.asarray(v, dtype=float) for v in (x, t_x, T, weights))
+        self.x_values, x_index = np.unique(x, return_inverse=True)
+        self.w_x = np.bincount(x_index, weights=w, minlength=len(self.x_values))
+        pairs, self.p_index = _pairs(x, T)
+        self.p_x, self.p_T = pairs
+        self.w_p = np.bincount(self.p_index, weights=w, minlength=len(self.p_x))
+        repeat = x > 0
+        pairs, self.q_index = _pairs(x[repeat], t_x[repeat])
+        self.q_x, self.q_tx = pairs
+        self.p_index = self.p_index[repeat]
+        self.w_repeat = w[repeat]
+        self.customers = int(w.sum())
 
     def negative_ll_and_gradient(self, log_params: np.ndarray) -> tuple[float, np.ndarray]:
         r, alpha, a, b = np.exp(log_params)
-        xv, x, rep, w = self.x_values, self.x, self.repeat, self.w
-        # Terms depending on x only.
-        a1 = gammaln(r + xv) - gammaln(r) + r * np.log(alpha)
-        a2 = gammaln(a + b) + gammaln(b + xv) - gammaln(b) - gammaln(a + b + xv)
-        log_b1 = np.log(np.where(xv > 0, b + xv - 1, 1.0))
-        a_T = (alpha + self.T_values)[self.T_index]
-        a_tx = (alpha + self.tx_values)[self.tx_index]
-        log_aT = np.log(alpha + self.T_values)[self.T_index]
-        log_atx = np.log(alpha + self.tx_values)[self.tx_index]
-        a3 = -(r + x) * log_aT
-        a4 = np.where(rep, np.log(a) - log_b1[self.x_index] - (r + x) * log_atx, -np.inf)
-        total = np.logaddexp(a3, a4)
-        ll = float(np.dot(w, (a1 + a2)[self.x_index] + total))
-        # Shares of the two terms (dying after the last purchase, or still alive).
-        s3 = np.exp(a3 - total)
-        s4 = np.where(rep, np.exp(a4 - total), 0.0)
-        d_r_x = (digamma(r + xv) - digamma(r) + np.log(alpha))[self.x_index]
-        d_r = d_r_x - s3 * log_aT - s4 * log_atx
-        d_alpha = r / alpha - s3 * (r + x) / a_T - s4 * (r + x) / a_tx
-        d_a_x = (digamma(a + b) - digamma(a + b + xv))[self.x_index]
-        d_a = d_a_x + s4 / a
-        d_b_x = (digamma(a + b) + digamma(b + xv) - digamma(b) - digamma(a + b + xv))[self.x_index]
-        d_b = d_b_x - s4 / np.where(rep, b + x - 1, 1.0)
-        grad = np.array([np.dot(w, g) for g in (d_r, d_alpha, d_a, d_b)])
+        xv, w_x = self.x_values, self.w_x
+        a12 = (
+            gammaln(r + xv)
+            - gammaln(r)
+            + r * np.log(alpha)
+            + gammaln(a + b)
+            + gammaln(b + xv)
+            - gammaln(b)
+            - gammaln(a + b + xv)
+        )
+        # Per (x, T): still alive at T; per (x, t_x), repeat buyers: dropped out at t_x.
+        log_aT = np.log(alpha + self.p_T)
+        a3 = -(r + self.p_x) * log_aT
+        log_atx = np.log(alpha + self.q_tx)
+        a4 = np.log(a) - np.log(b + self.q_x - 1) - (r + self.q_x) * log_atx
+        # Per repeat buyer's summary: log(e^a3 + e^a4) = a3 + log(1 + e^(a4 - a3)), and the
+        # share of the second term.
+        d = a4[self.q_index] - a3[self.p_index]
+        ll = np.dot(w_x, a12) + np.dot(self.w_p, a3) + np.dot(self.w_repeat, np.logaddexp(0, d))
+        w_s4 = self.w_repeat * expit(d)
+        s4_q = np.bincount(self.q_index, weights=w_s4, minlength=len(a4))
+        s3_p = self.w_p - np.bincount(self.p_index, weights=w_s4, minlength=len(a3))
+        grad = np.array(
+            [
+                np.dot(w_x, digamma(r + xv) - digamma(r) + np.log(alpha))
+                - np.dot(s3_p, log_aT)
+                - np.dot(s4_q, log_atx),
+                r / alpha * w_x.sum()
+                - np.dot(s3_p, (r + self.p_x) / (alpha + self.p_T))
+                - np.dot(s4_q, (r + self.q_x) / (alpha + self.q_tx)),
+                np.dot(w_x, digamma(a + b) - digamma(a + b + xv)) + s4_q.sum() / a,
+                np.dot(w_x, digamma(a + b) + digamma(b + xv) - digamma(b) - digamma(a + b + xv))
+                - np.dot(s4_q, 1 / (b + self.q_x - 1)),
+            ]
+        )
         # Chain rule for the log-parameters the optimiser moves.
         grad *= np.array([r, alpha, a, b])
-        return -ll, -grad
+        return -float(ll), -grad
 
 
-def fit(x, t_x, T, weights=None) -> BgNbdFit:
+def _pairs(u, v) -> tuple:
+    """The distinct (u, v) pairs (as two arrays) and each row's pair."""
+    if not len(u):
+        return (np.zeros(0), np.zeros(0)), np.zeros(0, dtype=np.intp)
+    order = np.lexsort((v, u))
+    su, sv = u[order], v[order]
+    new = np.empty(len(u), dtype=bool)
+    new[0] = True
+    new[1:] = (su[1:] != su[:-1]) | (sv[1:] != sv[:-1])
+    index = np.empty(len(u), dtype=np.intp)
+    index[order] = np.cumsum(new) - 1
+    return (su[new], sv[new]), index
+
+
+def fit(x, t_x, T, weights=None, start: dict | None = None) -> BgNbdFit:
     """Maximum-likelihood r, alpha, a, b for members' (x, t_x, T) in weeks; weights count members
-    sharing the same summary."""
+    sharing the same summary. `start` (r, alpha, a, b, e.g. yesterday's fit on nearly the same
+    members) is where the optimiser begins; without it, at 1, 1, 1, 1."""
     weights = np.ones(len(x)) if weights is None else weights
     data = _Summaries(x, t_x, T, weights)
     # One BLAS thread: the fit's dot products are too small for OpenBLAS's worker threads, which
@@ -96,7 +129,7 @@ def fit(x, t_x, T, weights=None) -> BgNbdFit:
     with threadpool_limits(limits=1, user_api="blas"):
         result = minimize(
             data.negative_ll_and_gradient,
-            x0=np.zeros(4),
+            x0=_start(start),
             jac=True,
             method="L-BFGS-B",
             bounds=[(-10.0, 10.0)] * 4,
@@ -104,6 +137,15 @@ def fit(x, t_x, T, weights=None) -> BgNbdFit:
         )
     r, alpha, a, b = np.exp(result.x)
     return BgNbdFit(float(r), float(alpha), float(a), float(b), float(-result.fun), data.customers)
+
+
+def _start(start: dict | None) -> np.ndarray:
+    if not start:
+        return np.zeros(4)
+    values = np.array([float(start[k]) for k in ("r", "alpha", "a", "b")])
+    if not (np.isfinite(values).all() and (values > 0).all()):
+        return np.zeros(4)
+    return np.clip(np.log(values), -10.0, 10.0)
 
 
 def p_alive(model: BgNbdFit, x, t_x, T) -> np.ndarray:

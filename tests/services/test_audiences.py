@@ -8,7 +8,7 @@ import pytest
 
 from app.errors import AppError
 from app.models import Purchase
-from app.models.segments import MemberSegment
+from app.models.segments import MemberSegment, SegmentModelValue
 from app.services import audiences
 from tests.conftest import error_code
 
@@ -32,7 +32,9 @@ def chain(session, make_store, make_member):
         "cat": ("active", "重要发展", 0.80),
         "dan": ("lost", None, 0.05),
     }
-    for name, (stage, group, p_alive) in segments.items():
+    for key, (name, (stage, group, p_alive)) in enumerate(segments.items()):
+        # The odds live with the member's purchase pattern (here one pattern each).
+        session.add(SegmentModelValue(k=key, p_alive=p_alive, expected=None))
         session.add(
             MemberSegment(
                 member_id=people[name].id,
@@ -41,7 +43,7 @@ def chain(session, make_store, make_member):
                 rfm_group=group,
                 frequency=0,
                 monetary_fen=0,
-                p_alive=p_alive,
+                model_key=key,
                 computed_at=NOW,
             )
         )

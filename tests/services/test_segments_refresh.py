@@ -6,6 +6,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
+from app import clock
 from app.models import Purchase
 from app.models.segments import MemberSegment
 from app.services import audiences, segments
@@ -86,9 +87,11 @@ def test_rfm_figures_scores_and_groups(session, shoppers):
         "ghost": None,
         "refunder": "一般挽留",
     }
-    # Quintiles by NTILE: with only four buyers the tiles used are 1..4, best last.
+    # Quintile cut points: with only four buyers the scores used are 1..4, best last, and equal
+    # figures score the same (three buyers bought once in the window: F = 1 for all three).
     assert (regular.r_score, regular.f_score, regular.m_score) == (4, 4, 3)
     assert _segment(session, shoppers["gone"]).m_score == 4
+    assert {_segment(session, shoppers[n]).f_score for n in ("sleeper", "gone", "refunder")} == {1}
     for name in ("regular", "sleeper", "gone", "refunder"):
         seg = _segment(session, shoppers[name])
         assert 1 <= min(seg.r_score, seg.f_score, seg.m_score) <= 5
@@ -184,18 +187,162 @@ def test_model_odds_for_a_chain_with_enough_customers(session, make_store, make_
 def test_a_failure_while_scoring_fails_the_refresh_and_keeps_last_nights_rows(
     session, shoppers, monkeypatch
 ):
-    """On PostgreSQL the scores are computed in a thread beside the model fit: an error there
-    must reach the job (and roll everything back), not vanish with the thread."""
+    """On PostgreSQL the RFM cut points are computed in a thread beside the model fit: an error
+    there must reach the job (and roll everything back), not vanish with the thread."""
     segments.refresh(session, NOW)
     before = {m.id: _segment(session, m).lifecycle_stage for m in shoppers.values()}
 
-    def broken(connection, now, cfg):
+    def broken(connection):
         raise RuntimeError("scoring failed")
 
-    monkeypatch.setattr(segments, "score_members", broken)
+    monkeypatch.setattr(segments, "rfm_cuts", broken)
     with pytest.raises(RuntimeError, match="scoring failed"):
         segments.refresh(session, NOW + timedelta(days=200))
     session.rollback()
     after = {m.id: _segment(session, m).lifecycle_stage for m in shoppers.values()}
     assert after == before
     assert _segment(session, shoppers["regular"]).computed_at == NOW
+
+
+def _summaries(session) -> list:
+    from sqlalchemy import text
+
+    return session.execute(
+        text(
+            "SELECT member_id, frequency, monetary_fen, last_paid_at, first_day, last_day, n_days"
+            " FROM member_purchase_summaries ORDER BY member_id"
+        )
+    ).all()
+
+
+def _segments_table(session) -> list:
+    session.expire_all()
+    rows = session.query(MemberSegment).order_by(MemberSegment.member_id).all()
+    return [
+        (
+            r.member_id,
+            r.lifecycle_stage,
+            r.stage_since,
+            r.rfm_group,
+            (r.r_score, r.f_score, r.m_score),
+            (r.recency_days, r.frequency, r.monetary_fen),
+            None if r.p_alive is None else round(r.p_alive, 6),
+            None if r.expected_purchases_90d is None else round(r.expected_purchases_90d, 6),
+            r.last_purchase_at,
+        )
+        for r in rows
+    ]
+
+
+def _changes(session) -> list[int]:
+    from sqlalchemy import text
+
+    return session.execute(text("SELECT member_id FROM segment_changes ORDER BY 1")).scalars().all()
+
+
+def test_a_night_recomputes_only_the_members_that_moved_and_agrees_with_a_full_rebuild(
+    session, make_store, make_member
+):
+    """Tonight's summaries are last night's brought forward: members whose purchases were added,
+    refunded or backdated, and members whose purchases left the window, are recomputed; the result
+    is exactly what rebuilding everything from the purchases gives."""
+    store = make_store()
+    n = iter(range(1, 100_000))
+
+    def buy(member, paid_at, amount=1_000, refunded=0):
+        purchase = Purchase(
+            store_id=store.id,
+            order_no=f"n{next(n)}",
+            member_id=member.id,
+            amount_fen=amount,
+            refunded_fen=refunded,
+            paid_at=paid_at,
+        )
+        session.add(purchase)
+        return purchase
+
+    people = [make_member(store, joined_at=NOW - timedelta(days=700)) for _ in range(30)]
+    for i, member in enumerate(people):
+        for k in range(i % 7):
+            buy(member, NOW - timedelta(days=20 + 45 * k + i), 500 + 100 * i)
+    # Two purchases on the window's first day (364 days ago), which leaves it tomorrow.
+    edge = buy(
+        people[3], clock.business_day_start(TODAY - timedelta(days=364)) + timedelta(hours=2)
+    )
+    leaving = clock.business_day_start(TODAY - timedelta(days=364))
+    buy(people[4], leaving + timedelta(hours=3), 1_000, refunded=300)  # counts 700 fen
+    buy(people[8], leaving + timedelta(hours=4), 500, refunded=500)  # never counted
+    returning = buy(people[5], NOW - timedelta(days=2), 9_000)
+    session.commit()
+    assert len(set(_changes(session))) == 25  # every buyer's purchases, logged
+    first = segments.refresh(session, NOW)
+    assert first["summaries_recomputed"] == "all"
+    assert _changes(session) == []
+    assert edge.member_id in {row.member_id for row in _summaries(session) if row.frequency > 0}
+
+    later = NOW + timedelta(days=1)
+    newcomer = make_member(store, joined_at=later - timedelta(hours=5))
+    buy(newcomer, later - timedelta(hours=4), 3_000)  # bought today
+    buy(people[6], later - timedelta(hours=1), 2_000)  # bought again today
+    returning.refunded_fen = 9_000  # refunded in full
+    buy(people[7], NOW - timedelta(days=100), 7_000)  # backdated (an import of old receipts)
+    session.commit()
+    night = segments.refresh(session, later)
+    # The four whose purchases changed are recomputed; the two whose purchase only left the
+    # window have it subtracted.
+    assert (night["summaries_recomputed"], night["summaries_out_of_window"]) == (4, 2)
+    assert _changes(session) == []
+    by_member = {row.member_id: row for row in _summaries(session)}
+    # people[3]: four purchases, one of which has left the window (still in the history).
+    assert (by_member[people[3].id].frequency, by_member[people[3].id].n_days) == (3, 4)
+    assert by_member[newcomer.id].frequency == 1
+    incremental = (_summaries(session), _segments_table(session))
+
+    rebuilt = segments.refresh(session, later, full=True)
+    assert rebuilt["summaries_recomputed"] == "all"
+    assert (_summaries(session), _segments_table(session)) == incremental
+
+
+@pytest.mark.postgres
+def test_a_purchase_committed_while_the_refresh_runs_is_counted_the_next_night(
+    app, session, shoppers, monkeypatch
+):
+    """The refresh deletes only the changes it read: one that a till commits meanwhile (here a
+    backdated purchase, outside every time range the refresh looks at) waits for the next night."""
+    from app.extensions import db
+
+    segments.refresh(session, NOW)
+    sleeper = shoppers["sleeper"]
+    run_summary = segments._run_summary
+
+    def till_commits_meanwhile(*args, **kwargs):
+        with db.engine.begin() as conn:
+            conn.execute(
+                Purchase.__table__.insert().values(
+                    store_id=sleeper.store_id,
+                    order_no="meanwhile",
+                    member_id=sleeper.id,
+                    source="till",
+                    amount_fen=4_000,
+                    refunded_fen=0,
+                    items=1,
+                    points_awarded=0,
+                    points_reversed=0,
+                    fingerprint="",
+                    paid_at=NOW - timedelta(days=10),
+                    created_at=NOW,
+                )
+            )
+        monkeypatch.setattr(segments, "_run_summary", run_summary)
+        return run_summary(*args, **kwargs)
+
+    monkeypatch.setattr(segments, "_run_summary", till_commits_meanwhile)
+    segments.refresh(session, NOW + timedelta(days=1))
+    assert _segment(session, sleeper).frequency == 1  # not seen tonight ...
+    assert _changes(session) == [sleeper.id]  # ... but still logged
+    segments.refresh(session, NOW + timedelta(days=2))
+    assert (_segment(session, sleeper).frequency, _segment(session, sleeper).recency_days) == (
+        2,
+        12,
+    )
+    assert _changes(session) == []

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 from app import clock
 from app.models import Purchase
+from app.models.segments import MemberSegment
 from app.services import segments
 from tests.conftest import error_code
 
@@ -137,12 +138,12 @@ def test_a_looked_up_member_shows_their_segment(
 ):
     clock.freeze(NOW)
     store = make_store()
-    # Enough repeat buyers for the model: most buy every two weeks until now, a few stopped
-    # a year ago after buying just as often.
+    # Enough repeat buyers for the model: most buy every one to four weeks until now (the first
+    # every two), a few stopped a year ago after buying every two weeks.
     regulars = [make_member(store, joined_at=NOW - timedelta(days=400)) for _ in range(20)]
     lapsed = [make_member(store, joined_at=NOW - timedelta(days=400)) for _ in range(5)]
-    for member in regulars:
-        for days_ago in range(2, 300, 14):
+    for i, member in enumerate(regulars):
+        for days_ago in range(2, 300, (14, 7, 21, 28)[i % 4]):
             _buy(session, member, store, days_ago, 5_000)
     for member in lapsed:
         for days_ago in range(300, 380, 14):
@@ -168,3 +169,40 @@ def test_a_looked_up_member_shows_their_segment(
     assert 0 <= gone["p_alive"] < 0.5 < regular["p_alive"] <= 1
     assert gone["expected_purchases_90d"] < 1 < regular["expected_purchases_90d"]
     assert segment_of(newcomer) is None
+
+
+def test_purchases_and_refunds_at_the_till_reach_the_next_nights_segments(
+    client, session, make_store, make_member, make_staff, staff_headers, scan_for
+):
+    """The refresh recomputes a member when the till changes their purchases: a refund of one
+    order and a part refund of another show in the next night's figures."""
+    store = make_store()
+    clerk = make_staff("clerk", store=store)
+    member = make_member(store, joined_at=NOW - timedelta(days=200))
+    headers = staff_headers(clerk)
+    clock.freeze(NOW - timedelta(hours=2))
+    scan_id = scan_for(member, clerk)
+    for order_no, amount in (("T-1", 10_000), ("T-2", 5_000)):
+        body = {"scan_id": scan_id, "order_no": order_no, "amount_fen": amount}
+        assert client.post("/staff/v1/purchases", json=body, headers=headers).status_code == 201
+    segments.refresh(session, NOW)
+    session.expire_all()
+    seen = session.get(MemberSegment, member.id)
+    assert (seen.frequency, seen.monetary_fen, seen.recency_days) == (2, 15_000, 0)
+
+    def refund(order_no, refund_no, amount):
+        response = client.post(
+            f"/staff/v1/purchases/{order_no}/refunds",
+            json={"refund_no": refund_no, "amount_fen": amount},
+            headers=headers,
+        )
+        assert response.status_code == 201, response.get_json()
+
+    clock.freeze(NOW + timedelta(hours=3))
+    refund("T-1", "R-1", 10_000)  # in full: as if never bought
+    refund("T-2", "R-2", 2_000)
+    night = segments.refresh(session, NOW + timedelta(days=1))
+    assert night["summaries_recomputed"] == 1
+    session.expire_all()
+    seen = session.get(MemberSegment, member.id)
+    assert (seen.frequency, seen.monetary_fen, seen.recency_days) == (1, 3_000, 1)
