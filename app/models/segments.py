@@ -123,6 +123,8 @@ class SegmentChange(db.Model):
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     member_id: Mapped[int] = mapped_column(BigId)
+    # Purchases inserted: the earliest payment time among them. NULL for an update or delete.
+    paid_from: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class SegmentState(db.Model):
@@ -145,7 +147,8 @@ PURCHASE_TRIGGERS = {
         CREATE OR REPLACE FUNCTION segment_changes_log() RETURNS trigger LANGUAGE plpgsql AS $$
         BEGIN
             IF TG_OP = 'INSERT' THEN
-                INSERT INTO segment_changes (member_id) SELECT DISTINCT member_id FROM new_rows;
+                INSERT INTO segment_changes (member_id, paid_from)
+                SELECT member_id, MIN(paid_at) FROM new_rows GROUP BY member_id;
             ELSIF TG_OP = 'DELETE' THEN
                 INSERT INTO segment_changes (member_id) VALUES (OLD.member_id);
             ELSE
@@ -171,7 +174,8 @@ PURCHASE_TRIGGERS = {
     ],
     "sqlite": [
         "CREATE TRIGGER IF NOT EXISTS purchases_segment_insert AFTER INSERT ON purchases"
-        " BEGIN INSERT INTO segment_changes (member_id) VALUES (NEW.member_id); END",
+        " BEGIN INSERT INTO segment_changes (member_id, paid_from)"
+        " VALUES (NEW.member_id, NEW.paid_at); END",
         "CREATE TRIGGER IF NOT EXISTS purchases_segment_update AFTER UPDATE ON purchases"
         " WHEN OLD.refunded_fen <> NEW.refunded_fen OR OLD.amount_fen <> NEW.amount_fen"
         " OR OLD.paid_at <> NEW.paid_at OR OLD.member_id <> NEW.member_id"

@@ -77,9 +77,12 @@ def tz_params(now: datetime) -> dict:
     return {"tz": tz.key, "tz_offset": f"{offset_minutes:+d} minutes"}
 
 
-def _summary_select(session: Session, only_dirty: bool = False) -> str:
+def _summary_select(
+    session: Session, members: str | None = None, purchases: str = "purchases"
+) -> str:
     """SELECT of the per-member summary columns (as in member_purchase_summaries) as of :now,
-    window figures from :window_start; only for the members in seg_dirty when `only_dirty`.
+    window figures from :window_start; only for the members in the table `members` if given;
+    from the table `purchases` (or one with its member_id, paid_at, amount_fen, refunded_fen).
 
     Two aggregations (per member and day, then per member). On PostgreSQL the day is the
     expression of the index ix_purchases_member_business_day (the zone written out, as in the
@@ -91,7 +94,7 @@ def _summary_select(session: Session, only_dirty: bool = False) -> str:
         day, day_no = f"timezone('{zone}', paid_at)::date", "{}(day) - DATE '2000-01-01'"
     else:
         day, day_no = day_no_sql(session, "paid_at"), "{}(day)"
-    dirty = "AND member_id IN (SELECT member_id FROM seg_dirty)" if only_dirty else ""
+    only = f"AND member_id IN (SELECT member_id FROM {members})" if members else ""
     return f"""
         SELECT member_id, CAST(SUM(frequency) AS BIGINT) AS frequency,
                CAST(SUM(monetary_fen) AS BIGINT) AS monetary_fen,
@@ -102,25 +105,29 @@ def _summary_select(session: Session, only_dirty: bool = False) -> str:
                      SUM(CASE WHEN paid_at >= :window_start THEN amount_fen - refunded_fen
                               ELSE 0 END) AS monetary_fen,
                      MAX(paid_at) AS last_paid_at
-              FROM purchases
-              WHERE paid_at <= :now AND (refunded_fen < amount_fen OR amount_fen = 0) {dirty}
+              FROM {purchases}
+              WHERE paid_at <= :now AND (refunded_fen < amount_fen OR amount_fen = 0) {only}
               GROUP BY 1, 2) per_day
         GROUP BY member_id
         """
 
 
-def _run_summary(session: Session, sql: str, now: datetime, window_start: datetime) -> None:
-    postgres = is_postgres(session)
+def _run_summary(
+    session: Session, sql: str, now: datetime, window_start: datetime, sort=True, **times
+):
+    """Run a statement made with _summary_select. `sort`: PostgreSQL groups by sorting (or by
+    reading the index in order), for the many groups of many members' whole histories."""
+    postgres = is_postgres(session) and sort
     if postgres:
         session.execute(text("SET LOCAL enable_hashagg = off"))
-    session.execute(
-        text(sql).bindparams(
-            bindparam("now", type_=UTCDateTime()), bindparam("window_start", type_=UTCDateTime())
-        ),
-        {"now": now, "window_start": window_start, **tz_params(now)},
+    times.update(now=now, window_start=window_start)
+    result = session.execute(
+        text(sql).bindparams(*(bindparam(name, type_=UTCDateTime()) for name in times)),
+        {**times, **tz_params(now)},
     )
     if postgres:
         session.execute(text("SET LOCAL enable_hashagg = on"))
+    return result
 
 
 SUMMARY_COLUMNS = "member_id, frequency, monetary_fen, last_paid_at, first_day, last_day, n_days"
@@ -129,12 +136,17 @@ SUMMARY_COLUMNS = "member_id, frequency, monetary_fen, last_paid_at, first_day, 
 def update_summaries(session: Session, now: datetime, window_start: datetime, full: bool) -> dict:
     """Bring member_purchase_summaries to `now`: every member's from the purchases when `full` or
     when they are not simply last night's moved forward (first run, time moved back, a longer
-    window, another business zone); otherwise recomputed only for the members whose purchases
-    changed since (segment_changes) or who bought since, and for members whose purchases only
-    left the window, those purchases subtracted from the window's figures.
+    window, another business zone). Otherwise, per member:
+
+    - only new sales since (changes that are all purchases inserted with a payment time after the
+      last refresh): what they bought since added to the summary;
+    - any other change to their purchases (refund, backdated or deleted purchase), or a first
+      purchase: recomputed from their purchases;
+    - purchases only left the window: those subtracted from the window's figures.
 
     The changes taken into account are the ones visible when this starts (seg_seen), and only
-    those are deleted at the end: a till's change committed meanwhile waits for the next night.
+    those are deleted at the end: a change committed meanwhile waits for the next night (the
+    member is then left as it is, or recomputed, never brought forward by half).
     """
     postgres = is_postgres(session)
     state = session.get(SegmentState, 1)
@@ -146,12 +158,19 @@ def update_summaries(session: Session, now: datetime, window_start: datetime, fu
         or window_start < state.window_start
         or state.business_tz != zone
     )
-    for table in ("seg_seen", "seg_dirty"):
+    temporary = ("seg_seen", "seg_sales", "seg_merge", "seg_dirty")
+    for table in temporary:
         session.execute(text(f"DROP TABLE IF EXISTS {table}"))
     session.execute(
-        text("CREATE TEMPORARY TABLE seg_seen AS SELECT id, member_id FROM segment_changes")
+        text(
+            "CREATE TEMPORARY TABLE seg_seen AS SELECT id, member_id, paid_from"
+            " FROM segment_changes"
+        )
     )
+    if postgres:
+        session.execute(text("ANALYZE seg_seen"))
     insert = f"INSERT INTO member_purchase_summaries ({SUMMARY_COLUMNS}) "
+    counts = {"full": full, "recomputed": None, "merged": 0, "moved": 0}
     if full:
         session.execute(
             text(
@@ -161,30 +180,61 @@ def update_summaries(session: Session, now: datetime, window_start: datetime, fu
             )
         )
         _run_summary(session, insert + _summary_select(session), now, window_start)
-        members, moved = None, 0
     else:
-        times = {
-            "old_window_start": state.window_start,
-            "window_start": window_start,
-            "as_of": state.as_of,
-            "now": now,
-        }
-        timed = [bindparam(name, type_=UTCDateTime()) for name in times]
-        # Recomputed: members whose purchases changed, and who bought since (read through
-        # ix_purchases_paid_at).
+        as_of = {"as_of": state.as_of}
+        # The sales since the last refresh, by ix_purchases_paid_at (a table of their own, with
+        # statistics: those of purchases never know today's sales, and plans made on them are
+        # seconds slower).
+        session.execute(
+            text(
+                "CREATE TEMPORARY TABLE seg_sales AS"
+                " SELECT member_id, paid_at, amount_fen, refunded_fen FROM purchases"
+                " WHERE paid_at > :as_of AND paid_at <= :now"
+            ).bindparams(*(bindparam(name, type_=UTCDateTime()) for name in ("as_of", "now"))),
+            {**as_of, "now": now},
+        )
+        session.execute(
+            text(
+                "CREATE TEMPORARY TABLE seg_merge AS SELECT member_id FROM seg_seen c"
+                " GROUP BY member_id"
+                " HAVING COUNT(*) = COUNT(paid_from) AND MIN(paid_from) > :as_of"
+                " AND EXISTS (SELECT 1 FROM member_purchase_summaries s"
+                " WHERE s.member_id = c.member_id)"
+            ).bindparams(bindparam("as_of", type_=UTCDateTime())),
+            as_of,
+        )
+        # Everyone else with a change, and anyone who bought since without one yet (committed
+        # after seg_seen was read).
         session.execute(
             text(
                 "CREATE TEMPORARY TABLE seg_dirty AS SELECT member_id FROM seg_seen"
-                " UNION SELECT member_id FROM purchases WHERE paid_at > :as_of AND paid_at <= :now"
-            ).bindparams(*timed[2:]),
-            times,
+                " UNION SELECT member_id FROM seg_sales EXCEPT SELECT member_id FROM seg_merge"
+            )
         )
         if postgres:
-            session.execute(text("ANALYZE seg_dirty"))
-        # Members whose purchases only left the window: those purchases subtracted from the
-        # window figures (the history's days are unchanged). A member with a change committed
-        # after seg_seen was read is left as it is, for the next night (as the recomputed are).
-        moved = session.execute(
+            for table in ("seg_sales", "seg_merge", "seg_dirty"):
+                session.execute(text(f"ANALYZE {table}"))
+        # New sales: their days start on or after the last refresh's day, so the only day that
+        # can be counted twice is the summary's last day.
+        t = "member_purchase_summaries"
+        counts["merged"] = _run_summary(
+            session,
+            f"UPDATE {t} SET frequency = {t}.frequency + f.frequency,"
+            f" monetary_fen = {t}.monetary_fen + f.monetary_fen,"
+            f" last_paid_at = CASE WHEN f.last_paid_at > {t}.last_paid_at THEN f.last_paid_at"
+            f" ELSE {t}.last_paid_at END,"
+            f" n_days = {t}.n_days + f.n_days"
+            f" - CASE WHEN f.first_day = {t}.last_day THEN 1 ELSE 0 END,"
+            f" last_day = CASE WHEN f.last_day > {t}.last_day THEN f.last_day ELSE {t}.last_day END"
+            f" FROM ({_summary_select(session, 'seg_merge', 'seg_sales')}) f"
+            f" WHERE {t}.member_id = f.member_id",
+            now,
+            window_start,
+            sort=False,  # a day's sales: few groups
+        ).rowcount
+        # Purchases that left the window, for members neither recomputed nor changed since
+        # seg_seen was read (the history's days are unchanged).
+        counts["moved"] = session.execute(
             text(
                 "UPDATE member_purchase_summaries"
                 " SET frequency = frequency - l.n, monetary_fen = monetary_fen - l.money"
@@ -193,11 +243,17 @@ def update_summaries(session: Session, now: datetime, window_start: datetime, fu
                 " WHERE paid_at >= :old_window_start AND paid_at < :window_start"
                 " AND paid_at <= :as_of AND (refunded_fen < amount_fen OR amount_fen = 0)"
                 " AND member_id NOT IN (SELECT member_id FROM seg_dirty)"
-                " AND member_id NOT IN (SELECT member_id FROM segment_changes)"
+                " AND member_id NOT IN (SELECT member_id FROM segment_changes"
+                " WHERE id NOT IN (SELECT id FROM seg_seen))"
                 " GROUP BY member_id) l"
                 " WHERE member_purchase_summaries.member_id = l.member_id"
-            ).bindparams(*timed[:3]),
-            {name: times[name] for name in ("old_window_start", "window_start", "as_of")},
+            ).bindparams(
+                *(
+                    bindparam(name, type_=UTCDateTime())
+                    for name in ("old_window_start", "window_start", "as_of")
+                )
+            ),
+            {"old_window_start": state.window_start, "window_start": window_start, **as_of},
         ).rowcount
         session.execute(
             text(
@@ -205,8 +261,8 @@ def update_summaries(session: Session, now: datetime, window_start: datetime, fu
                 " WHERE member_id IN (SELECT member_id FROM seg_dirty)"
             )
         )
-        _run_summary(session, insert + _summary_select(session, True), now, window_start)
-        members = session.execute(text("SELECT COUNT(*) FROM seg_dirty")).scalar_one()
+        _run_summary(session, insert + _summary_select(session, "seg_dirty"), now, window_start)
+        counts["recomputed"] = session.execute(text("SELECT COUNT(*) FROM seg_dirty")).scalar_one()
     session.execute(text("DELETE FROM segment_changes WHERE id IN (SELECT id FROM seg_seen)"))
     if state is None:
         state = SegmentState(id=1)
@@ -215,9 +271,9 @@ def update_summaries(session: Session, now: datetime, window_start: datetime, fu
     session.flush()
     if postgres and full:
         session.execute(text("ANALYZE member_purchase_summaries"))
-    for table in ("seg_seen", "seg_dirty"):
+    for table in temporary:
         session.execute(text(f"DROP TABLE IF EXISTS {table}"))
-    return {"full": members is None, "members": members, "moved": moved}
+    return counts
 
 
 def model_summaries(
@@ -679,7 +735,8 @@ def refresh(session: Session, now: datetime, full: bool = False) -> dict:
         lap("swap")
     return {
         "buyers": buyers,
-        "summaries_recomputed": "all" if summary["full"] else summary["members"],
+        "summaries_recomputed": "all" if summary["full"] else summary["recomputed"],
+        "summaries_new_sales": summary["merged"],
         "summaries_out_of_window": summary["moved"],
         **{stage: int(stages.get(stage, 0)) for stage in ("new", "active", "sleeping", "lost")},
         "model": model.as_dict() if model is not None else None,

@@ -29,7 +29,8 @@ TRIGGERS = {
         CREATE OR REPLACE FUNCTION segment_changes_log() RETURNS trigger LANGUAGE plpgsql AS $$
         BEGIN
             IF TG_OP = 'INSERT' THEN
-                INSERT INTO segment_changes (member_id) SELECT DISTINCT member_id FROM new_rows;
+                INSERT INTO segment_changes (member_id, paid_from)
+                SELECT member_id, MIN(paid_at) FROM new_rows GROUP BY member_id;
             ELSIF TG_OP = 'DELETE' THEN
                 INSERT INTO segment_changes (member_id) VALUES (OLD.member_id);
             ELSE
@@ -54,7 +55,8 @@ TRIGGERS = {
     ],
     "sqlite": [
         "CREATE TRIGGER IF NOT EXISTS purchases_segment_insert AFTER INSERT ON purchases"
-        " BEGIN INSERT INTO segment_changes (member_id) VALUES (NEW.member_id); END",
+        " BEGIN INSERT INTO segment_changes (member_id, paid_from)"
+        " VALUES (NEW.member_id, NEW.paid_at); END",
         "CREATE TRIGGER IF NOT EXISTS purchases_segment_update AFTER UPDATE ON purchases"
         " WHEN OLD.refunded_fen <> NEW.refunded_fen OR OLD.amount_fen <> NEW.amount_fen"
         " OR OLD.paid_at <> NEW.paid_at OR OLD.member_id <> NEW.member_id"
@@ -82,6 +84,7 @@ def upgrade():
     op.create_table('segment_changes',
     sa.Column('id', BIG_ID, autoincrement=True, nullable=False),
     sa.Column('member_id', BIG_ID, nullable=False),
+    sa.Column('paid_from', app.models.base.UTCDateTime(timezone=True), nullable=True),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_segment_changes'))
     )
     op.create_table('segment_state',

@@ -273,6 +273,8 @@ def test_a_night_recomputes_only_the_members_that_moved_and_agrees_with_a_full_r
     buy(people[4], leaving + timedelta(hours=3), 1_000, refunded=300)  # counts 700 fen
     buy(people[8], leaving + timedelta(hours=4), 500, refunded=500)  # never counted
     returning = buy(people[5], NOW - timedelta(days=2), 9_000)
+    buy(people[9], NOW - timedelta(hours=1), 800)  # this morning, before the first refresh
+    older = buy(people[11], NOW - timedelta(days=30), 2_500)
     session.commit()
     assert len(set(_changes(session))) == 25  # every buyer's purchases, logged
     first = segments.refresh(session, NOW)
@@ -286,16 +288,25 @@ def test_a_night_recomputes_only_the_members_that_moved_and_agrees_with_a_full_r
     buy(people[6], later - timedelta(hours=1), 2_000)  # bought again today
     returning.refunded_fen = 9_000  # refunded in full
     buy(people[7], NOW - timedelta(days=100), 7_000)  # backdated (an import of old receipts)
+    buy(people[9], NOW + timedelta(hours=2), 600)  # again the same day: still one day
+    buy(people[10], later - timedelta(hours=3), 400, refunded=400)  # refunded at once
+    # A sale today and a part refund of an older purchase: recomputed, not added to.
+    buy(people[11], later - timedelta(hours=2), 1_500)
+    older.refunded_fen = 1_000
     session.commit()
     night = segments.refresh(session, later)
-    # The four whose purchases changed are recomputed; the two whose purchase only left the
-    # window have it subtracted.
+    # New sales are added (people 6 and 9; people 10's was refunded in full: nothing to add);
+    # the refunded, backdated and first purchases are recomputed; the two whose purchase only
+    # left the window have it subtracted.
+    assert night["summaries_new_sales"] == 2
     assert (night["summaries_recomputed"], night["summaries_out_of_window"]) == (4, 2)
     assert _changes(session) == []
     by_member = {row.member_id: row for row in _summaries(session)}
     # people[3]: four purchases, one of which has left the window (still in the history).
     assert (by_member[people[3].id].frequency, by_member[people[3].id].n_days) == (3, 4)
     assert by_member[newcomer.id].frequency == 1
+    # people[9]: two earlier days, then twice today (once before the first refresh): 3 days.
+    assert (by_member[people[9].id].frequency, by_member[people[9].id].n_days) == (4, 3)
     incremental = (_summaries(session), _segments_table(session))
 
     rebuilt = segments.refresh(session, later, full=True)
