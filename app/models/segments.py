@@ -41,7 +41,7 @@ class SegmentModelValue(db.Model):
 
     __tablename__ = "segment_model_values"
 
-    # x * 2^40 + t_x * 2^20 + T (services.segments.MODEL_KEY_SQL).
+    # x * 2^40 + t_x * 2^20 + T, in days (services.segments._model_key_sql).
     k: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     p_alive: Mapped[float] = mapped_column(Float)
     expected: Mapped[float | None] = mapped_column(Float)

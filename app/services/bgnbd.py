@@ -162,11 +162,16 @@ def _log_odds_dead(model: BgNbdFit, x, t_x, T) -> np.ndarray:
 
 
 def expected_purchases(model: BgNbdFit, t: float, x, t_x, T) -> np.ndarray:
-    """Purchases each member is expected to make in the next t weeks (paper, equation 10)."""
+    """Purchases each member is expected to make in the next t weeks (paper, equation 10): a
+    term of (x, T), evaluated once per distinct pair (the hypergeometric function is the costly
+    part), times the odds of being alive."""
     r, alpha, a, b = model.r, model.alpha, model.a, model.b
     x, t_x, T = (np.asarray(v, dtype=float) for v in (x, t_x, T))
+    (px, pT), index = _pairs(x, T)
     with np.errstate(all="ignore"):
-        hyper = hyp2f1(r + x, b + x, a + b + x - 1, t / (alpha + T + t))
-        body = (a + b + x - 1) / (a - 1) * (1 - ((alpha + T) / (alpha + T + t)) ** (r + x) * hyper)
-        expected = body * p_alive(model, x, t_x, T)
+        hyper = hyp2f1(r + px, b + px, a + b + px - 1, t / (alpha + pT + t))
+        body = (
+            (a + b + px - 1) / (a - 1) * (1 - ((alpha + pT) / (alpha + pT + t)) ** (r + px) * hyper)
+        )
+        expected = body[index] * p_alive(model, x, t_x, T)
     return np.where(np.isfinite(expected), np.maximum(expected, 0.0), np.nan)

@@ -286,23 +286,24 @@ def model_summaries(
     """
     import numpy as np  # imported here: numpy and scipy would slow every process's start-up
 
-    columns = ("n_days - 1", "last_day - first_day", "first_day")
+    today_no = day_number(today)
     if is_postgres(session):
-        # Each column as one bytea of big-endian int4s (a row per member through the driver, or
-        # COPY, costs seconds of Python).
+        # One bytea of big-endian int8s, each the model key x * 2^40 + t_x * 2^20 + T (a row per
+        # member through the driver, or COPY, costs seconds of Python; three columns, twice one).
         packed = session.execute(
-            text(
-                "SELECT "
-                + ", ".join(f"string_agg(int4send(CAST({c} AS INTEGER)), '')" for c in columns)
-                + f" FROM {table}"
-            )
-        ).one()
-        x, t_x, first_day = (np.frombuffer(c or b"", dtype=">i4").astype(np.int64) for c in packed)
+            text(f"SELECT string_agg(int8send({_model_key_sql()}), '') FROM {table}"),
+            {"today": today_no},
+        ).scalar_one()
+        keys = np.frombuffer(packed or b"", dtype=">i8").astype(np.int64)
+        x, t_x, big_t = keys >> 40, (keys >> 20) & 0xFFFFF, keys & 0xFFFFF
     else:
-        rows = session.execute(text(f"SELECT {', '.join(columns)} FROM {table}")).all()
+        rows = session.execute(
+            text(f"SELECT n_days - 1, last_day - first_day, first_day FROM {table}")
+        ).all()
         x, t_x, first_day = (np.array([r[i] for r in rows], dtype=np.int64) for i in range(3))
-    big_t = day_number(today) - first_day
-    _, first, count = np.unique(_model_keys(x, t_x, big_t), return_index=True, return_counts=True)
+        big_t = today_no - first_day
+        keys = _model_keys(x, t_x, big_t)
+    _, first, count = np.unique(keys, return_index=True, return_counts=True)
     return (
         x[first].astype(float),
         t_x[first].astype(float),
@@ -344,9 +345,13 @@ def _fit_summaries(summaries, start: dict | None = None):
 # The model's values are looked up by one integer made of (x, t_x, T): x * 2^40 + t_x * 2^20 + T
 # (days; T and t_x stay below 2^20 days). Joining a million members on one integer is faster
 # than on three expressions.
-MODEL_KEY_SQL = (
-    "(s.n_days - 1) * 1099511627776 + (s.last_day - s.first_day) * 1048576 + (:today - s.first_day)"
-)
+def _model_key_sql(table: str = "") -> str:
+    """The model key of a summary row (of `table`, the alias, if given), T counted to :today."""
+    s = f"{table}." if table else ""
+    return (
+        f"({s}n_days - 1) * 1099511627776 + ({s}last_day - {s}first_day) * 1048576"
+        f" + (:today - {s}first_day)"
+    )
 
 
 def _model_keys(x, t_x, big_t):
@@ -539,7 +544,7 @@ def _segments_select(session: Session) -> str:
             SELECT m.id AS member_id, {joined_day} AS joined_day,
                    :today - {joined_day} AS joined_days,
                    :today - s.last_day AS recency_days, s.last_day, s.frequency,
-                   s.monetary_fen, s.last_paid_at, {MODEL_KEY_SQL} AS model_key,
+                   s.monetary_fen, s.last_paid_at, {_model_key_sql("s")} AS model_key,
                    {_score_sql("r", "last_day")} AS r_score,
                    {_score_sql("f", "frequency")} AS f_score,
                    {_score_sql("m", "monetary_fen")} AS m_score,
