@@ -98,8 +98,8 @@ class MemberSegment(db.Model):
 
 class MemberPurchaseSummary(db.Model):
     """Per member who bought: what the refresh needs from the purchases (window figures, and the
-    whole history's first and last business day and distinct days). Kept by the refresh itself,
-    recomputed only for members whose purchases changed (segment_changes) or left the window."""
+    whole history's first and last business day and distinct days). Kept by the refresh itself
+    and brought forward each night (services.segments.update_summaries)."""
 
     __tablename__ = "member_purchase_summaries"
 
