@@ -16,7 +16,7 @@ from app.services import segments
 from tests.conftest import PG_ADMIN_URL, REDIS_URL
 
 
-def _upgrade_and_diff(url: str) -> list:
+def _upgrade_and_diff(url: str) -> tuple[list, set, set]:
     from flask_migrate import upgrade
 
     from app import create_app
