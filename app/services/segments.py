@@ -112,6 +112,11 @@ def _summary_select(
         """
 
 
+def _timed(sql: str, *names: str):
+    """text(sql) with the named parameters bound as instants (aware, stored as UTC)."""
+    return text(sql).bindparams(*(bindparam(name, type_=UTCDateTime()) for name in names))
+
+
 def _run_summary(
     session: Session, sql: str, now: datetime, window_start: datetime, sort=True, **times
 ):
@@ -122,7 +127,7 @@ def _run_summary(
         session.execute(text("SET LOCAL enable_hashagg = off"))
     times.update(now=now, window_start=window_start)
     result = session.execute(
-        text(sql).bindparams(*(bindparam(name, type_=UTCDateTime()) for name in times)),
+        _timed(sql, *times),
         {**times, **tz_params(now)},
     )
     if postgres:
@@ -186,21 +191,24 @@ def update_summaries(session: Session, now: datetime, window_start: datetime, fu
         # statistics: those of purchases never know today's sales, and plans made on them are
         # seconds slower).
         session.execute(
-            text(
+            _timed(
                 "CREATE TEMPORARY TABLE seg_sales AS"
                 " SELECT member_id, paid_at, amount_fen, refunded_fen FROM purchases"
-                " WHERE paid_at > :as_of AND paid_at <= :now"
-            ).bindparams(*(bindparam(name, type_=UTCDateTime()) for name in ("as_of", "now"))),
+                " WHERE paid_at > :as_of AND paid_at <= :now",
+                "as_of",
+                "now",
+            ),
             {**as_of, "now": now},
         )
         session.execute(
-            text(
+            _timed(
                 "CREATE TEMPORARY TABLE seg_merge AS SELECT member_id FROM seg_seen c"
                 " GROUP BY member_id"
                 " HAVING COUNT(*) = COUNT(paid_from) AND MIN(paid_from) > :as_of"
                 " AND EXISTS (SELECT 1 FROM member_purchase_summaries s"
-                " WHERE s.member_id = c.member_id)"
-            ).bindparams(bindparam("as_of", type_=UTCDateTime())),
+                " WHERE s.member_id = c.member_id)",
+                "as_of",
+            ),
             as_of,
         )
         # Everyone else with a change, and anyone who bought since without one yet (committed
@@ -235,7 +243,7 @@ def update_summaries(session: Session, now: datetime, window_start: datetime, fu
         # Purchases that left the window, for members neither recomputed nor changed since
         # seg_seen was read (the history's days are unchanged).
         counts["moved"] = session.execute(
-            text(
+            _timed(
                 "UPDATE member_purchase_summaries"
                 " SET frequency = frequency - l.n, monetary_fen = monetary_fen - l.money"
                 " FROM (SELECT member_id, COUNT(*) AS n,"
@@ -246,12 +254,10 @@ def update_summaries(session: Session, now: datetime, window_start: datetime, fu
                 " AND member_id NOT IN (SELECT member_id FROM segment_changes"
                 " WHERE id NOT IN (SELECT id FROM seg_seen))"
                 " GROUP BY member_id) l"
-                " WHERE member_purchase_summaries.member_id = l.member_id"
-            ).bindparams(
-                *(
-                    bindparam(name, type_=UTCDateTime())
-                    for name in ("old_window_start", "window_start", "as_of")
-                )
+                " WHERE member_purchase_summaries.member_id = l.member_id",
+                "old_window_start",
+                "window_start",
+                "as_of",
             ),
             {"old_window_start": state.window_start, "window_start": window_start, **as_of},
         ).rowcount
@@ -577,25 +583,17 @@ def write_segments(connection, now: datetime, cfg: dict) -> None:
         **rfm_cuts(connection),
         **tz_params(now),
     }
-    select = text(_segments_select(connection)).bindparams(bindparam("now", type_=UTCDateTime()))
+    select = _segments_select(connection)
     if not is_postgres(connection):
         connection.execute(text("DELETE FROM member_segments"))
         connection.execute(
-            text(f"INSERT INTO member_segments ({SEGMENT_COLUMNS}) {select.text}").bindparams(
-                bindparam("now", type_=UTCDateTime())
-            ),
-            params,
+            _timed(f"INSERT INTO member_segments ({SEGMENT_COLUMNS}) {select}", "now"), params
         )
         return
     # CREATE TABLE AS, which PostgreSQL may run in parallel (an INSERT ... SELECT it never does),
     # then the model's NOT NULLs, check and key in one pass (the key built in one sort).
     connection.execute(text("DROP TABLE IF EXISTS member_segments_next"))
-    connection.execute(
-        text(f"CREATE TABLE member_segments_next AS {select.text}").bindparams(
-            bindparam("now", type_=UTCDateTime())
-        ),
-        params,
-    )
+    connection.execute(_timed(f"CREATE TABLE member_segments_next AS {select}", "now"), params)
     table = MemberSegment.__table__
     constraints = [
         f"ALTER COLUMN {column.name} SET NOT NULL"
