@@ -67,7 +67,7 @@ def seed(app, members: int) -> None:
 def enqueue_campaign(app) -> tuple[float, dict]:
     from app.extensions import db
     from app.models import Staff
-    from app.services import campaigns
+    from app.services.messaging import campaigns
 
     with app.app_context():
         staff = Staff(username="bench", password_hash="x", role="marketer")
@@ -90,7 +90,7 @@ def child(args) -> None:
     app.config["WECHAT_API_BASE"] = args.api
     from app import clock
     from app.extensions import db
-    from app.services import dispatch
+    from app.services.messaging import dispatch
     from jobs.messaging import send_bucket
 
     clock.freeze(SEND_AT)

@@ -171,7 +171,7 @@ def seed(app) -> dict:
     from app.models import Member, Staff, Store
     from app.models.coupons import CouponTemplate
     from app.models.lottery import Lottery, LotteryPrize
-    from app.services import points
+    from app.services import ledger
     from app.wechat.sandbox import openid_for
 
     with app.app_context():
@@ -201,7 +201,7 @@ def seed(app) -> dict:
         db.session.flush()
         ids = list(db.session.scalars(text("SELECT id FROM members ORDER BY id")))
         for member_id in ids:
-            points.earn(db.session, member_id, 100, reason="adjustment", ref=f"seed:{member_id}")
+            ledger.earn(db.session, member_id, 100, reason="adjustment", ref=f"seed:{member_id}")
         now = clock.now()
         template = CouponTemplate(
             name="早鸟满50减10",

@@ -10,8 +10,9 @@ from datetime import datetime
 from flask import current_app
 
 from app.extensions import db, get_redis, rkey
-from app.services import campaigns, dispatch, oa_followers, outbox, reminders
-from app.services.send_rate import TokenBucket
+from app.services.members import oa_followers
+from app.services.messaging import campaigns, dispatch, outbox, reminders
+from app.services.messaging.send_rate import TokenBucket
 from app.wechat import client as wechat
 
 DISPATCH_BUDGET_SECONDS = 50  # leave the minute before the next run

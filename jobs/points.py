@@ -6,7 +6,8 @@ from datetime import datetime
 
 from app import clock
 from app.extensions import db
-from app.services import points_expiry, tiers
+from app.services.ledger import points_expiry
+from app.services.members import tiers
 
 
 def points_expiry_job(now: datetime) -> dict:

@@ -4,7 +4,7 @@ One scheduler process runs `messages_dispatch` every minute. By default it deliv
 from DISPATCH_WORKERS threads of its own process. When one process is not enough, set
 DISPATCH_VIA=rq: the job then puts up to DISPATCH_WORKERS "dispatch a batch" tasks on the queue
 and any number of `flask --app wsgi jobs worker` processes, on any machines, take them. Each task
-calls the dispatcher service (app.services.dispatch.dispatch_due), whose claims use
+calls the dispatcher service (app.services.messaging.dispatch.dispatch_due), whose claims use
 `FOR UPDATE SKIP LOCKED`: two workers never take the same message, and a worker that dies is
 recovered by the next run (recover_stale) exactly as with threads.
 
@@ -111,7 +111,7 @@ def dispatch_batch(
     from app import clock
     from app.extensions import db
     from app.metrics import DISPATCH_TASKS
-    from app.services import dispatch
+    from app.services.messaging import dispatch
     from jobs.messaging import send_bucket
 
     fixed = datetime.fromisoformat(as_of) if as_of else None

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from app.extensions import db
-from app.services import referral_rewards
+from app.services.referrals import referral_rewards
 
 
 def referral_settlement_job(now: datetime) -> dict:

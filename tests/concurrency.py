@@ -51,7 +51,7 @@ def bulk_members(session, count: int, points: int = 0) -> list[int]:
     session.commit()
     ids = [m for (m,) in session.query(Member.id).filter(Member.openid.like(f"bulk-{tag}-%")).all()]
     if points:
-        from app.services import points as ledger
+        from app.services import ledger
 
         for member_id in ids:
             ledger.earn(session, member_id, points, reason="adjustment", ref=f"seed:{member_id}")

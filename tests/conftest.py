@@ -294,10 +294,10 @@ def grant(session):
     """Give a member points through the ledger (as an adjustment would)."""
     import secrets as _secrets
 
-    from app.services import points
+    from app.services import ledger
 
     def do(member, amount: int, expires_on=None, now=None):
-        entry = points.earn(
+        entry = ledger.earn(
             session,
             member.id,
             amount,

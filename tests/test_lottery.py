@@ -322,7 +322,7 @@ def test_a_budget_set_later_counts_what_was_already_given(
     session, make_member, grant, make_lottery, make_staff
 ):
     from app.services import lottery as lottery_service
-    from app.services import lottery_admin
+    from app.services.lottery import lottery_admin
 
     member = make_member()
     grant(member, 1000)

@@ -315,7 +315,7 @@ def test_program_settings(client, make_staff, staff_headers):
 
 
 def test_a_reward_that_fails_does_not_hold_up_the_others(client, session, login, shop, monkeypatch):
-    from app.services import referral_rewards
+    from app.services.referrals import referral_rewards
 
     first, _, first_invitee, first_headers = invite(login, "ada", "bea")
     second, _, second_invitee, second_headers = invite(login, "cid", "deb")
@@ -324,7 +324,7 @@ def test_a_reward_that_fails_does_not_hold_up_the_others(client, session, login,
     ):
         bind_phone(client, headers, f"1370000000{i}")
         shop(invitee["member"]["id"], 9000, f"J-{i}")
-    real_earn = referral_rewards.points.earn
+    real_earn = referral_rewards.ledger.earn
     broken = first["member"]["id"]
 
     def earn(session_, member_id, *args, **kwargs):
@@ -332,10 +332,10 @@ def test_a_reward_that_fails_does_not_hold_up_the_others(client, session, login,
             raise RuntimeError("ledger unavailable")
         return real_earn(session_, member_id, *args, **kwargs)
 
-    monkeypatch.setattr(referral_rewards.points, "earn", earn)
+    monkeypatch.setattr(referral_rewards.ledger, "earn", earn)
     counts = settle(NOW + timedelta(days=8))
     assert (counts["granted"], counts["failed"]) == (3, 1)
-    monkeypatch.setattr(referral_rewards.points, "earn", real_earn)
+    monkeypatch.setattr(referral_rewards.ledger, "earn", real_earn)
     assert settle(NOW + timedelta(days=9))["granted"] == 1  # retried on the next run
     assert ledger_invariants(session, broken) == 100
     assert ledger_invariants(session, second["member"]["id"]) == 100

@@ -11,7 +11,8 @@ from app.auth import member_required
 from app.errors import ErrorBodySchema
 from app.extensions import db
 from app.schemas.members import MemberCodeSchema, MemberPatchSchema, MemberSchema, PhoneSchema
-from app.services import member_code, members
+from app.services import members
+from app.services.members import member_code
 
 blp = Blueprint("me", __name__, url_prefix="/api/v1/me", description="The signed-in member")
 

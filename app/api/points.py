@@ -11,7 +11,7 @@ from app.extensions import db
 from app.models.points import PointEntry
 from app.schemas.common import PageArgsSchema
 from app.schemas.points import PointEntryPageSchema
-from app.services import pagination, points
+from app.services import ledger, pagination
 
 blp = Blueprint("points", __name__, url_prefix="/api/v1/me/points", description="Points")
 
@@ -25,7 +25,7 @@ class Entries(MethodView):
         """Every movement of the member's points, newest first."""
         return pagination.page(
             db.session,
-            points.entries_query(g.member_id),
+            ledger.entries_query(g.member_id),
             PointEntry.id,
             args["limit"],
             args["cursor"],

@@ -10,7 +10,7 @@ from app.auth import member_required
 from app.extensions import db
 from app.idempotency import idempotent
 from app.schemas.messaging import QuotasSchema, SubscriptionResultSchema
-from app.services import subscriptions
+from app.services.messaging import subscriptions
 
 blp = Blueprint(
     "subscriptions", __name__, url_prefix="/api/v1/subscriptions", description="Subscriptions"

@@ -8,8 +8,8 @@ from sqlalchemy import select
 from app.cli import demo_cli
 from app.extensions import db
 from app.models import Member, Staff, Store
-from app.services import identifiers
 from app.services import staff as staff_service
+from app.services.members import identifiers
 
 DEMO_PASSWORD = "demo-pass-123"
 STAFF = [
@@ -69,7 +69,8 @@ def _load_engagement(session) -> None:
     from app.models.lottery import Lottery
     from app.schemas.coupons import CouponTemplateSchema
     from app.schemas.lottery import LotteryAdminSchema
-    from app.services import coupon_admin, lottery_admin
+    from app.services.coupons import coupon_admin
+    from app.services.lottery import lottery_admin
 
     marketer = session.execute(select(Staff).where(Staff.username == "marketer")).scalar_one()
     coupon = session.execute(

@@ -6,8 +6,8 @@ import click
 
 from app.cli import orders_cli
 from app.extensions import db
-from app.services import order_import
-from app.services.order_rows import FORMATS
+from app.services.till import order_import
+from app.services.till.order_rows import FORMATS
 
 MAX_BAD_LINES_SHOWN = 50
 

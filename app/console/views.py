@@ -280,7 +280,7 @@ def segments():
 def campaigns(campaign_id: int | None = None):
     from app.models.segments import LIFECYCLE_STAGES, RFM_GROUPS
     from app.schemas.messaging import CampaignInSchema
-    from app.services import console_choices
+    from app.services.messaging import console_choices
 
     return render_page(
         "console/campaigns.html",
@@ -297,7 +297,7 @@ def campaigns(campaign_id: int | None = None):
 @console_page("campaigns")
 def campaign_preview():
     """The message as a member will see it (JSON for the campaign page's preview pane)."""
-    from app.services import console_choices
+    from app.services.messaging import console_choices
 
     body = request.get_json(silent=True)
     if not isinstance(body, dict) or not isinstance(body.get("template"), dict):

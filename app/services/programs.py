@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from app.models.programs import ProgramConfig
 from app.models.staff import Staff
-from app.services import audit
+from app.services.staff import audit
 
 _DEFAULTS: dict[str, dict] = {}
 # Settings are read on every check-in and purchase: keep them a few seconds per process.

@@ -19,7 +19,7 @@ from app.schemas.messaging import (
     CampaignSchema,
     ReportArgsSchema,
 )
-from app.services import campaign_report, campaigns
+from app.services.messaging import campaign_report, campaigns
 from app.services.pagination import page
 
 blp = Blueprint(

@@ -18,7 +18,7 @@ from app.schemas.coupons import (
     PushResultSchema,
     PushSchema,
 )
-from app.services import coupon_admin
+from app.services.coupons import coupon_admin
 
 blp = Blueprint(
     "admin_coupons",

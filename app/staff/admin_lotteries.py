@@ -17,7 +17,7 @@ from app.schemas.lottery import (
     PrizePatchSchema,
     PrizeSchema,
 )
-from app.services import lottery_admin
+from app.services.lottery import lottery_admin
 
 blp = Blueprint(
     "admin_lotteries", __name__, url_prefix="/staff/v1/admin/lotteries", description="Lotteries"

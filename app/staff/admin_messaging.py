@@ -10,7 +10,7 @@ from app.auth import staff_required
 from app.errors import ErrorBodySchema
 from app.extensions import db
 from app.schemas.messaging import MessagingSettingsSchema
-from app.services import messaging_settings
+from app.services.messaging import messaging_settings
 
 blp = Blueprint(
     "admin_messaging",

@@ -16,7 +16,8 @@ from app.schemas.referrals import (
     ReferralProgramSchema,
     ReviewSchema,
 )
-from app.services import referral_rewards, referrals
+from app.services import referrals
+from app.services.referrals import referral_rewards
 
 blp = Blueprint("admin_referrals", __name__, url_prefix="/staff/v1/admin", description="Referrals")
 

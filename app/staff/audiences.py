@@ -8,7 +8,7 @@ from flask_smorest import Blueprint
 from app.auth import staff_required
 from app.extensions import db
 from app.schemas.audiences import AudienceCountSchema, AudiencePreviewSchema
-from app.services import audiences
+from app.services.messaging import audiences
 
 blp = Blueprint(
     "audiences", __name__, url_prefix="/staff/v1/admin/audiences", description="Audiences"

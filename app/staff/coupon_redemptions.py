@@ -11,7 +11,7 @@ from app.errors import ErrorBodySchema
 from app.extensions import db
 from app.idempotency import idempotent
 from app.schemas.coupons import RedemptionRequestSchema, RedemptionResultSchema, ReversalSchema
-from app.services import coupon_redemptions
+from app.services.coupons import coupon_redemptions
 
 blp = Blueprint(
     "coupon_redemptions",

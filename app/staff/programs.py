@@ -11,7 +11,8 @@ from app.extensions import db
 from app.schemas.checkin import CheckinRulesSchema
 from app.schemas.points import PointsProgramSchema
 from app.schemas.segments import SegmentsProgramSchema
-from app.services import checkin, points_program, programs, segments
+from app.services import checkin, programs, segments
+from app.services.ledger import points_program
 
 blp = Blueprint("programs", __name__, url_prefix="/staff/v1/admin/programs", description="Programs")
 

@@ -10,7 +10,7 @@ from app.auth import staff_required
 from app.errors import ErrorBodySchema
 from app.extensions import db, limiter
 from app.schemas.staff import ScanRequestSchema, ScanResultSchema
-from app.services import scans
+from app.services.till import scans
 
 blp = Blueprint("scans", __name__, url_prefix="/staff/v1/scans", description="Till: scans")
 

@@ -23,7 +23,7 @@ from wechatpy.replies import TextReply
 from app import clock
 from app.errors import AppError
 from app.extensions import db, get_redis, rkey
-from app.services import oa_followers
+from app.services.members import oa_followers
 from app.wechat import client as wechat
 
 log = logging.getLogger("huiyuan.wechat.oa")

@@ -79,7 +79,7 @@ def test_marketer_schedules_a_campaign_and_reads_its_report(
     assert campaign["holdout_share"] == 0.5
 
     # The scheduler starts it (the same service the job calls); then six members buy.
-    from app.services import campaigns
+    from app.services.messaging import campaigns
 
     campaigns.enqueue_due(session, T0 + timedelta(hours=1, minutes=5))
     clock.freeze(T0 + timedelta(hours=3))

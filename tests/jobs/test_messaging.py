@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from app import clock
 from app.models.messaging import OaFollower, OutboxMessage, SubscriptionQuota
-from app.services import dispatch, reminders, subscriptions
+from app.services.messaging import dispatch, reminders, subscriptions
 from jobs.schedule import run_job
 from tests.conftest import sandbox_process_env
 
@@ -86,7 +86,7 @@ def test_reminder_sends_once_per_member_by_the_channel_rule(app, session, shoppe
     both = shopper("both", quota=1, follows=True)
     neither = shopper("neither")
     later = shopper("later", quota=1, points=0)
-    from app.services import points as ledger
+    from app.services import ledger
     from tests.conftest import ledger_invariants
 
     ledger.earn(session, later.id, 10, reason="adjustment", ref="x", expires_on=date(2027, 3, 1))
@@ -269,7 +269,7 @@ def test_quiet_hours_hold_messages_until_morning(app, session, shopper, sandbox_
 
 
 def test_marketing_is_capped_at_one_per_three_days(app, session, shopper, sandbox_wx):
-    from app.services import outbox
+    from app.services.messaging import outbox
 
     member = shopper("busy", quota=5, points=0)
     for day, key in ((0, "a"), (1, "b"), (3, "c")):
@@ -297,7 +297,7 @@ def test_the_send_rate_is_shared_by_every_dispatcher(app):
     import threading
 
     from app.extensions import get_redis, rkey
-    from app.services.send_rate import TokenBucket
+    from app.services.messaging.send_rate import TokenBucket
 
     taken = []
 
@@ -320,7 +320,7 @@ def test_the_send_rate_is_shared_by_every_dispatcher(app):
 
 @pytest.mark.postgres
 def test_four_dispatchers_at_once_send_each_message_once(app, session, make_member, sandbox_wx):
-    from app.services import outbox
+    from app.services.messaging import outbox
     from jobs.messaging import run_dispatchers
 
     members = [make_member() for _ in range(60)]
@@ -395,7 +395,7 @@ def test_a_dispatcher_process_killed_mid_batch_then_restarted_delivers_each_once
 
 def test_the_daily_quota_pauses_every_dispatcher(app, session, shopper, sandbox_wx):
     from app.extensions import get_redis, rkey
-    from app.services.send_rate import TokenBucket
+    from app.services.messaging.send_rate import TokenBucket
 
     a, b = shopper("q1", quota=1), shopper("q2", quota=1)
     reminders.points_expiry_reminder(session, MORNING)

@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from app.models import Member
 from app.models.points import PointEntry
-from app.services import points_expiry
+from app.services.ledger import points_expiry
 from tests.conftest import ledger_invariants
 
 EARNED = datetime(2026, 6, 1, 4, 0, tzinfo=UTC)
@@ -76,10 +76,10 @@ def test_expiry_resumes_after_a_crash_mid_run(app, session, make_member, grant, 
 
 
 def test_tiers_go_up_at_once_and_down_one_step_a_night(app, session, make_member):
-    from app.services import points
+    from app.services import ledger
 
     member = make_member(tier_code="normal")
-    points.earn(
+    ledger.earn(
         session, member.id, 6000, reason="purchase", ref="p1", now=datetime(2025, 6, 1, tzinfo=UTC)
     )
     session.commit()
@@ -96,16 +96,17 @@ def test_tiers_go_up_at_once_and_down_one_step_a_night(app, session, make_member
 
 
 def test_tier_evaluation_counts_every_member_in_one_pass(app, session, make_member):
-    from app.services import points, tiers
+    from app.services import ledger
+    from app.services.members import tiers
 
     earned_at = datetime(2026, 5, 1, tzinfo=UTC)
     climbing = make_member(tier_code="normal")
     falling = make_member(tier_code="gold")
     steady = make_member(tier_code="silver")
     newcomer = make_member(tier_code="")
-    points.earn(session, climbing.id, 1200, reason="purchase", ref="c1", now=earned_at)
-    points.earn(session, steady.id, 1500, reason="purchase", ref="s1", now=earned_at)
-    points.earn(session, newcomer.id, 10, reason="checkin", ref="n1", now=earned_at)
+    ledger.earn(session, climbing.id, 1200, reason="purchase", ref="c1", now=earned_at)
+    ledger.earn(session, steady.id, 1500, reason="purchase", ref="s1", now=earned_at)
+    ledger.earn(session, newcomer.id, 10, reason="checkin", ref="n1", now=earned_at)
     session.commit()
     counts = tiers.evaluate_all(session, datetime(2026, 6, 1, tzinfo=UTC))
     assert counts == {"changed": 3, "upgraded": 1, "downgraded": 1}

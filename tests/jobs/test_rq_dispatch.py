@@ -55,7 +55,7 @@ def test_without_a_real_redis_the_queue_refuses_clearly(app, monkeypatch):
 
 
 def test_a_claim_takes_no_more_than_its_batch(app, session, shopper):  # noqa: F811
-    from app.services import dispatch
+    from app.services.messaging import dispatch
 
     _queue_reminders(session, shopper, 6, 6)
     first = dispatch.claim_batch(session, MORNING, "w1", 3)

@@ -11,7 +11,8 @@ from app import clock
 from app.models.coupons import Coupon, CouponTemplate
 from app.models.messaging import OutboxMessage
 from app.models.segments import MemberSegment
-from app.services import programs, subscriptions
+from app.services import programs
+from app.services.messaging import subscriptions
 from jobs.schedule import run_job
 
 MORNING = datetime(2026, 12, 1, 2, 30, tzinfo=UTC)  # 10:30 Beijing

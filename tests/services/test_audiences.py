@@ -9,7 +9,7 @@ import pytest
 from app.errors import AppError
 from app.models import Purchase
 from app.models.segments import MemberSegment, SegmentModelValue
-from app.services import audiences
+from app.services.messaging import audiences
 from tests.conftest import error_code
 
 NOW = datetime(2026, 6, 15, 4, 0, tzinfo=UTC)

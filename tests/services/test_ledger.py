@@ -10,7 +10,7 @@ from sqlalchemy import select
 from app import clock
 from app.errors import AppError
 from app.models.points import PointEntry, PointLot
-from app.services import points
+from app.services import ledger
 from tests.conftest import ledger_invariants
 
 NOW = datetime(2026, 6, 1, 4, 0, tzinfo=UTC)  # 12:00 in Beijing
@@ -18,7 +18,7 @@ NOW = datetime(2026, 6, 1, 4, 0, tzinfo=UTC)  # 12:00 in Beijing
 
 def test_earn_creates_a_lot_with_the_programs_expiry(session, make_member):
     member = make_member()
-    entry = points.earn(session, member.id, 100, reason="purchase", ref="p:1", now=NOW)
+    entry = ledger.earn(session, member.id, 100, reason="purchase", ref="p:1", now=NOW)
     session.commit()
     assert entry.balance_after == 100
     # Default policy: valid until the end of next year.
@@ -30,8 +30,8 @@ def test_earn_creates_a_lot_with_the_programs_expiry(session, make_member):
 
 def test_a_repeated_ref_is_a_no_op(session, make_member):
     member = make_member()
-    first = points.earn(session, member.id, 100, reason="purchase", ref="p:1", now=NOW)
-    again = points.earn(session, member.id, 100, reason="purchase", ref="p:1", now=NOW)
+    first = ledger.earn(session, member.id, 100, reason="purchase", ref="p:1", now=NOW)
+    again = ledger.earn(session, member.id, 100, reason="purchase", ref="p:1", now=NOW)
     session.commit()
     assert again.id == first.id
     assert ledger_invariants(session, member.id) == 100
@@ -39,9 +39,9 @@ def test_a_repeated_ref_is_a_no_op(session, make_member):
 
 def test_spend_takes_the_soonest_expiring_lots_first(session, make_member):
     member = make_member()
-    points.earn(session, member.id, 50, reason="a", ref="a", now=NOW, expires_on=date(2027, 1, 31))
-    points.earn(session, member.id, 30, reason="b", ref="b", now=NOW, expires_on=date(2026, 7, 31))
-    points.spend(session, member.id, 40, reason="draw", ref="s", now=NOW)
+    ledger.earn(session, member.id, 50, reason="a", ref="a", now=NOW, expires_on=date(2027, 1, 31))
+    ledger.earn(session, member.id, 30, reason="b", ref="b", now=NOW, expires_on=date(2026, 7, 31))
+    ledger.spend(session, member.id, 40, reason="draw", ref="s", now=NOW)
     session.commit()
     lots = {lot.expires_on: lot.remaining for lot in session.execute(select(PointLot)).scalars()}
     assert lots == {date(2026, 7, 31): 0, date(2027, 1, 31): 40}
@@ -50,10 +50,10 @@ def test_spend_takes_the_soonest_expiring_lots_first(session, make_member):
 
 def test_spending_more_than_the_balance_is_refused_and_leaves_no_trace(session, make_member):
     member = make_member()
-    points.earn(session, member.id, 10, reason="a", ref="a", now=NOW)
+    ledger.earn(session, member.id, 10, reason="a", ref="a", now=NOW)
     session.commit()
     with pytest.raises(AppError) as refused:
-        points.spend(session, member.id, 11, reason="draw", ref="s", now=NOW)
+        ledger.spend(session, member.id, 11, reason="draw", ref="s", now=NOW)
     assert (refused.value.status, refused.value.code) == (409, "points.insufficient")
     session.commit()
     assert session.execute(select(PointEntry).where(PointEntry.ref == "s")).first() is None
@@ -62,19 +62,19 @@ def test_spending_more_than_the_balance_is_refused_and_leaves_no_trace(session, 
 
 def test_debit_can_go_negative_and_the_next_earning_repays_it(session, make_member):
     member = make_member()
-    points.earn(session, member.id, 100, reason="purchase", ref="p", now=NOW)
-    points.spend(session, member.id, 80, reason="draw", ref="s", now=NOW)
-    points.debit(session, member.id, 100, reason="refund", ref="r", now=NOW)
+    ledger.earn(session, member.id, 100, reason="purchase", ref="p", now=NOW)
+    ledger.spend(session, member.id, 80, reason="draw", ref="s", now=NOW)
+    ledger.debit(session, member.id, 100, reason="refund", ref="r", now=NOW)
     session.commit()
     assert ledger_invariants(session, member.id) == -80
     with pytest.raises(AppError):
-        points.spend(session, member.id, 1, reason="draw", ref="s2", now=NOW)
+        ledger.spend(session, member.id, 1, reason="draw", ref="s2", now=NOW)
     session.rollback()
-    points.earn(session, member.id, 50, reason="checkin", ref="c", now=NOW)
+    ledger.earn(session, member.id, 50, reason="checkin", ref="c", now=NOW)
     session.commit()
     assert ledger_invariants(session, member.id) == -30
     assert session.execute(select(PointLot).where(PointLot.remaining > 0)).first() is None
-    points.earn(session, member.id, 50, reason="checkin", ref="c2", now=NOW)
+    ledger.earn(session, member.id, 50, reason="checkin", ref="c2", now=NOW)
     session.commit()
     assert ledger_invariants(session, member.id) == 20
     assert session.execute(select(PointLot.remaining).where(PointLot.remaining > 0)).scalar() == 20
@@ -82,16 +82,16 @@ def test_debit_can_go_negative_and_the_next_earning_repays_it(session, make_memb
 
 def test_points_are_spendable_through_their_last_day_in_beijing(session, make_member):
     member = make_member()
-    points.earn(session, member.id, 30, reason="a", ref="a", now=NOW, expires_on=date(2026, 12, 31))
+    ledger.earn(session, member.id, 30, reason="a", ref="a", now=NOW, expires_on=date(2026, 12, 31))
     session.commit()
     # 23:59 on 31 December in Beijing is 15:59 UTC: still spendable.
     last_minute = datetime(2026, 12, 31, 15, 59, tzinfo=UTC)
-    points.spend(session, member.id, 10, reason="draw", ref="s1", now=last_minute)
+    ledger.spend(session, member.id, 10, reason="draw", ref="s1", now=last_minute)
     session.commit()
     # 00:01 on 1 January in Beijing (still 31 December in UTC): expired first, so refused.
     next_day = datetime(2026, 12, 31, 16, 1, tzinfo=UTC)
     with pytest.raises(AppError):
-        points.spend(session, member.id, 10, reason="draw", ref="s2", now=next_day)
+        ledger.spend(session, member.id, 10, reason="draw", ref="s2", now=next_day)
     session.rollback()
     assert ledger_invariants(session, member.id) == 20
 
@@ -99,12 +99,12 @@ def test_points_are_spendable_through_their_last_day_in_beijing(session, make_me
 def test_expiring_summary_groups_the_next_30_days_by_date(session, make_member):
     member = make_member()
     clock.freeze(NOW)
-    points.earn(session, member.id, 5, reason="a", ref="a", now=NOW, expires_on=date(2026, 6, 10))
-    points.earn(session, member.id, 7, reason="b", ref="b", now=NOW, expires_on=date(2026, 6, 10))
-    points.earn(session, member.id, 9, reason="c", ref="c", now=NOW, expires_on=date(2026, 6, 30))
-    points.earn(session, member.id, 11, reason="d", ref="d", now=NOW, expires_on=date(2026, 8, 1))
+    ledger.earn(session, member.id, 5, reason="a", ref="a", now=NOW, expires_on=date(2026, 6, 10))
+    ledger.earn(session, member.id, 7, reason="b", ref="b", now=NOW, expires_on=date(2026, 6, 10))
+    ledger.earn(session, member.id, 9, reason="c", ref="c", now=NOW, expires_on=date(2026, 6, 30))
+    ledger.earn(session, member.id, 11, reason="d", ref="d", now=NOW, expires_on=date(2026, 8, 1))
     session.commit()
-    assert points.expiring_summary(session, member.id, date(2026, 6, 1)) == [
+    assert ledger.expiring_summary(session, member.id, date(2026, 6, 1)) == [
         {"points": 12, "expires_on": date(2026, 6, 10)},
         {"points": 9, "expires_on": date(2026, 6, 30)},
     ]

@@ -22,7 +22,8 @@ from hypothesis.stateful import (
 
 from app import clock
 from app.errors import AppError
-from app.services import checkin, points, points_expiry, points_program
+from app.services import checkin, ledger
+from app.services.ledger import points_expiry, points_program
 from tests.conftest import ledger_invariants
 
 START = date(2026, 1, 1)
@@ -76,7 +77,7 @@ def test_ledger_invariants_hold_under_random_operations(app, session, make_membe
         @rule(amount=st.integers(1, 500), days=st.integers(0, 40))
         def earn(self, amount, days):
             expires_on = self.today + timedelta(days=days)
-            points.earn(
+            ledger.earn(
                 session,
                 self.member.id,
                 amount,
@@ -96,7 +97,7 @@ def test_ledger_invariants_hold_under_random_operations(app, session, make_membe
             before = self._snapshot()
             expected_ok = self._spendable() >= amount
             try:
-                points.spend(
+                ledger.spend(
                     session,
                     self.member.id,
                     amount,
@@ -119,7 +120,7 @@ def test_ledger_invariants_hold_under_random_operations(app, session, make_membe
         @rule(amount=st.integers(1, 400), days=st.integers(1, 60))
         def purchase(self, amount, days):
             expires_on = self.today + timedelta(days=days)
-            points.earn(
+            ledger.earn(
                 session,
                 self.member.id,
                 amount,
@@ -138,7 +139,7 @@ def test_ledger_invariants_hold_under_random_operations(app, session, make_membe
             open_ones = [p for p in self.purchases if p[1] < p[0]]
             purchase = data.draw(st.sampled_from(open_ones))
             amount = data.draw(st.integers(1, purchase[0] - purchase[1]))
-            points.debit(
+            ledger.debit(
                 session,
                 self.member.id,
                 amount,
@@ -179,7 +180,7 @@ def test_ledger_invariants_hold_under_random_operations(app, session, make_membe
             before = self._snapshot()
             expected_ok = self._spendable() >= cost
             try:
-                points.spend(
+                ledger.spend(
                     session,
                     self.member.id,
                     cost,
@@ -187,7 +188,7 @@ def test_ledger_invariants_hold_under_random_operations(app, session, make_membe
                     ref=self._ref("m"),
                     now=_noon(self.today),
                 )
-                points.earn(
+                ledger.earn(
                     session,
                     self.member.id,
                     reward,

@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime
 import pytest
 
 from app.errors import AppError
-from app.services import console_choices
+from app.services.messaging import console_choices
 
 SPEC = {
     "template_id": "tmpl-expiry",

@@ -7,7 +7,7 @@ from datetime import date
 import pytest
 
 from app.errors import AppError
-from app.services import message_templates as mt
+from app.services.messaging import message_templates as mt
 
 
 @pytest.mark.parametrize(

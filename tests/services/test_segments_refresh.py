@@ -9,7 +9,8 @@ import pytest
 from app import clock
 from app.models import Purchase
 from app.models.segments import MemberSegment
-from app.services import audiences, segments
+from app.services import segments
+from app.services.messaging import audiences
 
 NOW = datetime(2026, 6, 15, 4, 0, tzinfo=UTC)  # noon in Shanghai
 TODAY = date(2026, 6, 15)

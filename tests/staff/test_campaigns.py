@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from app import clock
 from app.models import Member, Purchase
 from app.models.messaging import Campaign, CampaignMember, OutboxMessage
-from app.services import campaign_report, campaigns, subscriptions
+from app.services.messaging import campaign_report, campaigns, subscriptions
 from jobs.schedule import run_job
 from tests.conftest import error_code
 

@@ -86,7 +86,7 @@ def test_garbage_codes_are_404(client, make_staff, staff_headers):
 
 
 def test_codes_cannot_be_computed_without_the_secret(app, login, client):
-    from app.services.member_code import current_code
+    from app.services.members.member_code import current_code
 
     body, headers = login()
     clock.freeze(T0)
@@ -117,7 +117,7 @@ def test_resolve_scan_is_bound_to_its_staff_member_and_expires(
     app, session, client, login, make_staff, staff_headers
 ):
     from app.errors import AppError
-    from app.services.scans import resolve_scan
+    from app.services.till.scans import resolve_scan
 
     _, headers = login()
     clock.freeze(T0)

@@ -1,0 +1,156 @@
+"""Marketing's side of coupons: designing templates and pushing a template to members."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from app import clock
+from app.errors import AppError
+from app.models import Member, Staff
+from app.models.base import insert_ignore
+from app.models.coupons import Coupon, CouponPush, CouponTemplate
+from app.services import pagination
+from app.services.coupons import issue_coupon
+from app.services.staff import audit
+
+# What can change after coupons exist: never what a coupon is worth or when it is valid, since
+# coupons already held point at the template.
+MUTABLE = (
+    "name",
+    "description",
+    "claim_starts_at",
+    "claim_ends_at",
+    "limit_per_member",
+    "audience",
+    "audience_tiers",
+    "new_member_days",
+    "claimable",
+    "signup_gift",
+    "is_active",
+)
+MAX_PUSH = 1000
+
+
+def template_admin_view(template: CouponTemplate) -> CouponTemplate:
+    template.stock_left = template.stock_total - template.issued
+    return template
+
+
+def create_template(session: Session, fields: dict, staff: Staff) -> CouponTemplate:
+    """A new coupon template (fields already validated by the schema)."""
+    template = CouponTemplate(**fields, issued=0, created_by=staff.id)
+    session.add(template)
+    session.flush()
+    audit.record(session, staff, "coupon_template.create", "coupon_template", template.id, {})
+    session.commit()
+    return template_admin_view(template)
+
+
+def get_template(session: Session, template_id: int) -> CouponTemplate:
+    template = session.get(CouponTemplate, template_id)
+    if template is None:
+        raise AppError("coupon.not_found", 404, "No such coupon template.")
+    return template_admin_view(template)
+
+
+def list_templates(session: Session, limit: int, cursor) -> dict:
+    result = pagination.page(session, select(CouponTemplate), CouponTemplate.id, limit, cursor)
+    result["items"] = [template_admin_view(t) for t in result["items"]]
+    return result
+
+
+def update_template(
+    session: Session, template_id: int, changes: dict, staff: Staff
+) -> CouponTemplate:
+    """Change a template's offer (not its value or validity); the stock can be raised, or
+    lowered down to what was already issued (409 coupon.stock_below_issued)."""
+    template = get_template(session, template_id)
+    if "stock_total" in changes:
+        changed = session.execute(
+            update(CouponTemplate)
+            .where(
+                CouponTemplate.id == template_id, CouponTemplate.issued <= changes["stock_total"]
+            )
+            .values(stock_total=changes["stock_total"])
+            .returning(CouponTemplate.id)
+        ).scalar_one_or_none()
+        if changed is None:
+            raise AppError(
+                "coupon.stock_below_issued",
+                409,
+                "The stock cannot be lower than the coupons already issued.",
+                {"issued": template.issued},
+            )
+    for field in MUTABLE:
+        if field in changes:
+            setattr(template, field, changes[field])
+    logged = {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in changes.items()}
+    audit.record(session, staff, "coupon_template.update", "coupon_template", template_id, logged)
+    session.commit()
+    session.refresh(template)
+    return template_admin_view(template)
+
+
+def push_template(
+    session: Session, template_id: int, push_key: str, member_ids: list[int], staff: Staff, now=None
+) -> dict:
+    """Give one coupon of the template to each listed member. The push key makes the push
+    idempotent: sending it again gives nobody a second coupon. Members the stock or the limit
+    refuse are listed with the reason; the others keep theirs."""
+    now = now or clock.now()
+    get_template(session, template_id)
+    wanted = list(dict.fromkeys(member_ids))[:MAX_PUSH]
+    refs = {m: f"push:{template_id}:{push_key}:{m}" for m in wanted}
+    already = set(
+        session.execute(select(Coupon.member_id).where(Coupon.ref.in_(refs.values()))).scalars()
+    )
+    known = set(session.execute(select(Member.id).where(Member.id.in_(wanted))).scalars())
+    issued, refused = 0, {}
+    for member_id in wanted:
+        if member_id in already:
+            continue
+        if member_id not in known:
+            refused[str(member_id)] = "member.not_found"
+            continue
+        try:
+            issue_coupon(
+                session, template_id, member_id, source="push", ref=refs[member_id], now=now
+            )
+            issued += 1
+        except AppError as err:
+            refused[str(member_id)] = err.code
+    insert_ignore(
+        session,
+        CouponPush,
+        {
+            "template_id": template_id,
+            "push_key": push_key,
+            "staff_id": staff.id,
+            "requested": len(wanted),
+            "issued": issued,
+            "refused": refused,
+            "created_at": now,
+        },
+        "template_id",
+        "push_key",
+    )
+    audit.record(
+        session,
+        staff,
+        "coupon_template.push",
+        "coupon_template",
+        template_id,
+        {"push_key": push_key, "requested": len(wanted), "issued": issued},
+    )
+    session.commit()
+    return {
+        "template_id": template_id,
+        "push_key": push_key,
+        "requested": len(wanted),
+        "issued": issued,
+        "already_had": len(already),
+        "refused": refused,
+    }

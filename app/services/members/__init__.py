@@ -1,0 +1,207 @@
+"""Members: WeChat sign-in, phone binding, the profile a member sees."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from app import clock
+from app.errors import AppError
+from app.models import Member, Store
+from app.models.base import insert_ignore
+from app.models.segments import MemberSegment
+from app.services.members import identifiers
+from app.wechat import client as wechat
+
+
+def sign_in(
+    session: Session,
+    js_code: str,
+    referral_code: str | None = None,
+    store_id: int | None = None,
+) -> tuple[Member, bool]:
+    """Sign a shopper in with a wx.login code; the first sign-in creates the member.
+
+    Twenty simultaneous first sign-ins of one WeChat user create one member: the unique openid
+    decides, and only the request whose insert won sees `is_new`.
+    """
+    try:
+        info = wechat.code_to_session(js_code)
+    except (wechat.WeChatAPIError, wechat.WeChatUnavailable) as exc:
+        raise wechat.as_app_error(exc) from exc
+    openid, unionid = info["openid"], info.get("unionid") or None
+    is_new = False
+    member = _by_openid(session, openid)
+    if member is None:
+        is_new = _create(session, openid, unionid, _known_store(session, store_id))
+        member = _by_openid(session, openid)
+    # The session_key stays here: never returned, never logged.
+    values: dict = {"session_key": info.get("session_key")}
+    if unionid and member.unionid is None and _unionid_free(session, unionid):
+        values["unionid"] = unionid
+    session.execute(update(Member).where(Member.id == member.id).values(**values))
+    if is_new:
+        on_member_created(session, member, referral_code, unionid)
+    session.commit()
+    session.refresh(member)
+    return member, is_new
+
+
+def _by_openid(session: Session, openid: str) -> Member | None:
+    return session.execute(select(Member).where(Member.openid == openid)).scalar_one_or_none()
+
+
+def _unionid_free(session: Session, unionid: str) -> bool:
+    return session.execute(select(Member.id).where(Member.unionid == unionid)).first() is None
+
+
+def _known_store(session: Session, store_id: int | None) -> int | None:
+    # An unknown or closed store in a QR code must not stop a shopper signing up: ignore it.
+    if store_id is None:
+        return None
+    store = session.get(Store, store_id)
+    return store.id if store is not None and store.is_active else None
+
+
+def _create(session: Session, openid: str, unionid: str | None, store_id: int | None) -> bool:
+    """Insert the member unless another request already did; True when this one did."""
+    for _ in range(5):
+        values = {
+            "member_no": identifiers.new_member_no(),
+            "openid": openid,
+            "unionid": unionid if unionid and _unionid_free(session, unionid) else None,
+            "referral_code": identifiers.new_referral_code(),
+            "store_id": store_id,
+            "joined_at": clock.now(),
+            "updated_at": clock.now(),
+            "nickname": "",
+            "avatar_url": "",
+            "gender": 0,
+            "tier_code": "",
+            "points_balance": 0,
+        }
+        if insert_ignore(session, Member, values).rowcount == 1:
+            session.flush()
+            return True
+        if _by_openid(session, openid) is not None:
+            return False
+        # Otherwise a random member_no or referral_code collided: draw again.
+    raise AppError("member.create_failed", 503, "Could not create the member; try again.")
+
+
+def on_member_created(
+    session: Session, member: Member, referral_code: str | None, unionid: str | None = None
+) -> None:
+    """Everything a brand-new member gets, in the sign-up transaction (referrals, gifts)."""
+    from app.services.members import signup_hooks
+
+    signup_hooks.run(session, member, referral_code, unionid)
+
+
+def bind_phone(session: Session, member_id: int, phone_code: str) -> Member:
+    """Bind the WeChat-verified phone; a phone belongs to one member (409 member.phone_taken)."""
+    member = session.get(Member, member_id)
+    if member is None:
+        raise AppError("member.not_found", 404, "No such member.")
+    try:
+        info = wechat.get_phone_number(phone_code)  # billed per call: once per code
+    except (wechat.WeChatAPIError, wechat.WeChatUnavailable) as exc:
+        raise wechat.as_app_error(exc) from exc
+    pure = str(info.get("purePhoneNumber") or info.get("phoneNumber") or "")
+    country = str(info.get("countryCode") or "86").lstrip("+")
+    phone = pure if country == "86" else f"+{country}{pure}"
+    if not pure:
+        raise AppError("wechat.error", 502, "WeChat returned no phone number.")
+    if member.phone == phone:
+        return member
+    try:
+        session.execute(update(Member).where(Member.id == member_id).values(phone=phone))
+        session.flush()
+    except IntegrityError as exc:
+        session.rollback()
+        raise AppError(
+            "member.phone_taken", 409, "This phone number belongs to another member."
+        ) from exc
+    from app.services.members import signup_hooks
+
+    signup_hooks.phone_bound(session, member)
+    session.commit()
+    session.refresh(member)
+    return member
+
+
+def update_profile(session: Session, member_id: int, changes: dict) -> Member:
+    """Change nickname, avatar, gender; the birthday can be set once (it drives birthday gifts)."""
+    member = session.get(Member, member_id)
+    if member is None:
+        raise AppError("member.not_found", 404, "No such member.")
+    birthday: date | None = changes.get("birthday")
+    if birthday is not None:
+        if birthday > clock.business_today():
+            raise AppError(
+                "request.invalid", 422, "The birthday is in the future.", {"birthday": ["Future."]}
+            )
+        if member.birthday is not None and member.birthday != birthday:
+            raise AppError(
+                "member.birthday_locked", 409, "The birthday is set; ask a store to change it."
+            )
+    for field in ("nickname", "avatar_url", "gender", "birthday"):
+        if field in changes and changes[field] is not None:
+            setattr(member, field, changes[field])
+    session.commit()
+    return member
+
+
+def profile(session: Session, member_id: int) -> dict:
+    """What GET /me shows: identity, tier, points (with what expires soon), check-in, referral."""
+    member = session.get(Member, member_id)
+    if member is None:
+        raise AppError("member.not_found", 404, "No such member.")
+    from app.services.members import member_summary
+
+    today = clock.business_today()
+    return {
+        "id": member.id,
+        "member_no": member.member_no,
+        "nickname": member.nickname,
+        "avatar_url": member.avatar_url,
+        "phone_masked": identifiers.mask_phone(member.phone),
+        "birthday": member.birthday,
+        "gender": member.gender,
+        "tier": member_summary.tier(session, member),
+        "points": member_summary.points(session, member, today),
+        "checkin": member_summary.checkin(session, member, today),
+        "referral_code": member.referral_code,
+        "store_id": member.store_id,
+        "joined_at": member.joined_at,
+    }
+
+
+def find_for_staff(
+    session: Session, staff, phone: str | None = None, member_no: str | None = None
+) -> list[dict]:
+    """Members matching a phone or member number that this staff member may see, each with
+    their segment (stage, RFM group, odds of still buying) from the last nightly refresh."""
+    from app.services.staff import store_scope
+    from app.services.till.scans import member_view
+
+    query = select(Member)
+    if phone:
+        query = query.where(Member.phone == phone)
+    if member_no:
+        query = query.where(Member.member_no == member_no)
+    store_id = store_scope(staff)
+    if store_id is not None:
+        query = query.where(Member.store_id == store_id)
+    now = clock.now()
+    found = session.execute(query.limit(20)).scalars().all()
+    segments = {
+        s.member_id: s
+        for s in session.execute(
+            select(MemberSegment).where(MemberSegment.member_id.in_([m.id for m in found]))
+        ).scalars()
+    }
+    return [{**member_view(session, m, now), "segment": segments.get(m.id)} for m in found]

@@ -1,0 +1,103 @@
+"""Audiences: which members a campaign, push or wake-up reaches, from one filter.
+
+The filter is the dict `AudienceFilterSchema` loads (or its JSON form, as campaigns store it).
+Stages, RFM groups and the odds of being active come from the last nightly segments refresh;
+tier, store and points balance are live; the last purchase range reads the purchases themselves.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import marshmallow as ma
+from sqlalchemy import Select, exists, func, select
+from sqlalchemy.orm import Session
+
+from app import clock
+from app.errors import AppError
+from app.models import Member, Purchase
+from app.models.segments import MemberSegment, SegmentModelValue
+from app.schemas.audiences import AudienceFilterSchema
+from app.services.ledger import points_program
+
+# A member not yet seen by a refresh signed up after it ran: they count as new.
+UNREFRESHED_STAGE = "new"
+
+
+def load_filter(raw: dict | None) -> dict:
+    """The filter validated and typed; dates may be date objects or ISO strings. 422 if invalid."""
+    as_json = {k: (v.isoformat() if isinstance(v, date) else v) for k, v in (raw or {}).items()}
+    try:
+        return AudienceFilterSchema().load(as_json)
+    except ma.ValidationError as err:
+        raise AppError(
+            "request.invalid", 422, "The audience filter has invalid fields.", err.messages
+        ) from err
+
+
+def member_ids_query(filter: dict, *, lowest_tier_code: str | None = None) -> Select:
+    """SELECT members.id of every member the filter matches (all criteria must hold).
+
+    Set-based, for use as a subquery or in INSERT ... SELECT. Members whose tier was never
+    evaluated (tier code '') belong to the lowest tier: pass its code if the points program
+    changed it (default: the built-in lowest tier).
+    """
+    f = load_filter(filter)
+    query = select(Member.id)
+    segment_fields = ("lifecycle_stages", "rfm_groups", "p_alive_min", "p_alive_max")
+    if any(f.get(name) is not None for name in segment_fields):
+        query = query.outerjoin(MemberSegment, MemberSegment.member_id == Member.id)
+    if f.get("p_alive_min") is not None or f.get("p_alive_max") is not None:
+        query = query.outerjoin(SegmentModelValue, SegmentModelValue.k == MemberSegment.model_key)
+    conditions = []
+    if f.get("lifecycle_stages") is not None:
+        stage = func.coalesce(MemberSegment.lifecycle_stage, UNREFRESHED_STAGE)
+        conditions.append(stage.in_(f["lifecycle_stages"]))
+    if f.get("rfm_groups") is not None:
+        conditions.append(MemberSegment.rfm_group.in_(f["rfm_groups"]))
+    if f.get("p_alive_min") is not None:
+        conditions.append(SegmentModelValue.p_alive >= f["p_alive_min"])
+    if f.get("p_alive_max") is not None:
+        conditions.append(SegmentModelValue.p_alive <= f["p_alive_max"])
+    if f.get("tiers") is not None:
+        lowest = lowest_tier_code or points_program.DEFAULTS["tiers"][0]["code"]
+        codes = list(f["tiers"]) + ([""] if lowest in f["tiers"] else [])
+        conditions.append(Member.tier_code.in_(codes))
+    if f.get("store_ids") is not None:
+        conditions.append(Member.store_id.in_(f["store_ids"]))
+    if f.get("points_min") is not None:
+        conditions.append(Member.points_balance >= f["points_min"])
+    if f.get("points_max") is not None:
+        conditions.append(Member.points_balance <= f["points_max"])
+    purchased = (f.get("last_purchase_from"), f.get("last_purchase_to"))
+    conditions.extend(_last_purchase_conditions(*purchased))
+    return query.where(*conditions) if conditions else query
+
+
+def _last_purchase_conditions(first: date | None, last: date | None) -> list:
+    """The member's latest purchase fell on a business day in [first, last]."""
+    if first is None and last is None:
+        return []
+    inside = [Purchase.member_id == Member.id]
+    if first is not None:
+        inside.append(Purchase.paid_at >= clock.business_day_start(first))
+    if last is None:
+        return [exists().where(*inside)]
+    end = clock.business_day_end(last)
+    inside.append(Purchase.paid_at < end)
+    later = exists().where(Purchase.member_id == Member.id, Purchase.paid_at >= end)
+    return [exists().where(*inside), ~later]
+
+
+def lowest_tier_code(session: Session) -> str:
+    """The code of the tier a member has before any evaluation (the lowest threshold)."""
+    return points_program.tiers(points_program.config(session))[0]["code"]
+
+
+def count(session: Session, filter: dict) -> int:
+    """How many members the filter reaches right now."""
+    ids = member_ids_query(filter, lowest_tier_code=lowest_tier_code(session)).subquery()
+    return int(session.execute(select(func.count()).select_from(ids)).scalar_one())
+
+
+__all__ = ["count", "load_filter", "lowest_tier_code", "member_ids_query"]

@@ -1,0 +1,152 @@
+"""Staff accounts and stores: sign-in, administration, and who may see which store."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from app.errors import AppError
+from app.models import Staff, Store
+from app.models.staff import CHAIN_ROLES, ROLES, STORE_ROLES
+from app.services.staff import audit
+
+# Checked against when the username is unknown, so both paths cost one hash.
+_DUMMY_HASH = generate_password_hash("not-a-real-password")
+
+
+def authenticate(session: Session, username: str, password: str) -> Staff:
+    """The active staff member with these credentials, else 401 (same answer for every cause)."""
+    staff = session.execute(select(Staff).where(Staff.username == username)).scalar_one_or_none()
+    ok = check_password_hash(staff.password_hash if staff else _DUMMY_HASH, password)
+    if staff is None or not ok or not staff.is_active:
+        raise AppError("auth.invalid_credentials", 401, "Wrong username or password.")
+    return staff
+
+
+def store_scope(staff: Staff) -> int | None:
+    """The one store a clerk or manager acts in; None for chain-wide roles."""
+    return None if staff.role in CHAIN_ROLES else staff.store_id
+
+
+def require_store(staff: Staff) -> int:
+    """The store a till action happens at: clerks and managers have one; others cannot."""
+    if staff.store_id is None:
+        raise AppError(
+            "staff.store_required", 403, "Till actions need a staff account bound to a store."
+        )
+    return staff.store_id
+
+
+def _validate_role(session: Session, role: str, store_id: int | None) -> None:
+    if role not in ROLES:
+        raise AppError("request.invalid", 422, "Unknown role.", {"role": [f"One of {ROLES}."]})
+    if role in STORE_ROLES and store_id is None:
+        raise AppError(
+            "request.invalid",
+            422,
+            "Clerks and managers belong to a store.",
+            {"store_id": ["Required."]},
+        )
+    if role in CHAIN_ROLES and store_id is not None:
+        raise AppError(
+            "request.invalid",
+            422,
+            "Marketers and admins act on all stores.",
+            {"store_id": ["Must be empty for this role."]},
+        )
+    if store_id is not None and session.get(Store, store_id) is None:
+        raise AppError("request.invalid", 422, "No such store.", {"store_id": ["Unknown store."]})
+
+
+def create_staff(
+    session: Session,
+    *,
+    username: str,
+    password: str,
+    role: str,
+    store_id: int | None,
+    display_name: str = "",
+    by: Staff | None = None,
+) -> Staff:
+    """A new staff account (409 staff.username_taken)."""
+    _validate_role(session, role, store_id)
+    staff = Staff(
+        username=username,
+        password_hash=generate_password_hash(password),
+        role=role,
+        store_id=store_id,
+        display_name=display_name,
+    )
+    session.add(staff)
+    try:
+        session.flush()
+    except IntegrityError as exc:
+        session.rollback()
+        raise AppError("staff.username_taken", 409, "This username is taken.") from exc
+    if by is not None:
+        audit.record(session, by, "staff.create", "staff", staff.id, {"role": role})
+    session.commit()
+    return staff
+
+
+def update_staff(session: Session, staff_id: int, changes: dict, by: Staff) -> Staff:
+    staff = get_staff(session, staff_id)
+    role = changes.get("role", staff.role)
+    store_id = changes.get("store_id", staff.store_id)
+    _validate_role(session, role, store_id)
+    if staff.id == by.id and (changes.get("is_active") is False or role != staff.role):
+        raise AppError("staff.self_lockout", 409, "You cannot demote or deactivate yourself.")
+    staff.role, staff.store_id = role, store_id
+    for field in ("display_name", "is_active"):
+        if field in changes:
+            setattr(staff, field, changes[field])
+    if changes.get("password"):
+        staff.password_hash = generate_password_hash(changes["password"])
+    logged = {k: v for k, v in changes.items() if k != "password"}
+    audit.record(session, by, "staff.update", "staff", staff.id, logged)
+    session.commit()
+    return staff
+
+
+def get_staff(session: Session, staff_id: int) -> Staff:
+    staff = session.get(Staff, staff_id)
+    if staff is None:
+        raise AppError("not_found", 404, "No such staff member.")
+    return staff
+
+
+def create_store(session: Session, fields: dict, by: Staff | None = None) -> Store:
+    store = Store(**fields)
+    session.add(store)
+    try:
+        session.flush()
+    except IntegrityError as exc:
+        session.rollback()
+        raise AppError("store.code_taken", 409, "This store code is taken.") from exc
+    if by is not None:
+        audit.record(session, by, "store.create", "store", store.id, fields)
+    session.commit()
+    return store
+
+
+def get_store(session: Session, store_id: int) -> Store:
+    store = session.get(Store, store_id)
+    if store is None:
+        raise AppError("not_found", 404, "No such store.")
+    return store
+
+
+def update_store(session: Session, store_id: int, changes: dict, by: Staff) -> Store:
+    store = get_store(session, store_id)
+    for field, value in changes.items():
+        setattr(store, field, value)
+    try:
+        session.flush()
+    except IntegrityError as exc:
+        session.rollback()
+        raise AppError("store.code_taken", 409, "This store code is taken.") from exc
+    audit.record(session, by, "store.update", "store", store.id, changes)
+    session.commit()
+    return store

@@ -1,0 +1,262 @@
+"""The till: record a purchase (points are earned), refund it (points come back), adjust."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import datetime, timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from app import clock
+from app.errors import AppError
+from app.models import Member, Purchase, Refund, Staff
+from app.models.base import insert_ignore
+from app.models.points import PointEntry
+from app.services import ledger
+from app.services.ledger import points_program
+from app.services.members import tiers
+from app.services.staff import audit, require_store, store_scope
+from app.services.till import till_hooks
+from app.services.till.scans import resolve_scan
+
+
+def _fingerprint(*parts: object) -> str:
+    return hashlib.sha256("|".join(str(p) for p in parts).encode()).hexdigest()
+
+
+def _answer(session: Session, purchase: Purchase) -> dict:
+    entry = session.execute(
+        select(PointEntry).where(PointEntry.ref == f"purchase:{purchase.id}")
+    ).scalar_one_or_none()
+    member = session.get(Member, purchase.member_id)
+    return {
+        "purchase_id": purchase.id,
+        "order_no": purchase.order_no,
+        "member_id": purchase.member_id,
+        "amount_fen": purchase.amount_fen,
+        "points_awarded": purchase.points_awarded,
+        "balance": entry.balance_after if entry is not None else member.points_balance,
+    }
+
+
+def record_purchase(
+    session: Session,
+    staff: Staff,
+    scan_id: str,
+    order_no: str,
+    amount_fen: int,
+    paid_at: datetime | None = None,
+    now: datetime | None = None,
+) -> dict:
+    """Record a paid order for the scanned member and award points by the program and tier.
+
+    An order number is unique per store: the same order again is a replay (same answer, no new
+    points); another order under that number is 409 purchase.duplicate_order.
+    """
+    now = now or clock.now()
+    store_id = require_store(staff)
+    if paid_at is not None and paid_at > now + timedelta(minutes=1):
+        raise AppError(
+            "request.invalid", 422, "paid_at is in the future.", {"paid_at": ["Future."]}
+        )
+    existing = _by_order(session, store_id, order_no)
+    scan = resolve_scan(session, scan_id, staff, now) if existing is None else None
+    member_id = scan.member_id if scan else existing.member_id
+    fingerprint = _fingerprint(order_no, amount_fen, paid_at.isoformat() if paid_at else "")
+    if existing is None:
+        inserted = insert_ignore(
+            session,
+            Purchase,
+            {
+                "store_id": store_id,
+                "order_no": order_no,
+                "member_id": member_id,
+                "staff_id": staff.id,
+                "scan_id": scan.id,
+                "source": "till",
+                "amount_fen": amount_fen,
+                "refunded_fen": 0,
+                "items": 0,
+                "points_awarded": 0,
+                "points_reversed": 0,
+                "fingerprint": fingerprint,
+                "paid_at": paid_at or now,
+                "created_at": now,
+            },
+            "store_id",
+            "order_no",
+        )
+        if inserted.rowcount == 0:  # another till request won the order number just now
+            session.rollback()
+            existing = _by_order(session, store_id, order_no)
+    if existing is not None:
+        if existing.fingerprint != fingerprint or existing.source != "till":
+            raise AppError(
+                "purchase.duplicate_order",
+                409,
+                "This order number was already recorded with different details.",
+            )
+        return _answer(session, existing)
+    purchase = _by_order(session, store_id, order_no)
+    member = session.get(Member, member_id)
+    cfg = points_program.config(session)
+    awarded = points_program.purchase_points(cfg, amount_fen, member.tier_code)
+    if awarded > 0:
+        ledger.earn(
+            session,
+            member_id,
+            awarded,
+            reason="purchase",
+            ref=f"purchase:{purchase.id}",
+            now=now,
+            staff_id=staff.id,
+            store_id=store_id,
+        )
+        purchase.points_awarded = awarded
+        session.refresh(member)
+        tiers.upgrade_if_reached(session, member, now)
+    till_hooks.purchase_recorded(session, purchase)
+    audit.record(
+        session,
+        staff,
+        "purchase.record",
+        "purchase",
+        purchase.id,
+        {"order_no": order_no, "amount_fen": amount_fen, "points": awarded},
+    )
+    session.commit()
+    return _answer(session, purchase)
+
+
+def _by_order(session: Session, store_id: int, order_no: str, lock: bool = False):
+    query = select(Purchase).where(Purchase.store_id == store_id, Purchase.order_no == order_no)
+    if lock:
+        query = query.with_for_update()
+    return session.execute(query).scalar_one_or_none()
+
+
+def refund_purchase(
+    session: Session,
+    staff: Staff,
+    order_no: str,
+    refund_no: str,
+    amount_fen: int,
+    now: datetime | None = None,
+) -> dict:
+    """Refund part or all of a purchase; points are reversed in proportion, and refunding the
+    whole amount reverses exactly what was awarded (even if the points were spent: the balance
+    may go negative and later earnings repay it)."""
+    now = now or clock.now()
+    store_id = require_store(staff)
+    purchase = _by_order(session, store_id, order_no, lock=True)
+    if purchase is None:
+        raise AppError("purchase.not_found", 404, "No such order at this store.")
+    fingerprint = _fingerprint(order_no, refund_no, amount_fen)
+    prior = session.execute(
+        select(Refund).where(Refund.purchase_id == purchase.id, Refund.refund_no == refund_no)
+    ).scalar_one_or_none()
+    if prior is not None:
+        if prior.fingerprint != fingerprint:
+            raise AppError(
+                "refund.duplicate", 409, "This refund number was already used with another amount."
+            )
+        return _refund_answer(session, purchase, prior)
+    if purchase.refunded_fen + amount_fen > purchase.amount_fen:
+        raise AppError(
+            "refund.exceeds_purchase",
+            422,
+            "The refunds would exceed what was paid.",
+            {"refundable_fen": purchase.amount_fen - purchase.refunded_fen},
+        )
+    refunded_total = purchase.refunded_fen + amount_fen
+    # Proportional, rounded down, on the running total: the last refund reverses the remainder.
+    target_reversed = purchase.points_awarded * refunded_total // purchase.amount_fen
+    reverse_now = target_reversed - purchase.points_reversed
+    refund = Refund(
+        purchase_id=purchase.id,
+        refund_no=refund_no,
+        amount_fen=amount_fen,
+        points_reversed=reverse_now,
+        staff_id=staff.id,
+        store_id=store_id,
+        fingerprint=fingerprint,
+        created_at=now,
+    )
+    session.add(refund)
+    session.flush()
+    if reverse_now > 0:
+        earned = session.execute(
+            select(PointEntry.id).where(PointEntry.ref == f"purchase:{purchase.id}")
+        ).scalar_one_or_none()
+        ledger.debit(
+            session,
+            purchase.member_id,
+            reverse_now,
+            reason="refund",
+            ref=f"refund:{refund.id}",
+            now=now,
+            prefer_entry_id=earned,
+            staff_id=staff.id,
+            store_id=store_id,
+        )
+    session.execute(
+        update(Purchase)
+        .where(Purchase.id == purchase.id)
+        .values(refunded_fen=refunded_total, points_reversed=target_reversed)
+    )
+    session.refresh(purchase)
+    till_hooks.purchase_refunded(session, purchase, refund)
+    audit.record(
+        session,
+        staff,
+        "purchase.refund",
+        "purchase",
+        purchase.id,
+        {"refund_no": refund_no, "amount_fen": amount_fen, "points_reversed": reverse_now},
+    )
+    session.commit()
+    return _refund_answer(session, purchase, refund)
+
+
+def _refund_answer(session: Session, purchase: Purchase, refund: Refund) -> dict:
+    member = session.get(Member, purchase.member_id)
+    return {
+        "refund_id": refund.id,
+        "order_no": purchase.order_no,
+        "refund_no": refund.refund_no,
+        "amount_fen": refund.amount_fen,
+        "points_reversed": refund.points_reversed,
+        "refunded_fen": purchase.refunded_fen,
+        "balance": member.points_balance,
+    }
+
+
+def adjust_points(
+    session: Session, staff: Staff, member_id: int, delta: int, reason: str, now=None
+) -> PointEntry:
+    """A manager's correction, with a reason, audited. Taking points cannot go below zero."""
+    now = now or clock.now()
+    member = session.get(Member, member_id)
+    scope = store_scope(staff)
+    if member is None or (scope is not None and member.store_id != scope):
+        raise AppError("member.not_found", 404, "No such member.")
+    ref = f"adjustment:{secrets.token_hex(12)}"
+    common = {
+        "reason": "adjustment",
+        "ref": ref,
+        "now": now,
+        "staff_id": staff.id,
+        "store_id": staff.store_id,
+        "note": reason,
+    }
+    if delta > 0:
+        entry = ledger.earn(session, member_id, delta, **common)
+    else:
+        entry = ledger.spend(session, member_id, -delta, **common)
+    audit.record(
+        session, staff, "points.adjust", "member", member_id, {"delta": delta, "reason": reason}
+    )
+    session.commit()
+    return entry

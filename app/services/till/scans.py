@@ -1,0 +1,68 @@
+"""Scanning a member code at the till, and the scan that then authorises till actions."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime, timedelta
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from app import clock
+from app.errors import AppError
+from app.models import Member, Scan, Staff
+from app.services.members import identifiers, member_code, member_summary
+from app.services.staff import require_store
+
+SCAN_VALID = timedelta(minutes=10)
+
+
+def scan_member_code(session: Session, staff: Staff, code: str, now: datetime | None = None):
+    """Accept a member code once: 404 garbage, 410 stale, 409 already scanned (by anyone)."""
+    now = now or clock.now()
+    store_id = require_store(staff)
+    member_id, step = member_code.resolve_code(code, now)
+    member = session.get(Member, member_id)
+    if member is None:
+        raise AppError("member_code.unknown", 404, "This is not a member code.")
+    scan = Scan(
+        id=secrets.token_hex(16),
+        member_code=code,
+        code_step=step,
+        member_id=member_id,
+        staff_id=staff.id,
+        store_id=store_id,
+        expires_at=now + SCAN_VALID,
+        created_at=now,
+    )
+    session.add(scan)
+    try:
+        session.flush()  # the unique (member_code, code_step) picks one winner
+    except IntegrityError as exc:
+        session.rollback()
+        raise AppError("member_code.used", 409, "This member code was already scanned.") from exc
+    session.commit()
+    return scan, member_view(session, member, now)
+
+
+def member_view(session: Session, member: Member, now: datetime) -> dict:
+    """What the till shows about a scanned member, with the coupons usable now."""
+    return {
+        "id": member.id,
+        "member_no": member.member_no,
+        "nickname": member.nickname,
+        "phone_masked": identifiers.mask_phone(member.phone),
+        "tier": member_summary.tier(session, member),
+        "points_balance": member.points_balance,
+        "coupons": member_summary.usable_coupons(session, member, now),
+    }
+
+
+def resolve_scan(session: Session, scan_id: str, staff: Staff, now: datetime | None = None) -> Scan:
+    """The scan behind a till action: only its own staff member's, and only for 10 minutes."""
+    scan = session.get(Scan, scan_id) if isinstance(scan_id, str) and len(scan_id) <= 32 else None
+    if scan is None or scan.staff_id != staff.id:
+        raise AppError("scan.not_found", 404, "No such scan; scan the member code again.")
+    if (now or clock.now()) > scan.expires_at:
+        raise AppError("scan.expired", 410, "The scan has expired; scan the member code again.")
+    return scan
