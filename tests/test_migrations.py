@@ -58,10 +58,7 @@ def _diff(db) -> tuple[list, set]:
 
 
 def _trigger_names(conn) -> set[str]:
-    if conn.dialect.name == "postgresql":
-        query = "SELECT tgname FROM pg_trigger WHERE NOT tgisinternal"
-    else:
-        query = "SELECT name FROM sqlite_master WHERE type = 'trigger'"
+    query = "SELECT tgname FROM pg_trigger WHERE NOT tgisinternal"
     return set(conn.execute(sa.text(query)).scalars())
 
 
@@ -92,10 +89,3 @@ def test_upgrade_builds_the_schema_on_empty_postgres():
         with admin.connect() as conn:
             conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
-
-
-def test_upgrade_builds_the_schema_on_empty_sqlite(tmp_path):
-    diff, indexes, triggers = _upgrade_and_diff(f"sqlite:///{tmp_path / 'fresh.sqlite3'}")
-    assert diff == []
-    assert not DATABASE_ONLY_INDEXES & indexes
-    assert triggers == SEGMENT_TRIGGERS

@@ -14,6 +14,7 @@ from sqlalchemy import (
     String,
     event,
     select,
+    text,
 )
 from sqlalchemy.orm import Mapped, column_property, mapped_column
 
@@ -41,7 +42,7 @@ class SegmentModelValue(db.Model):
 
     __tablename__ = "segment_model_values"
 
-    # x * 2^40 + t_x * 2^20 + T, in days (services.segments._model_key_sql).
+    # x * 2^40 + t_x * 2^20 + T, in days (services.segments.sql.model_key_sql).
     k: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     p_alive: Mapped[float] = mapped_column(Float)
     expected: Mapped[float | None] = mapped_column(Float)
@@ -99,7 +100,7 @@ class MemberSegment(db.Model):
 class MemberPurchaseSummary(db.Model):
     """Per member who bought: what the refresh needs from the purchases (window figures, and the
     whole history's first and last business day and distinct days). Kept by the refresh itself
-    and brought forward each night (services.segments.update_summaries)."""
+    and brought forward each night (services.segments.summaries.update_summaries)."""
 
     __tablename__ = "member_purchase_summaries"
 
@@ -141,57 +142,40 @@ class SegmentState(db.Model):
 
 
 # The triggers that fill segment_changes. The migration that creates them holds the same text.
-PURCHASE_TRIGGERS = {
-    "postgresql": [
-        """
-        CREATE OR REPLACE FUNCTION segment_changes_log() RETURNS trigger LANGUAGE plpgsql AS $$
-        BEGIN
-            IF TG_OP = 'INSERT' THEN
-                INSERT INTO segment_changes (member_id, paid_from)
-                SELECT member_id, MIN(paid_at) FROM new_rows GROUP BY member_id;
-            ELSIF TG_OP = 'DELETE' THEN
+PURCHASE_TRIGGERS = (
+    """
+    CREATE OR REPLACE FUNCTION segment_changes_log() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        IF TG_OP = 'INSERT' THEN
+            INSERT INTO segment_changes (member_id, paid_from)
+            SELECT member_id, MIN(paid_at) FROM new_rows GROUP BY member_id;
+        ELSIF TG_OP = 'DELETE' THEN
+            INSERT INTO segment_changes (member_id) VALUES (OLD.member_id);
+        ELSE
+            INSERT INTO segment_changes (member_id) VALUES (NEW.member_id);
+            IF OLD.member_id <> NEW.member_id THEN
                 INSERT INTO segment_changes (member_id) VALUES (OLD.member_id);
-            ELSE
-                INSERT INTO segment_changes (member_id) VALUES (NEW.member_id);
-                IF OLD.member_id <> NEW.member_id THEN
-                    INSERT INTO segment_changes (member_id) VALUES (OLD.member_id);
-                END IF;
             END IF;
-            RETURN NULL;
-        END
-        $$
-        """,
-        # Inserts per statement (an import inserts many rows at once), the rest per row.
-        "CREATE OR REPLACE TRIGGER purchases_segment_insert AFTER INSERT ON purchases"
-        " REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT"
-        " EXECUTE FUNCTION segment_changes_log()",
-        "CREATE OR REPLACE TRIGGER purchases_segment_update AFTER UPDATE ON purchases FOR EACH ROW"
-        " WHEN (OLD.refunded_fen <> NEW.refunded_fen OR OLD.amount_fen <> NEW.amount_fen"
-        " OR OLD.paid_at <> NEW.paid_at OR OLD.member_id <> NEW.member_id)"
-        " EXECUTE FUNCTION segment_changes_log()",
-        "CREATE OR REPLACE TRIGGER purchases_segment_delete AFTER DELETE ON purchases FOR EACH ROW"
-        " EXECUTE FUNCTION segment_changes_log()",
-    ],
-    "sqlite": [
-        "CREATE TRIGGER IF NOT EXISTS purchases_segment_insert AFTER INSERT ON purchases"
-        " BEGIN INSERT INTO segment_changes (member_id, paid_from)"
-        " VALUES (NEW.member_id, NEW.paid_at); END",
-        "CREATE TRIGGER IF NOT EXISTS purchases_segment_update AFTER UPDATE ON purchases"
-        " WHEN OLD.refunded_fen <> NEW.refunded_fen OR OLD.amount_fen <> NEW.amount_fen"
-        " OR OLD.paid_at <> NEW.paid_at OR OLD.member_id <> NEW.member_id"
-        " BEGIN INSERT INTO segment_changes (member_id) VALUES (NEW.member_id);"
-        " INSERT INTO segment_changes (member_id) SELECT OLD.member_id"
-        " WHERE OLD.member_id <> NEW.member_id; END",
-        "CREATE TRIGGER IF NOT EXISTS purchases_segment_delete AFTER DELETE ON purchases"
-        " BEGIN INSERT INTO segment_changes (member_id) VALUES (OLD.member_id); END",
-    ],
-}
+        END IF;
+        RETURN NULL;
+    END
+    $$
+    """,
+    # Inserts per statement (an import inserts many rows at once), the rest per row.
+    "CREATE OR REPLACE TRIGGER purchases_segment_insert AFTER INSERT ON purchases"
+    " REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT"
+    " EXECUTE FUNCTION segment_changes_log()",
+    "CREATE OR REPLACE TRIGGER purchases_segment_update AFTER UPDATE ON purchases FOR EACH ROW"
+    " WHEN (OLD.refunded_fen <> NEW.refunded_fen OR OLD.amount_fen <> NEW.amount_fen"
+    " OR OLD.paid_at <> NEW.paid_at OR OLD.member_id <> NEW.member_id)"
+    " EXECUTE FUNCTION segment_changes_log()",
+    "CREATE OR REPLACE TRIGGER purchases_segment_delete AFTER DELETE ON purchases FOR EACH ROW"
+    " EXECUTE FUNCTION segment_changes_log()",
+)
 
 
 @event.listens_for(db.metadata, "after_create")
 def _create_purchase_triggers(target, connection, **kw) -> None:
     """Schemas made from the models (the tests) get the triggers the migrations create."""
-    from sqlalchemy import text
-
-    for statement in PURCHASE_TRIGGERS.get(connection.dialect.name, []):
+    for statement in PURCHASE_TRIGGERS:
         connection.execute(text(statement))

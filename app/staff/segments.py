@@ -13,7 +13,7 @@ from app.auth import staff_required
 from app.errors import AppError
 from app.extensions import db
 from app.schemas.segments import SegmentsReportArgsSchema, SegmentsReportSchema
-from app.services.segments import segments_report
+from app.services.segments import report as segments_report
 
 blp = Blueprint("segments", __name__, url_prefix="/staff/v1/admin/segments", description="Segments")
 

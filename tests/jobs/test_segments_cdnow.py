@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from app.models import Member, Purchase
 from app.models.points import PointEntry
 from app.models.segments import MemberSegment
-from app.services import segments
+from app.services.segments import model as segments_model
 
 # shared/ sits beside the repository (as in CI); a checkout elsewhere can point at it.
 _SAMPLE = Path("data/cdnow/CDNOW_sample.txt")
@@ -67,7 +67,7 @@ def test_cdnow_import_then_refresh_reproduces_fader_hardie_lee_2005(app, session
     assert model["log_likelihood"] == pytest.approx(-9582.4, abs=0.05)
 
     # The fitting function on its own, with the calibration end as a parameter.
-    fit = segments.fit_purchase_model(session, date(1997, 9, 30))
+    fit = segments_model.fit_purchase_model(session, date(1997, 9, 30))
     assert (round(fit.r, 3), round(fit.alpha, 3), round(fit.a, 3), round(fit.b, 3)) == (
         0.243,
         4.414,

@@ -11,6 +11,7 @@ from app.models import Purchase
 from app.models.segments import MemberSegment
 from app.services import segments
 from app.services.messaging import audiences
+from app.services.segments import scoring, summaries
 
 NOW = datetime(2026, 6, 15, 4, 0, tzinfo=UTC)  # noon in Shanghai
 TODAY = date(2026, 6, 15)
@@ -188,7 +189,7 @@ def test_model_odds_for_a_chain_with_enough_customers(session, make_store, make_
 def test_a_failure_while_scoring_fails_the_refresh_and_keeps_last_nights_rows(
     session, shoppers, monkeypatch
 ):
-    """On PostgreSQL the RFM cut points are computed in a thread beside the model fit: an error
+    """The RFM cut points are computed in a thread beside the model fit: an error
     there must reach the job (and roll everything back), not vanish with the thread."""
     segments.refresh(session, NOW)
     before = {m.id: _segment(session, m).lifecycle_stage for m in shoppers.values()}
@@ -196,7 +197,7 @@ def test_a_failure_while_scoring_fails_the_refresh_and_keeps_last_nights_rows(
     def broken(connection):
         raise RuntimeError("scoring failed")
 
-    monkeypatch.setattr(segments, "rfm_cuts", broken)
+    monkeypatch.setattr(scoring, "rfm_cuts", broken)
     with pytest.raises(RuntimeError, match="scoring failed"):
         segments.refresh(session, NOW + timedelta(days=200))
     session.rollback()
@@ -325,7 +326,7 @@ def test_a_purchase_committed_while_the_refresh_runs_is_counted_the_next_night(
 
     segments.refresh(session, NOW)
     sleeper = shoppers["sleeper"]
-    run_summary = segments._run_summary
+    run_summary = summaries.run_summary
 
     def till_commits_meanwhile(*args, **kwargs):
         with db.engine.begin() as conn:
@@ -345,10 +346,10 @@ def test_a_purchase_committed_while_the_refresh_runs_is_counted_the_next_night(
                     created_at=NOW,
                 )
             )
-        monkeypatch.setattr(segments, "_run_summary", run_summary)
+        monkeypatch.setattr(summaries, "run_summary", run_summary)
         return run_summary(*args, **kwargs)
 
-    monkeypatch.setattr(segments, "_run_summary", till_commits_meanwhile)
+    monkeypatch.setattr(summaries, "run_summary", till_commits_meanwhile)
     segments.refresh(session, NOW + timedelta(days=1))
     assert _segment(session, sleeper).frequency == 1  # not seen tonight ...
     assert _changes(session) == [sleeper.id]  # ... but still logged

@@ -6,7 +6,8 @@ From each member's history -- x repeat purchase days, t_x the time of the last o
 time since the first, all measured from the first purchase -- the model gives the probability the
 member is still a customer and the purchases to expect next. Time is in weeks, as in the paper.
 
-Pure numpy/scipy on per-member summaries; the summaries are computed in SQL (services.segments).
+Pure numpy/scipy on per-member summaries; the summaries are read from
+the database by services.segments.model.
 """
 
 from __future__ import annotations

@@ -10,13 +10,12 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from sqlalchemy import bindparam, func, select, text
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app import clock
-from app.models.base import UTCDateTime, is_postgres
 from app.models.segments import LIFECYCLE_STAGES, RFM_GROUPS, MemberSegment
-from app.services.segments import day_no_sql, day_number, tz_params
+from app.services.segments.sql import day_no_sql, day_number, timed, tz_params
 
 NO_GROUP = "无消费"  # bought nothing inside the RFM window
 RETURN_DAYS = 90
@@ -24,16 +23,13 @@ _INSTANTS = ("now", "period_start", "period_end", "year_start")
 
 
 def _run(session: Session, sql: str, params: dict) -> list:
-    statement = text(sql).bindparams(
-        *(bindparam(name, type_=UTCDateTime()) for name in _INSTANTS if f":{name}" in sql)
-    )
-    return session.execute(statement, params).all()
+    instants = (name for name in _INSTANTS if f":{name}" in sql)
+    return session.execute(timed(sql, *instants), params).all()
 
 
-def _month_sql(session: Session, column: str) -> str:
-    if is_postgres(session):
-        return f"to_char({column} AT TIME ZONE :tz, 'YYYY-MM')"
-    return f"strftime('%Y-%m', {column}, :tz_offset)"
+def _month_sql(column: str) -> str:
+    """SQL for the business month (YYYY-MM) of a UTC timestamp column."""
+    return f"to_char({column} AT TIME ZONE :tz, 'YYYY-MM')"
 
 
 def report(session: Session, period_from: date | None = None, period_to: date | None = None):
@@ -49,7 +45,7 @@ def report(session: Session, period_from: date | None = None, period_to: date | 
         "year_start": clock.business_day_start(period_to - timedelta(days=364)),
         "to_day": day_number(period_to),
         "return_days": RETURN_DAYS,
-        **tz_params(now),
+        **tz_params(),
     }
     stores = {
         row.id: {"store_id": row.id, "code": row.code, "name": row.name}
@@ -94,9 +90,9 @@ def report(session: Session, period_from: date | None = None, period_to: date | 
     _buying_habits(session, params, entry)
     for row in _run(
         session,
-        f"SELECT store_id, {_month_sql(session, 'joined_at')} AS month, COUNT(*) AS members"
+        f"SELECT store_id, {_month_sql('joined_at')} AS month, COUNT(*) AS members"
         " FROM members WHERE joined_at >= :period_start AND joined_at < :period_end"
-        " GROUP BY store_id, " + _month_sql(session, "joined_at"),
+        " GROUP BY store_id, " + _month_sql("joined_at"),
         params,
     ):
         entry(row.store_id)["signups_by_month"][row.month] = row.members
@@ -128,7 +124,7 @@ def report(session: Session, period_from: date | None = None, period_to: date | 
 def _buying_habits(session: Session, params: dict, entry) -> None:
     """Per store: buyers, bought in the last 12 months, one-time buyers, and first-time buyers
     (first purchase at least 90 days before `to`) who bought again on a later day within 90."""
-    day = day_no_sql(session, "paid_at")
+    day = day_no_sql("paid_at")
     for row in _run(
         session,
         f"""
@@ -147,8 +143,8 @@ def _buying_habits(session: Session, params: dict, entry) -> None:
                        SELECT 1 FROM purchases q
                        WHERE q.member_id = f.member_id AND q.paid_at > f.first_paid_at
                          AND q.paid_at < :period_end
-                         AND {day_no_sql(session, "q.paid_at")} > f.first_day
-                         AND {day_no_sql(session, "q.paid_at")} <= f.first_day + :return_days
+                         AND {day_no_sql("q.paid_at")} > f.first_day
+                         AND {day_no_sql("q.paid_at")} <= f.first_day + :return_days
                    ) THEN 1 ELSE 0 END AS came_back
             FROM (
                 SELECT member_id, COUNT(*) AS purchases, MIN(paid_at) AS first_paid_at,
