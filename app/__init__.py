@@ -45,6 +45,9 @@ def create_app(overrides: dict | None = None) -> Flask:
         "bearerAuth", {"type": "http", "scheme": "bearer", "bearerFormat": "opaque"}
     )
     register_error_handlers(app)
+    from app import clock
+
+    clock.init_app(app)
     from app.input_guard import init_input_guard
 
     init_input_guard(app)
