@@ -3,10 +3,11 @@
 APScheduler 3 asks `datetime.now()` for the time in two modules (the scheduler, which finds due
 jobs and computes how long to sleep, and the executor, which checks misfires) and offers no clock
 to inject, so in SANDBOX mode those two modules see a `datetime` whose now() adds the test-clock
-offset, read from Redis at each call (a few times per wake-up). A watcher polls the offset and,
-when it changes, wakes the scheduler: a job whose time the clock has passed runs once (coalesced;
-the sandbox sets no misfire limit), and when the clock goes back every job's next run is counted
-again from the new time. Jobs themselves run in their own app context, on app.clock.
+offset. A watcher polls the offset in Redis (every WATCH_SECONDS) and, when it changes, recounts
+the next runs and wakes the scheduler: a job whose time the clock has passed runs once (the
+sandbox sets no misfire limit), and when the clock goes back every job's next run is counted
+again from the new time. The jobs themselves read app.clock afresh in their own app context, so
+a job that runs after a PUT has answered runs on the new time even inside the watcher's lag.
 
 Without SANDBOX nothing here is installed: the production scheduler runs on wall time.
 """
@@ -48,21 +49,15 @@ class SandboxClockFollower:
         self.scheduler = scheduler
         self._client = get_redis()
         self._key = clock.sandbox_offset_key()
-        self._last = self._read()
+        self._offset = self._read()  # what the scheduler runs on (jobs read the clock themselves)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._watch, name="sandbox-clock", daemon=True)
 
     def _read(self) -> float:
         return clock.read_sandbox_offset(self._client, self._key)
 
-    def _current(self) -> float:
-        try:
-            return self._read()
-        except Exception:  # noqa: BLE001 - Redis down: keep the last offset seen
-            return self._last
-
     def start(self) -> None:
-        _SchedulerTime.offset = self._current
+        _SchedulerTime.offset = lambda: self._offset
         apscheduler.schedulers.base.datetime = _SchedulerTime
         apscheduler.executors.base.datetime = _SchedulerTime
         self._thread.start()
@@ -79,13 +74,23 @@ class SandboxClockFollower:
             except Exception as exc:  # noqa: BLE001 - Redis down: try again
                 log.warning("sandbox clock read failed: %s", type(exc).__name__)
                 continue
-            if offset == self._last:
-                continue
-            went_back = offset < self._last
-            self._last = offset
-            log.info("sandbox clock moved %s; scheduler follows", "back" if went_back else "on")
-            if went_back:
-                # Next runs counted from the new (earlier) time, so they fire when it comes again.
-                for job in self.scheduler.get_jobs():
+            if offset != self._offset:
+                self._follow(offset)
+
+    def _follow(self, offset: float) -> None:
+        log.info("sandbox clock moved by %+.0f s; the scheduler follows", offset - self._offset)
+        # Paused, the scheduler looks for no due jobs while their next runs are recounted.
+        self.scheduler.pause()
+        try:
+            self._offset = offset
+            now = _SchedulerTime.now(self.scheduler.timezone)
+            for job in self.scheduler.get_jobs():
+                if job.next_run_time is not None and job.next_run_time <= now:
+                    # Passed over: run once now. (Left as it is, APScheduler would count every
+                    # run time missed, a minute-job's 500 000 for a jump of a year, to run one.)
+                    job.modify(next_run_time=now)
+                else:
+                    # The next run counted from the new time (the clock may have gone back).
                     self.scheduler.reschedule_job(job.id, trigger=job.trigger)
-            self.scheduler.wakeup()
+        finally:
+            self.scheduler.resume()
