@@ -106,7 +106,10 @@ class Settings:
             "OPENAPI_URL_PREFIX": "/",
             "OPENAPI_JSON_PATH": "openapi.json",
             "OPENAPI_SWAGGER_UI_PATH": "/docs",
-            "OPENAPI_SWAGGER_UI_URL": "https://cdn.jsdelivr.net/npm/swagger-ui-dist@5.17.14/",
+            # Served by the app itself from a pinned package (app/api_docs.py): no CDN.
+            "OPENAPI_SWAGGER_UI_URL": "/docs/assets/",
+            # No badge fetched from the online validator: the page makes no outside request.
+            "OPENAPI_SWAGGER_UI_CONFIG": {"validatorUrl": None},
         }
 
 
