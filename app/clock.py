@@ -24,13 +24,13 @@ DEFAULT_TZ = "Asia/Shanghai"
 
 
 def init_app(app: Flask) -> None:
-    """SANDBOX: forget the offset at the start of each request.
+    """SANDBOX: forget the offset at the start of each request, before any other hook.
 
     Flask gives each request its own app context (and `g`), except when one is already pushed,
     as in tests that call the test client inside an app context: there the requests share `g`.
     """
     if app.config.get("SANDBOX"):
-        app.before_request(_forget_offset)
+        app.before_request_funcs.setdefault(None, []).insert(0, _forget_offset)
 
 
 def _forget_offset() -> None:
