@@ -36,7 +36,7 @@ class _SchedulerTime(datetime):
     offset: Callable[[], float] | None = None
 
     @classmethod
-    def now(cls, tz=None):  # noqa: ANN001, ANN206 - datetime.now's own signature
+    def now(cls, tz=None):
         real = datetime.now(tz)
         source = _SchedulerTime.offset
         return real + timedelta(seconds=source()) if source else real

@@ -4,6 +4,7 @@ gunicorn worker, the scheduler process and a `jobs run-once` from another proces
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import time
@@ -58,9 +59,30 @@ def test_get_answers_the_instant_its_offset_and_the_business_day(client):
     back = client.delete("/_sandbox/clock").get_json()
     assert back["offset_seconds"] == 0
     assert client.get("/_sandbox/clock").get_json()["business_date"] != "2031-01-01"
-    spec = client.get("/openapi.json").get_json()["paths"]["/_sandbox/clock"]
-    assert {"get", "put", "delete"} <= set(spec)
-    assert "ClockState" in str(spec["get"]["responses"]["200"])
+
+
+def test_the_openapi_document_describes_get_put_and_delete(app):
+    # From a fresh SANDBOX app in a child process: flask-smorest's Api is one per process, and
+    # other tests re-initialise it with apps of their own.
+    dump = (
+        "import json; from app import create_app; "
+        "a = create_app({'REDIS_URL': None}); "
+        "print(json.dumps(a.test_client().get('/openapi.json').get_json()))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", dump],
+        cwd=ROOT,
+        env=sandbox_process_env(app, LOG_PLAIN="1"),
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    spec = json.loads(out.strip().splitlines()[-1])
+    item = spec["paths"]["/_sandbox/clock"]
+    assert {"get", "put", "delete"} <= set(item)
+    state = spec["components"]["schemas"]["ClockState"]["properties"]
+    assert {"now", "offset_seconds", "business_date"} <= set(state)
+    assert "ClockState" in json.dumps(item["get"]["responses"]["200"])
 
 
 def test_without_sandbox_the_clock_ignores_redis(app, monkeypatch):
