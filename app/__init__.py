@@ -41,10 +41,16 @@ def create_app(overrides: dict | None = None) -> Flask:
     app.config.setdefault("RATELIMIT_HEADERS_ENABLED", True)
     limiter.init_app(app)
     api.init_app(app)
+    from app.api_docs import init_api_docs
+
+    init_api_docs(app)
     api.spec.components.security_scheme(
         "bearerAuth", {"type": "http", "scheme": "bearer", "bearerFormat": "opaque"}
     )
     register_error_handlers(app)
+    from app import clock
+
+    clock.init_app(app)
     from app.input_guard import init_input_guard
 
     init_input_guard(app)

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import os
+import socket
 from dataclasses import dataclass
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 INSTANCE_DIR = Path(__file__).resolve().parent.parent / "instance"
+# `make run` (flask sandbox run) writes the URL of its embedded Redis here while it runs, so that
+# a `flask jobs run-once` from another shell shares its store and its test clock.
+EMBEDDED_REDIS_FILE = "embedded-redis.url"
 
 
 class ConfigError(RuntimeError):
@@ -16,6 +20,17 @@ class ConfigError(RuntimeError):
 
 def _flag(value: str | None) -> bool:
     return (value or "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def embedded_redis_url(instance_dir: Path) -> str | None:
+    """The URL of a running `make run`'s embedded Redis, if one answers (the file may be stale)."""
+    try:
+        url = (instance_dir / EMBEDDED_REDIS_FILE).read_text().strip()
+        host, port = url.split("//", 1)[1].split("/", 1)[0].rsplit(":", 1)
+        socket.create_connection((host, int(port)), timeout=0.5).close()
+    except (OSError, ValueError, IndexError):
+        return None
+    return url
 
 
 @dataclass
@@ -35,6 +50,7 @@ class Settings:
     WECHAT_OA_AES_KEY: str
     WECHAT_OA_AES_KEY_PREVIOUS: str = ""
     REDIS_KEY_PREFIX: str = "hy:"
+    INSTANCE_DIR: str = str(INSTANCE_DIR)
     MEMBER_TOKEN_TTL: int = 7 * 24 * 3600
     STAFF_TOKEN_TTL: int = 12 * 3600
     LOG_JSON: bool = True
@@ -62,6 +78,7 @@ class Settings:
             "SQLALCHEMY_TRACK_MODIFICATIONS": False,
             "REDIS_URL": self.REDIS_URL,
             "REDIS_KEY_PREFIX": self.REDIS_KEY_PREFIX,
+            "INSTANCE_DIR": self.INSTANCE_DIR,
             "BUSINESS_TZ": self.BUSINESS_TZ,
             "SANDBOX": self.SANDBOX,
             "TESTING": self.TESTING,
@@ -89,7 +106,10 @@ class Settings:
             "OPENAPI_URL_PREFIX": "/",
             "OPENAPI_JSON_PATH": "openapi.json",
             "OPENAPI_SWAGGER_UI_PATH": "/docs",
-            "OPENAPI_SWAGGER_UI_URL": "https://cdn.jsdelivr.net/npm/swagger-ui-dist@5.17.14/",
+            # Served by the app itself from a pinned package (app/api_docs.py): no CDN.
+            "OPENAPI_SWAGGER_UI_URL": "/docs/assets/",
+            # No badge fetched from the online validator: the page makes no outside request.
+            "OPENAPI_SWAGGER_UI_CONFIG": {"validatorUrl": None},
         }
 
 
@@ -118,6 +138,10 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
     if not env.get("DATABASE_URL"):
         INSTANCE_DIR.mkdir(exist_ok=True)
     database_url = env.get("DATABASE_URL") or f"sqlite:///{INSTANCE_DIR / 'huiyuan.sqlite3'}"
+    instance_dir = Path(env.get("INSTANCE_DIR") or INSTANCE_DIR)
+    redis_url = env.get("REDIS_URL") or None
+    if redis_url is None and sandbox and not testing:
+        redis_url = embedded_redis_url(instance_dir)
     if not (sandbox or testing):
         missing = [n for n in ("WECHAT_MINIAPP_APPID", "WECHAT_MINIAPP_SECRET") if not env.get(n)]
         if missing:
@@ -125,7 +149,7 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
     return Settings(
         SECRET_KEY=secret,
         DATABASE_URL=database_url,
-        REDIS_URL=env.get("REDIS_URL") or None,
+        REDIS_URL=redis_url,
         BUSINESS_TZ=tz,
         SANDBOX=sandbox,
         TESTING=testing,
@@ -138,5 +162,6 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         WECHAT_OA_AES_KEY=env.get("WECHAT_OA_AES_KEY", ""),
         WECHAT_OA_AES_KEY_PREVIOUS=env.get("WECHAT_OA_AES_KEY_PREVIOUS", ""),
         REDIS_KEY_PREFIX=env.get("REDIS_KEY_PREFIX", "hy:"),
+        INSTANCE_DIR=str(instance_dir),
         LOG_JSON=not _flag(env.get("LOG_PLAIN")),
     )

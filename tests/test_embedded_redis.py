@@ -76,3 +76,54 @@ def test_an_error_reply_keeps_the_connection_open_as_redis_does():
         assert script(keys=["n"]) == 1
     finally:
         server.shutdown()
+
+
+def test_run_once_from_another_shell_finds_make_runs_embedded_redis(
+    embedded_app, session, tmp_path
+):
+    """`make run` writes its embedded Redis's URL under instance/; a `flask jobs run-once` from
+    another shell (no REDIS_URL) reads it, and so runs on the sandbox clock set through it."""
+    import subprocess
+    import sys
+    from datetime import date, datetime
+    from pathlib import Path
+    from zoneinfo import ZoneInfo
+
+    from sqlalchemy import select
+
+    from app import clock
+    from app.config import EMBEDDED_REDIS_FILE, embedded_redis_url
+    from app.models.jobs import JobRun
+    from tests.conftest import sandbox_process_env
+
+    (tmp_path / EMBEDDED_REDIS_FILE).write_text(embedded_app.config["REDIS_URL"] + "\n")
+    assert embedded_redis_url(tmp_path) == embedded_app.config["REDIS_URL"]
+    with embedded_app.app_context():
+        clock.set_sandbox_now(datetime(2031, 7, 1, 0, 5, tzinfo=ZoneInfo("Asia/Shanghai")))
+    env = sandbox_process_env(embedded_app, INSTANCE_DIR=str(tmp_path))
+    for name in ("REDIS_URL", "TESTING"):  # a developer's shell: SANDBOX=1 and nothing else
+        env.pop(name)
+    done = subprocess.run(
+        [sys.executable, "-m", "flask", "--app", "wsgi", "jobs", "run-once", "points_expiry"],
+        cwd=Path(__file__).resolve().parents[1],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    run = session.execute(select(JobRun).where(JobRun.name == "points_expiry")).scalar_one()
+    assert run.as_of.astimezone(ZoneInfo("Asia/Shanghai")).date() == date(2031, 7, 1)
+
+
+def test_a_stale_embedded_redis_file_is_ignored(tmp_path):
+    import socket
+
+    from app.config import EMBEDDED_REDIS_FILE, embedded_redis_url, load_settings
+
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    (tmp_path / EMBEDDED_REDIS_FILE).write_text(f"redis://127.0.0.1:{port}/0\n")
+    assert embedded_redis_url(tmp_path) is None
+    assert load_settings({"SANDBOX": "1", "INSTANCE_DIR": str(tmp_path)}).REDIS_URL is None

@@ -1,8 +1,10 @@
 """`flask --app wsgi sandbox run`: the whole service on a bare machine, for `make run`.
 
 Starts an embedded Redis (fakeredis over TCP) unless REDIS_URL is set, so that the API and the
-scheduler process share one store (and one test clock); migrates the database; loads the demo
-data; starts the scheduler as a child process; serves the API with the built-in WeChat sandbox.
+scheduler process share one store (and one test clock), and writes its URL to
+instance/embedded-redis.url while it runs, so that a `flask jobs run-once` from another shell
+finds it too; migrates the database; loads the demo data; starts the scheduler as a child
+process; serves the API with the built-in WeChat sandbox.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
+from app.config import EMBEDDED_REDIS_FILE
 from app.embedded_redis import start_embedded_redis
 
 sandbox_cli = AppGroup("sandbox", help="The sandbox deployment (SANDBOX=1).")
@@ -32,9 +35,21 @@ def run(host: str, port: int, no_scheduler: bool) -> None:
         raise click.ClickException("sandbox run needs SANDBOX=1")
     env = dict(os.environ)
     env["SANDBOX"] = "1"
-    if not env.get("REDIS_URL"):
-        env["REDIS_URL"], _ = start_embedded_redis()
-        click.echo(f"embedded Redis (fakeredis) at {env['REDIS_URL']}")
+    if env.get("REDIS_URL"):
+        _serve(env, host, port, no_scheduler)
+        return
+    env["REDIS_URL"], _ = start_embedded_redis()
+    click.echo(f"embedded Redis (fakeredis) at {env['REDIS_URL']}")
+    url_file = Path(current_app.config["INSTANCE_DIR"]) / EMBEDDED_REDIS_FILE
+    url_file.parent.mkdir(parents=True, exist_ok=True)
+    url_file.write_text(env["REDIS_URL"] + "\n")
+    try:
+        _serve(env, host, port, no_scheduler)
+    finally:
+        url_file.unlink(missing_ok=True)
+
+
+def _serve(env: dict, host: str, port: int, no_scheduler: bool) -> None:
     env.setdefault("WECHAT_API_BASE", f"http://{host}:{port}/_sandbox/wechat")
     flask = [sys.executable, "-m", "flask", "--app", "wsgi"]
     root = Path(current_app.root_path).parent

@@ -352,6 +352,22 @@ class ClockSchema(ma.Schema):
     now = ma.fields.AwareDateTime(required=True, metadata={"example": "2026-12-31T23:59:00+08:00"})
 
 
+class ClockStateSchema(ClockSchema):
+    offset_seconds = ma.fields.Float(
+        metadata={"description": "How far the test clock is ahead of real time (negative: behind)."}
+    )
+    business_date = ma.fields.Date(metadata={"description": "The business day it is now."})
+
+
+def _clock_state() -> dict:
+    instant = clock.now()
+    return {
+        "now": instant,
+        "offset_seconds": clock.sandbox_offset(),
+        "business_date": clock.business_date(instant),
+    }
+
+
 @docs_bp.route("/wechat/messages")
 class SentMessages(MethodView):
     @docs_bp.response(200, MessagesSchema)
@@ -368,16 +384,25 @@ class SentMessages(MethodView):
 
 @docs_bp.route("/clock")
 class SandboxClock(MethodView):
+    @docs_bp.response(200, ClockStateSchema)
+    def get(self):
+        """The test clock of the deployment: the instant, its offset and the business day."""
+        return _clock_state()
+
     @docs_bp.arguments(ClockSchema)
-    @docs_bp.response(200, ClockSchema)
+    @docs_bp.response(200, ClockStateSchema)
     def put(self, body):
-        """Set the test clock for every process of the deployment (it then runs on)."""
+        """Set the test clock for every process of the deployment (it then runs on).
+
+        Once this has answered, the next request to any worker, the scheduler's next wake-up
+        and a `jobs run-once` started from another shell all see the new time.
+        """
         instant: datetime = body["now"]
         clock.set_sandbox_now(instant)
-        return {"now": clock.now()}
+        return _clock_state()
 
-    @docs_bp.response(200, ClockSchema)
+    @docs_bp.response(200, ClockStateSchema)
     def delete(self):
         """Return to real time."""
         clock.set_sandbox_now(None)
-        return {"now": clock.now()}
+        return _clock_state()
