@@ -1,8 +1,11 @@
 """`flask --app wsgi sandbox run`: the whole service on a bare machine, for `make run`.
 
-Starts an embedded Redis (fakeredis over TCP) unless REDIS_URL is set, so that the API and the
-scheduler process share one store (and one test clock); migrates the database; loads the demo
-data; starts the scheduler as a child process; serves the API with the built-in WeChat sandbox.
+Without DATABASE_URL, uses the embedded PostgreSQL in instance/pg (started, or joined, when this
+process made the app; stopped when it exits: the children get its URL and do not count). Starts
+an embedded Redis (fakeredis over TCP) unless REDIS_URL is set, so that the API and the scheduler
+process share one store (and one test clock); migrates the database; loads the demo data (both
+idempotent: the data stay across restarts); starts the scheduler as a child process; serves the
+API with the built-in WeChat sandbox.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
+from app.config import EMBEDDED_PG_DIR
 from app.embedded_redis import start_embedded_redis
 
 sandbox_cli = AppGroup("sandbox", help="The sandbox deployment (SANDBOX=1).")
@@ -32,6 +36,9 @@ def run(host: str, port: int, no_scheduler: bool) -> None:
         raise click.ClickException("sandbox run needs SANDBOX=1")
     env = dict(os.environ)
     env["SANDBOX"] = "1"
+    if not env.get("DATABASE_URL"):
+        env["DATABASE_URL"] = current_app.config["SQLALCHEMY_DATABASE_URI"]
+        click.echo(f"embedded PostgreSQL, data in {EMBEDDED_PG_DIR}")
     if not env.get("REDIS_URL"):
         env["REDIS_URL"], _ = start_embedded_redis()
         click.echo(f"embedded Redis (fakeredis) at {env['REDIS_URL']}")

@@ -18,7 +18,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, column_property, mapped_column
 
 from app.extensions import db
-from app.models.base import BigId, UTCDateTime
+from app.models.base import UTCDateTime
 
 LIFECYCLE_STAGES = ("new", "active", "sleeping", "lost")
 # The eight classic RFM groups, in the order marketing reads them: 重要 means high monetary value.
@@ -64,7 +64,7 @@ class MemberSegment(db.Model):
         ),
     )
 
-    member_id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=False)
+    member_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     lifecycle_stage: Mapped[str] = mapped_column(String(16))
     # The business day the member entered this stage; kept while the stage does not change.
     stage_since: Mapped[date] = mapped_column(Date)
@@ -103,7 +103,7 @@ class MemberPurchaseSummary(db.Model):
 
     __tablename__ = "member_purchase_summaries"
 
-    member_id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=False)
+    member_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     # Purchases and net money (fen) inside the RFM window.
     frequency: Mapped[int] = mapped_column(BigInteger)
     monetary_fen: Mapped[int] = mapped_column(BigInteger)
@@ -121,8 +121,8 @@ class SegmentChange(db.Model):
 
     __tablename__ = "segment_changes"
 
-    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
-    member_id: Mapped[int] = mapped_column(BigId)
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    member_id: Mapped[int] = mapped_column(BigInteger)
     # Purchases inserted: the earliest payment time among them. NULL for an update or delete.
     paid_from: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
@@ -141,9 +141,8 @@ class SegmentState(db.Model):
 
 
 # The triggers that fill segment_changes. The migration that creates them holds the same text.
-PURCHASE_TRIGGERS = {
-    "postgresql": [
-        """
+PURCHASE_TRIGGERS = [
+    """
         CREATE OR REPLACE FUNCTION segment_changes_log() RETURNS trigger LANGUAGE plpgsql AS $$
         BEGIN
             IF TG_OP = 'INSERT' THEN
@@ -161,31 +160,17 @@ PURCHASE_TRIGGERS = {
         END
         $$
         """,
-        # Inserts per statement (an import inserts many rows at once), the rest per row.
-        "CREATE OR REPLACE TRIGGER purchases_segment_insert AFTER INSERT ON purchases"
-        " REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT"
-        " EXECUTE FUNCTION segment_changes_log()",
-        "CREATE OR REPLACE TRIGGER purchases_segment_update AFTER UPDATE ON purchases FOR EACH ROW"
-        " WHEN (OLD.refunded_fen <> NEW.refunded_fen OR OLD.amount_fen <> NEW.amount_fen"
-        " OR OLD.paid_at <> NEW.paid_at OR OLD.member_id <> NEW.member_id)"
-        " EXECUTE FUNCTION segment_changes_log()",
-        "CREATE OR REPLACE TRIGGER purchases_segment_delete AFTER DELETE ON purchases FOR EACH ROW"
-        " EXECUTE FUNCTION segment_changes_log()",
-    ],
-    "sqlite": [
-        "CREATE TRIGGER IF NOT EXISTS purchases_segment_insert AFTER INSERT ON purchases"
-        " BEGIN INSERT INTO segment_changes (member_id, paid_from)"
-        " VALUES (NEW.member_id, NEW.paid_at); END",
-        "CREATE TRIGGER IF NOT EXISTS purchases_segment_update AFTER UPDATE ON purchases"
-        " WHEN OLD.refunded_fen <> NEW.refunded_fen OR OLD.amount_fen <> NEW.amount_fen"
-        " OR OLD.paid_at <> NEW.paid_at OR OLD.member_id <> NEW.member_id"
-        " BEGIN INSERT INTO segment_changes (member_id) VALUES (NEW.member_id);"
-        " INSERT INTO segment_changes (member_id) SELECT OLD.member_id"
-        " WHERE OLD.member_id <> NEW.member_id; END",
-        "CREATE TRIGGER IF NOT EXISTS purchases_segment_delete AFTER DELETE ON purchases"
-        " BEGIN INSERT INTO segment_changes (member_id) VALUES (OLD.member_id); END",
-    ],
-}
+    # Inserts per statement (an import inserts many rows at once), the rest per row.
+    "CREATE OR REPLACE TRIGGER purchases_segment_insert AFTER INSERT ON purchases"
+    " REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT"
+    " EXECUTE FUNCTION segment_changes_log()",
+    "CREATE OR REPLACE TRIGGER purchases_segment_update AFTER UPDATE ON purchases FOR EACH ROW"
+    " WHEN (OLD.refunded_fen <> NEW.refunded_fen OR OLD.amount_fen <> NEW.amount_fen"
+    " OR OLD.paid_at <> NEW.paid_at OR OLD.member_id <> NEW.member_id)"
+    " EXECUTE FUNCTION segment_changes_log()",
+    "CREATE OR REPLACE TRIGGER purchases_segment_delete AFTER DELETE ON purchases FOR EACH ROW"
+    " EXECUTE FUNCTION segment_changes_log()",
+]
 
 
 @event.listens_for(db.metadata, "after_create")
@@ -193,5 +178,5 @@ def _create_purchase_triggers(target, connection, **kw) -> None:
     """Schemas made from the models (the tests) get the triggers the migrations create."""
     from sqlalchemy import text
 
-    for statement in PURCHASE_TRIGGERS.get(connection.dialect.name, []):
+    for statement in PURCHASE_TRIGGERS:
         connection.execute(text(statement))

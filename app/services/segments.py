@@ -25,7 +25,7 @@ from sqlalchemy import CheckConstraint, bindparam, text
 from sqlalchemy.orm import Session
 
 from app import clock
-from app.models.base import UTCDateTime, is_postgres
+from app.models.base import UTCDateTime
 from app.models.segments import RFM_GROUPS, MemberSegment, SegmentState
 from app.services import programs
 
@@ -47,6 +47,12 @@ MIN_CUSTOMERS_FOR_MODEL = 20
 # PostgreSQL: enough memory to sort ten million purchases and hash a million members in memory
 # (for this job's transactions only; it runs alone at night).
 PG_WORK_MEM = "1GB"
+
+
+def is_postgres(session) -> bool:
+    """Always: PostgreSQL is the only database. The segments split removes this and the branches
+    that still ask it, whose other sides are dead code now."""
+    return True
 
 
 def config(session: Session) -> dict:
@@ -122,7 +128,7 @@ def _run_summary(
 ):
     """Run a statement made with _summary_select. `sort`: PostgreSQL groups by sorting (or by
     reading the index in order), for the many groups of many members' whole histories."""
-    postgres = is_postgres(session) and sort
+    postgres = sort
     if postgres:
         session.execute(text("SET LOCAL enable_hashagg = off"))
     times.update(now=now, window_start=window_start)
@@ -524,7 +530,7 @@ def _segments_select(session: Session) -> str:
     # PostgreSQL: each subquery's columns computed once per member (by the parallel workers, with
     # the joins), not again wherever the outer query names them (the business day of joined_at,
     # six times, cost a second a million).
-    fence = "OFFSET 0" if is_postgres(session) else ""
+    fence = "OFFSET 0"
     return f"""
     SELECT st.member_id, CAST(st.stage AS VARCHAR(16)) AS lifecycle_stage,
            CASE WHEN st.old_stage = st.stage THEN st.old_since ELSE {entered} END AS stage_since,

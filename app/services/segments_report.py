@@ -14,9 +14,9 @@ from sqlalchemy import bindparam, func, select, text
 from sqlalchemy.orm import Session
 
 from app import clock
-from app.models.base import UTCDateTime, is_postgres
+from app.models.base import UTCDateTime
 from app.models.segments import LIFECYCLE_STAGES, RFM_GROUPS, MemberSegment
-from app.services.segments import day_no_sql, day_number, tz_params
+from app.services.segments import day_no_sql, day_number, is_postgres, tz_params
 
 NO_GROUP = "无消费"  # bought nothing inside the RFM window
 RETURN_DAYS = 90
