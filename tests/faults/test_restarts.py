@@ -17,7 +17,7 @@ from tests.conftest import ledger_invariants
 from tests.faults.conftest import gunicorn, scheduler
 from tests.faults.load import FAIL_FAST_SECONDS, Intent, Load, summary
 
-pytestmark = [pytest.mark.postgres, pytest.mark.faults]
+pytestmark = pytest.mark.faults
 
 OUTAGE_SECONDS = 4
 MEMBERS = 80
