@@ -8,6 +8,7 @@ with a misfire grace time, one instance at a time.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import secrets
@@ -123,8 +124,16 @@ def run_scheduler(stop: threading.Event | None = None) -> None:
             stop.wait(STANDBY_POLL)
             continue
         log.info("scheduler %s took the lease", lease.owner)
-        scheduler = build_scheduler(_app)
-        scheduler.start()
+        try:
+            scheduler = build_scheduler(_app)
+            scheduler.start()  # reads and writes the job store: the database may be down
+        except Exception as exc:  # noqa: BLE001 - stand by and try again, never die of it
+            log.warning("scheduler %s could not start: %s; standing by", lease.owner, exc)
+            db.session.remove()
+            with contextlib.suppress(Exception):
+                lease.release()
+            stop.wait(STANDBY_POLL)
+            continue
         try:
             while not stop.wait(HEARTBEAT_SECONDS):
                 if not _try_renew(lease):

