@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 export FLASK_APP := wsgi
 
-.PHONY: run test test-postgres test-sqlite lint format venv migrate bench clean test-console
+.PHONY: run test lint format venv migrate bench clean test-console
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -14,23 +14,19 @@ $(BIN)/.installed: requirements.txt requirements-dev.txt
 
 venv: $(BIN)/.installed
 
-## The service on a bare machine: SQLite, embedded Redis, built-in WeChat sandbox, demo data,
-## the API and the scheduler process, in one command.
+## The service on a bare machine: embedded PostgreSQL (data in instance/pg), embedded Redis,
+## built-in WeChat sandbox, demo data, the API and the scheduler process, in one command.
 run: venv
 	SANDBOX=1 $(BIN)/flask sandbox run
 
-## The tests: lint, then the suite on PostgreSQL and Redis, then again on SQLite.
-test: venv lint test-postgres test-sqlite
-
-test-postgres: venv
-	TEST_DB=postgres $(BIN)/python -m pytest $(PYTEST_ARGS)
-
-test-sqlite: venv
-	TEST_DB=sqlite $(BIN)/python -m pytest -m "not postgres" $(PYTEST_ARGS)
+## The tests: lint, then the suite, once, on PostgreSQL (TEST_PG_URL when it answers, else an
+## embedded server of the run's own) and Redis (TEST_REDIS_URL).
+test: venv lint
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 ## Only the console's browser tests (need /usr/bin/chromium; with CI set they fail without it).
 test-console: venv
-	TEST_DB=sqlite $(BIN)/python -m pytest tests/console $(PYTEST_ARGS)
+	$(BIN)/python -m pytest tests/console $(PYTEST_ARGS)
 
 lint: venv
 	$(BIN)/ruff check app jobs tests bench wsgi.py
@@ -46,10 +42,3 @@ migrate: venv
 clean:
 	rm -rf $(VENV) instance .pytest_cache
 
-## Regenerate the initial migration from the models (only before it has landed anywhere).
-migration-initial: venv
-	rm -f migrations/versions/*.py instance/migrate.sqlite3
-	mkdir -p instance
-	SANDBOX=1 DATABASE_URL=sqlite:///$(CURDIR)/instance/migrate.sqlite3 $(BIN)/flask db upgrade
-	SANDBOX=1 DATABASE_URL=sqlite:///$(CURDIR)/instance/migrate.sqlite3 $(BIN)/flask db migrate -m "$(or $(MSG),initial schema)"
-	rm -f instance/migrate.sqlite3

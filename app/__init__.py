@@ -2,18 +2,43 @@
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
+import click
 from flask import Flask
 
-from app.config import load_settings
+from app.config import ConfigError, load_settings
+from app.embedded_postgres import start_or_join
+
+# What `flask … --help` connects to: nothing (it lists and describes commands, runs none).
+HELP_ONLY_DATABASE_URL = "postgresql+psycopg://help-only@127.0.0.1:1/none"
 
 
 def create_app(overrides: dict | None = None) -> Flask:
-    """Build the app from the environment; `overrides` (tests) win over it."""
-    settings = load_settings()
+    """Build the app from the environment; `overrides` (tests) win over it.
+
+    Without DATABASE_URL (sandbox, tests), the embedded PostgreSQL in instance/pg is started or
+    joined here. `flask … --help` needs no settings: it gets the app with placeholders (nothing
+    is served and no command runs); anything else refuses to start on a ConfigError.
+    """
+    overrides = overrides or {}
+    help_only = _printing_help()
+    try:
+        settings = load_settings()
+    except ConfigError:
+        if not help_only:
+            raise
+        settings = load_settings({"SANDBOX": "1"})
+    if settings.DATABASE_URL is None and "SQLALCHEMY_DATABASE_URI" not in overrides:
+        settings.DATABASE_URL = (
+            HELP_ONLY_DATABASE_URL
+            if help_only
+            else start_or_join(Path(settings.INSTANCE_DIR) / "pg")
+        )
     app = Flask(__name__, instance_relative_config=False)
     app.config.update(settings.as_flask())
-    if overrides:
-        app.config.update(overrides)
+    app.config.update(overrides)
 
     from app import models  # noqa: F401  (register every table)
     from app.errors import register_error_handlers
@@ -73,3 +98,8 @@ def create_app(overrides: dict | None = None) -> Flask:
 
     register_cli(app)
     return app
+
+
+def _printing_help() -> bool:
+    """Whether this process is `flask … --help` (click prints the help and invokes nothing)."""
+    return click.get_current_context(silent=True) is not None and "--help" in sys.argv[1:]

@@ -36,7 +36,7 @@ def embedded_redis_url(instance_dir: Path) -> str | None:
 @dataclass
 class Settings:
     SECRET_KEY: str
-    DATABASE_URL: str
+    DATABASE_URL: str | None  # None: the embedded server in INSTANCE_DIR/pg (sandbox, tests)
     REDIS_URL: str | None
     BUSINESS_TZ: str
     SANDBOX: bool
@@ -57,20 +57,18 @@ class Settings:
 
     def as_flask(self) -> dict:
         url = self.DATABASE_URL
-        if url.startswith("postgres://"):
+        if url and url.startswith("postgres://"):
             url = "postgresql+psycopg://" + url[len("postgres://") :]
-        elif url.startswith("postgresql://"):
+        elif url and url.startswith("postgresql://"):
             url = "postgresql+psycopg://" + url[len("postgresql://") :]
         # Idle connections are pinged before use by app.db_pool (not pool_pre_ping).
-        engine_options: dict = {}
-        if url.startswith("postgresql"):
-            engine_options.update(
-                pool_size=int(os.environ.get("DB_POOL_SIZE", "10")),
-                max_overflow=int(os.environ.get("DB_MAX_OVERFLOW", "20")),
-                pool_timeout=5,
-                # Fail fast while the database is down instead of hanging a worker.
-                connect_args={"connect_timeout": 3},
-            )
+        engine_options = {
+            "pool_size": int(os.environ.get("DB_POOL_SIZE", "10")),
+            "max_overflow": int(os.environ.get("DB_MAX_OVERFLOW", "20")),
+            "pool_timeout": 5,
+            # Fail fast while the database is down instead of hanging a worker.
+            "connect_args": {"connect_timeout": 3},
+        }
         return {
             "SECRET_KEY": self.SECRET_KEY,
             "SQLALCHEMY_DATABASE_URI": url,
@@ -135,20 +133,19 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         ZoneInfo(tz)
     except (ZoneInfoNotFoundError, ValueError) as exc:
         raise ConfigError(f"BUSINESS_TZ={tz!r} is not a known IANA time zone") from exc
-    if not env.get("DATABASE_URL"):
-        INSTANCE_DIR.mkdir(exist_ok=True)
-    database_url = env.get("DATABASE_URL") or f"sqlite:///{INSTANCE_DIR / 'huiyuan.sqlite3'}"
     instance_dir = Path(env.get("INSTANCE_DIR") or INSTANCE_DIR)
     redis_url = env.get("REDIS_URL") or None
     if redis_url is None and sandbox and not testing:
         redis_url = embedded_redis_url(instance_dir)
     if not (sandbox or testing):
-        missing = [n for n in ("WECHAT_MINIAPP_APPID", "WECHAT_MINIAPP_SECRET") if not env.get(n)]
+        # A production database is named: never the embedded one inside the source tree.
+        required = ("DATABASE_URL", "WECHAT_MINIAPP_APPID", "WECHAT_MINIAPP_SECRET")
+        missing = [n for n in required if not env.get(n)]
         if missing:
             raise ConfigError(f"missing configuration: {', '.join(missing)}")
     return Settings(
         SECRET_KEY=secret,
-        DATABASE_URL=database_url,
+        DATABASE_URL=env.get("DATABASE_URL") or None,
         REDIS_URL=redis_url,
         BUSINESS_TZ=tz,
         SANDBOX=sandbox,

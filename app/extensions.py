@@ -10,8 +10,7 @@ from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
-from sqlalchemy import MetaData, event
-from sqlalchemy.engine import Engine
+from sqlalchemy import MetaData
 from sqlalchemy.orm import DeclarativeBase
 
 from app.errors import HuiyuanApi
@@ -33,18 +32,6 @@ db = SQLAlchemy(model_class=Base)
 migrate = Migrate()
 api = HuiyuanApi()
 limiter = Limiter(key_func=get_remote_address, headers_enabled=True)
-
-
-@event.listens_for(Engine, "connect")
-def _sqlite_pragmas(dbapi_connection, _record):
-    # SQLite is the zero-setup default: WAL and a busy timeout let the API and the scheduler
-    # process share the file; foreign keys are off by default in SQLite.
-    if type(dbapi_connection).__module__.startswith("sqlite3"):
-        cur = dbapi_connection.cursor()
-        cur.execute("PRAGMA journal_mode=WAL")
-        cur.execute("PRAGMA busy_timeout=10000")
-        cur.execute("PRAGMA foreign_keys=ON")
-        cur.close()
 
 
 class RedisStore:

@@ -9,6 +9,7 @@ clock (jobs/sandbox_time.py): a job due at 03:00 runs when the sandbox clock pas
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import secrets
@@ -127,11 +128,22 @@ def run_scheduler(stop: threading.Event | None = None) -> None:
             stop.wait(STANDBY_POLL)
             continue
         log.info("scheduler %s took the lease", lease.owner)
-        scheduler = build_scheduler(_app)
-        follower = SandboxClockFollower(scheduler) if _app.config.get("SANDBOX") else None
-        if follower:
-            follower.start()  # before the scheduler counts its first runs
-        scheduler.start()
+        follower = None
+        try:
+            scheduler = build_scheduler(_app)
+            follower = SandboxClockFollower(scheduler) if _app.config.get("SANDBOX") else None
+            if follower:
+                follower.start()  # before the scheduler counts its first runs
+            scheduler.start()  # reads and writes the job store: the database may be down
+        except Exception as exc:  # noqa: BLE001 - stand by and try again, never die of it
+            log.warning("scheduler %s could not start: %s; standing by", lease.owner, exc)
+            if follower:
+                follower.stop()
+            db.session.remove()
+            with contextlib.suppress(Exception):
+                lease.release()
+            stop.wait(STANDBY_POLL)
+            continue
         try:
             while not stop.wait(HEARTBEAT_SECONDS):
                 if not _try_renew(lease):

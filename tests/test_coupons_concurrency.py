@@ -4,14 +4,11 @@ from __future__ import annotations
 
 import random
 
-import pytest
 from sqlalchemy import func, select
 
 from tests.concurrency import bulk_members, fire, member_auth
 
 pytest_plugins = ["tests.engagement_factories"]
-
-pytestmark = pytest.mark.postgres
 
 
 def test_flash_claim_never_oversells_nor_exceeds_the_limit(live_server, session, make_template):

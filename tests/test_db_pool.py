@@ -5,13 +5,10 @@ from __future__ import annotations
 
 import time
 
-import pytest
 import requests
 import sqlalchemy as sa
 
 from app import db_pool
-
-pytestmark = pytest.mark.postgres
 
 
 def _drop_every_app_connection(database_url: str) -> int:

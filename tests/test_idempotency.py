@@ -133,7 +133,6 @@ def test_overlong_key_is_422(idem_client, make_member, member_headers):
     assert executions() == 0
 
 
-@pytest.mark.postgres
 def test_concurrent_requests_with_one_key_run_once(idem_app, make_member, member_headers):
     from werkzeug.serving import make_server
 

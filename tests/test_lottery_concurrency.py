@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import pytest
 from sqlalchemy import func, select
 
 from tests.concurrency import bulk_members, fire, member_auth
 from tests.conftest import ledger_invariants
 
-pytestmark = pytest.mark.postgres
 pytest_plugins = ["tests.engagement_factories"]
 
 

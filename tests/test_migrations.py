@@ -6,14 +6,13 @@ import os
 import secrets
 from datetime import UTC, datetime
 
-import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
 from app.models.till import DATABASE_ONLY_INDEXES
 from app.services import segments
-from tests.conftest import PG_ADMIN_URL, REDIS_URL
+from tests.conftest import REDIS_URL, database_on
 
 
 def _upgrade_and_diff(url: str) -> tuple[list, set, set]:
@@ -74,14 +73,13 @@ def _declared_in_the_models(obj, name, type_, reflected, compare_to) -> bool:
     return not (type_ == "index" and name in DATABASE_ONLY_INDEXES)
 
 
-@pytest.mark.postgres
-def test_upgrade_builds_the_schema_on_empty_postgres():
+def test_upgrade_builds_the_schema_on_empty_postgres(pg_server_url):
     name = f"hy_migr_{os.getpid()}_{secrets.token_hex(3)}"
-    admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    admin = sa.create_engine(pg_server_url, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
     try:
-        diff, indexes, triggers = _upgrade_and_diff(PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name)
+        diff, indexes, triggers = _upgrade_and_diff(database_on(pg_server_url, name))
         assert diff == []
         assert indexes >= DATABASE_ONLY_INDEXES  # the segments refresh reads purchases by it
         assert triggers == SEGMENT_TRIGGERS

@@ -63,13 +63,26 @@ def test_openapi_document_and_docs_page(client):
 def test_secret_key_is_required_outside_sandbox_and_tests():
     from app.config import ConfigError, load_settings
 
+    production = {
+        "DATABASE_URL": "postgresql://db.internal/huiyuan",
+        "WECHAT_MINIAPP_APPID": "wx1",
+        "WECHAT_MINIAPP_SECRET": "s",
+    }
     with pytest.raises(ConfigError, match="SECRET_KEY"):
-        load_settings({"WECHAT_MINIAPP_APPID": "wx1", "WECHAT_MINIAPP_SECRET": "s"})
-    settings = load_settings(
-        {"SECRET_KEY": "x" * 32, "WECHAT_MINIAPP_APPID": "wx1", "WECHAT_MINIAPP_SECRET": "s"}
-    )
+        load_settings(production)
+    settings = load_settings({**production, "SECRET_KEY": "x" * 32})
     assert settings.SECRET_KEY == "x" * 32
     assert load_settings({"SANDBOX": "1"}).SANDBOX is True
+
+
+def test_production_names_its_database():
+    from app.config import ConfigError, load_settings
+
+    env = {"SECRET_KEY": "x" * 32, "WECHAT_MINIAPP_APPID": "wx1", "WECHAT_MINIAPP_SECRET": "s"}
+    with pytest.raises(ConfigError, match="DATABASE_URL"):
+        load_settings(env)
+    # The sandbox and the tests may use the embedded server (None: app.embedded_postgres).
+    assert load_settings({"SANDBOX": "1"}).DATABASE_URL is None
 
 
 def test_bad_business_timezone_refuses_to_start():

@@ -6,12 +6,9 @@ from __future__ import annotations
 
 import secrets
 
-import pytest
 import requests
 
 from tests.faults.conftest import gunicorn
-
-pytestmark = pytest.mark.postgres
 
 
 def _sample(text: str, name: str, **labels) -> float:

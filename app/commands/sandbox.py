@@ -1,10 +1,12 @@
 """`flask --app wsgi sandbox run`: the whole service on a bare machine, for `make run`.
 
-Starts an embedded Redis (fakeredis over TCP) unless REDIS_URL is set, so that the API and the
-scheduler process share one store (and one test clock), and writes its URL to
-instance/embedded-redis.url while it runs, so that a `flask jobs run-once` from another shell
-finds it too; migrates the database; loads the demo data; starts the scheduler as a child
-process; serves the API with the built-in WeChat sandbox.
+Without DATABASE_URL, uses the embedded PostgreSQL in instance/pg (started, or joined, when this
+process made the app; stopped when it exits: the children get its URL and do not count). Starts
+an embedded Redis (fakeredis over TCP) unless REDIS_URL is set, so that the API and the scheduler
+process share one store (and one test clock), and writes its URL to instance/embedded-redis.url
+while it runs, so that a `flask jobs run-once` from another shell finds it too; migrates the
+database; loads the demo data (both idempotent: the data stay across restarts); starts the
+scheduler as a child process; serves the API with the built-in WeChat sandbox.
 """
 
 from __future__ import annotations
@@ -35,6 +37,9 @@ def run(host: str, port: int, no_scheduler: bool) -> None:
         raise click.ClickException("sandbox run needs SANDBOX=1")
     env = dict(os.environ)
     env["SANDBOX"] = "1"
+    if not env.get("DATABASE_URL"):
+        env["DATABASE_URL"] = current_app.config["SQLALCHEMY_DATABASE_URI"]
+        click.echo(f"embedded PostgreSQL, data in {current_app.config['INSTANCE_DIR']}/pg")
     if env.get("REDIS_URL"):
         _serve(env, host, port, no_scheduler)
         return

@@ -8,25 +8,20 @@ from typing import Annotated, Any
 
 from sqlalchemy import (
     BigInteger,
-    Connection,
     DateTime,
-    Integer,
     TypeDecorator,
     bindparam,
     func,
     text,
 )
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Mapped, Session, mapped_column, scoped_session
 
 from app import clock
 
-# BIGINT in PostgreSQL, INTEGER in SQLite (whose rowid autoincrement needs exactly INTEGER).
-BigId = BigInteger().with_variant(Integer(), "sqlite")
-
 
 class UTCDateTime(TypeDecorator):
-    """An aware UTC datetime on every backend (SQLite stores naive text; we re-attach UTC)."""
+    """An aware UTC datetime, stored as timestamptz; naive datetimes are refused."""
 
     impl = DateTime(timezone=True)
     cache_ok = True
@@ -36,8 +31,7 @@ class UTCDateTime(TypeDecorator):
             return None
         if value.tzinfo is None:
             raise ValueError("naive datetimes are not stored; use app.clock")
-        value = value.astimezone(UTC)
-        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+        return value.astimezone(UTC)
 
     def process_result_value(self, value: datetime | None, dialect) -> datetime | None:
         if value is None:
@@ -45,7 +39,7 @@ class UTCDateTime(TypeDecorator):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-pk = Annotated[int, mapped_column(BigId, primary_key=True, autoincrement=True)]
+pk = Annotated[int, mapped_column(BigInteger, primary_key=True, autoincrement=True)]
 
 
 def utcnow() -> datetime:
@@ -69,7 +63,7 @@ class InsertIgnoreResult:
 def insert_ignore(
     session: Session, model: Any, values: dict | list[dict], *conflict_cols: str
 ) -> InsertIgnoreResult:
-    """INSERT ... ON CONFLICT DO NOTHING on PostgreSQL and SQLite.
+    """INSERT ... ON CONFLICT DO NOTHING.
 
     The database, not Python, decides who won: `result.rowcount` is the number of rows that were
     new (counted with RETURNING, since drivers report -1 for this statement).
@@ -81,8 +75,6 @@ def insert_ignore(
         # Hot path (check-in, ledger entries): SQLAlchemy cannot cache ON CONFLICT constructs,
         # so a single row goes through a textual statement built once per column set.
         return InsertIgnoreResult(list(session.execute(stmt, values).scalars()))
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     stmt = insert(table).values(values)
     stmt = stmt.on_conflict_do_nothing(index_elements=list(conflict_cols) or None)
     rows = session.execute(stmt.returning(list(table.primary_key.columns)[0])).all()
@@ -106,12 +98,6 @@ def _single_row_stmt(table: Any, columns: tuple[str, ...], conflict_cols: tuple[
     return text(sql).bindparams(*binds).columns(key)
 
 
-def is_postgres(session: Session | Connection) -> bool:
-    if isinstance(session, Connection):
-        return session.dialect.name == "postgresql"
-    return session.get_bind().dialect.name == "postgresql"
-
-
 def in_transaction(session: Session | scoped_session) -> bool:
     """Whether the session has begun a transaction (a scoped session asks its current one)."""
     if isinstance(session, scoped_session):
@@ -119,4 +105,4 @@ def in_transaction(session: Session | scoped_session) -> bool:
     return session.in_transaction()
 
 
-__all__ = ["BigId", "BigInteger", "CreatedAt", "UTCDateTime", "insert_ignore", "pk", "utcnow"]
+__all__ = ["BigInteger", "CreatedAt", "UTCDateTime", "insert_ignore", "pk", "utcnow"]

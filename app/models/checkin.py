@@ -2,11 +2,11 @@ from __future__ import annotations
 
 from datetime import date
 
-from sqlalchemy import Date, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import BigInteger, Date, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.extensions import db
-from app.models.base import BigId, CreatedAt, pk
+from app.models.base import CreatedAt, pk
 
 
 class Checkin(CreatedAt, db.Model):
@@ -16,7 +16,7 @@ class Checkin(CreatedAt, db.Model):
     __table_args__ = (UniqueConstraint("member_id", "day"),)
 
     id: Mapped[pk]
-    member_id: Mapped[int] = mapped_column(BigId, ForeignKey("members.id"))
+    member_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("members.id"))
     day: Mapped[date] = mapped_column(Date)
     streak: Mapped[int] = mapped_column(Integer)
     points_awarded: Mapped[int] = mapped_column(Integer)
@@ -30,6 +30,6 @@ class MakeupAllowance(db.Model):
     __table_args__ = (UniqueConstraint("member_id", "month"),)
 
     id: Mapped[pk]
-    member_id: Mapped[int] = mapped_column(BigId, ForeignKey("members.id"))
+    member_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("members.id"))
     month: Mapped[str] = mapped_column(String(7))  # YYYY-MM
     used: Mapped[int] = mapped_column(Integer, default=0)

@@ -6,6 +6,7 @@ from datetime import datetime
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     CheckConstraint,
     ForeignKey,
@@ -17,7 +18,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.extensions import db
-from app.models.base import BigId, CreatedAt, UTCDateTime, pk, utcnow
+from app.models.base import CreatedAt, UTCDateTime, pk, utcnow
 
 COUPON_KINDS = ("threshold_off", "amount_off", "percent_off")
 VALIDITY_MODES = ("fixed", "relative")
@@ -61,7 +62,7 @@ class CouponTemplate(CreatedAt, db.Model):
     claimable: Mapped[bool] = mapped_column(Boolean, default=True)  # shown in the mini-program
     signup_gift: Mapped[bool] = mapped_column(Boolean, default=False)  # given at sign-up
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
-    created_by: Mapped[int | None] = mapped_column(BigId, ForeignKey("staff.id"))
+    created_by: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("staff.id"))
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 
 
@@ -72,8 +73,8 @@ class CouponHolding(db.Model):
     __table_args__ = (UniqueConstraint("template_id", "member_id"),)
 
     id: Mapped[pk]
-    template_id: Mapped[int] = mapped_column(BigId, ForeignKey("coupon_templates.id"))
-    member_id: Mapped[int] = mapped_column(BigId, ForeignKey("members.id"), index=True)
+    template_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("coupon_templates.id"))
+    member_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("members.id"), index=True)
     count: Mapped[int] = mapped_column(Integer, default=0)
 
 
@@ -89,8 +90,8 @@ class Coupon(CreatedAt, db.Model):
 
     id: Mapped[pk]
     code: Mapped[str] = mapped_column(String(20), unique=True)
-    template_id: Mapped[int] = mapped_column(BigId, ForeignKey("coupon_templates.id"))
-    member_id: Mapped[int] = mapped_column(BigId, ForeignKey("members.id"))
+    template_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("coupon_templates.id"))
+    member_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("members.id"))
     source: Mapped[str] = mapped_column(String(16))
     # Unique: one reason (a claim, a push to a member, a draw) gives at most one coupon.
     ref: Mapped[str] = mapped_column(String(96), unique=True)
@@ -110,16 +111,16 @@ class CouponRedemption(CreatedAt, db.Model):
     )
 
     id: Mapped[pk]
-    coupon_id: Mapped[int] = mapped_column(BigId, ForeignKey("coupons.id"), index=True)
-    member_id: Mapped[int] = mapped_column(BigId, ForeignKey("members.id"))
-    store_id: Mapped[int] = mapped_column(BigId, ForeignKey("stores.id"))
-    staff_id: Mapped[int] = mapped_column(BigId, ForeignKey("staff.id"))
+    coupon_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("coupons.id"), index=True)
+    member_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("members.id"))
+    store_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("stores.id"))
+    staff_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("staff.id"))
     order_no: Mapped[str] = mapped_column(String(64))
     order_amount_fen: Mapped[int] = mapped_column(Integer)
     discount_fen: Mapped[int] = mapped_column(Integer)
     status: Mapped[str] = mapped_column(String(8), default="applied")
     reversed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    reversed_by: Mapped[int | None] = mapped_column(BigId, ForeignKey("staff.id"))
+    reversed_by: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("staff.id"))
     reversal_reason: Mapped[str] = mapped_column(String(200), default="")
 
 
@@ -130,9 +131,9 @@ class CouponPush(CreatedAt, db.Model):
     __table_args__ = (UniqueConstraint("template_id", "push_key"),)
 
     id: Mapped[pk]
-    template_id: Mapped[int] = mapped_column(BigId, ForeignKey("coupon_templates.id"))
+    template_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("coupon_templates.id"))
     push_key: Mapped[str] = mapped_column(String(64))
-    staff_id: Mapped[int] = mapped_column(BigId, ForeignKey("staff.id"))
+    staff_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("staff.id"))
     requested: Mapped[int] = mapped_column(Integer, default=0)
     issued: Mapped[int] = mapped_column(Integer, default=0)
     refused: Mapped[dict] = mapped_column(JSON, default=dict)

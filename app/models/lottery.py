@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     CheckConstraint,
     Date,
@@ -17,7 +18,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.extensions import db
-from app.models.base import BigId, CreatedAt, UTCDateTime, pk, utcnow
+from app.models.base import CreatedAt, UTCDateTime, pk, utcnow
 
 PRIZE_KINDS = ("points", "coupon", "physical", "none")
 
@@ -42,7 +43,7 @@ class Lottery(CreatedAt, db.Model):
     points_budget: Mapped[int | None] = mapped_column(Integer)
     points_given: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
-    created_by: Mapped[int | None] = mapped_column(BigId, ForeignKey("staff.id"))
+    created_by: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("staff.id"))
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 
 
@@ -57,12 +58,14 @@ class LotteryPrize(db.Model):
     )
 
     id: Mapped[pk]
-    lottery_id: Mapped[int] = mapped_column(BigId, ForeignKey("lotteries.id"), index=True)
+    lottery_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("lotteries.id"), index=True)
     name: Mapped[str] = mapped_column(String(64))
     kind: Mapped[str] = mapped_column(String(8))
     weight: Mapped[int] = mapped_column(Integer)
     points: Mapped[int] = mapped_column(Integer, default=0)
-    coupon_template_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("coupon_templates.id"))
+    coupon_template_id: Mapped[int | None] = mapped_column(
+        BigInteger, ForeignKey("coupon_templates.id")
+    )
     stock_total: Mapped[int] = mapped_column(Integer, default=0)
     won: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     daily_cap: Mapped[int | None] = mapped_column(Integer)
@@ -76,7 +79,7 @@ class PrizeDailyRelease(db.Model):
     __table_args__ = (UniqueConstraint("prize_id", "day"),)
 
     id: Mapped[pk]
-    prize_id: Mapped[int] = mapped_column(BigId, ForeignKey("lottery_prizes.id"))
+    prize_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("lottery_prizes.id"))
     day: Mapped[date] = mapped_column(Date)
     released: Mapped[int] = mapped_column(Integer, default=0)
 
@@ -88,8 +91,8 @@ class LotteryDrawAllowance(db.Model):
     __table_args__ = (UniqueConstraint("lottery_id", "member_id", "day"),)
 
     id: Mapped[pk]
-    lottery_id: Mapped[int] = mapped_column(BigId, ForeignKey("lotteries.id"))
-    member_id: Mapped[int] = mapped_column(BigId, ForeignKey("members.id"), index=True)
+    lottery_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("lotteries.id"))
+    member_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("members.id"), index=True)
     day: Mapped[date] = mapped_column(Date)
     used: Mapped[int] = mapped_column(Integer, default=0)
 
@@ -104,16 +107,16 @@ class LotteryDraw(CreatedAt, db.Model):
     )
 
     id: Mapped[pk]
-    lottery_id: Mapped[int] = mapped_column(BigId, ForeignKey("lotteries.id"))
-    member_id: Mapped[int] = mapped_column(BigId, ForeignKey("members.id"))
+    lottery_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("lotteries.id"))
+    member_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("members.id"))
     day: Mapped[date] = mapped_column(Date)
     points_spent: Mapped[int] = mapped_column(Integer)
-    picked_prize_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("lottery_prizes.id"))
-    prize_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("lottery_prizes.id"))
+    picked_prize_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("lottery_prizes.id"))
+    prize_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("lottery_prizes.id"))
     # won | no_prize | out_of_stock | daily_cap | budget | coupon_refused
     outcome: Mapped[str] = mapped_column(String(16), default="pending")
-    coupon_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("coupons.id"))
+    coupon_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("coupons.id"))
     points_won: Mapped[int] = mapped_column(Integer, default=0)
     fulfilled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    fulfilled_store_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("stores.id"))
-    fulfilled_by: Mapped[int | None] = mapped_column(BigId, ForeignKey("staff.id"))
+    fulfilled_store_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("stores.id"))
+    fulfilled_by: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("staff.id"))

@@ -2,11 +2,11 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import CheckConstraint, Date, ForeignKey, Integer, SmallInteger, String
+from sqlalchemy import BigInteger, CheckConstraint, Date, ForeignKey, Integer, SmallInteger, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.extensions import db
-from app.models.base import BigId, UTCDateTime, pk, utcnow
+from app.models.base import UTCDateTime, pk, utcnow
 
 
 class Member(db.Model):
@@ -25,7 +25,7 @@ class Member(db.Model):
     avatar_url: Mapped[str] = mapped_column(String(512), default="")
     birthday: Mapped[date | None] = mapped_column(Date)
     gender: Mapped[int] = mapped_column(SmallInteger, default=0)
-    store_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("stores.id"), index=True)
+    store_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("stores.id"), index=True)
     referral_code: Mapped[str] = mapped_column(String(16), unique=True)
     tier_code: Mapped[str] = mapped_column(String(32), default="")
     # Kept by the ledger only (services.points), in the same transaction as each entry.

@@ -18,7 +18,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.extensions import db
-from app.models.base import BigId, CreatedAt, UTCDateTime, pk, utcnow
+from app.models.base import CreatedAt, UTCDateTime, pk, utcnow
 
 
 class SubscriptionQuota(db.Model):
@@ -27,7 +27,7 @@ class SubscriptionQuota(db.Model):
     __tablename__ = "subscription_quotas"
     __table_args__ = (CheckConstraint("available >= 0", name="available_not_negative"),)
 
-    member_id: Mapped[int] = mapped_column(BigId, ForeignKey("members.id"), primary_key=True)
+    member_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("members.id"), primary_key=True)
     template_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     available: Mapped[int] = mapped_column(Integer, default=0)
     accepted_total: Mapped[int] = mapped_column(Integer, default=0)
@@ -43,7 +43,7 @@ class OaFollower(db.Model):
     unionid: Mapped[str | None] = mapped_column(String(64), index=True)
     following: Mapped[bool] = mapped_column(Boolean, default=True)
     # The store whose parametric QR code first brought the follower (first touch wins).
-    store_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("stores.id"), index=True)
+    store_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("stores.id"), index=True)
     scene: Mapped[str | None] = mapped_column(String(64))
     followed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     unfollowed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
@@ -67,11 +67,11 @@ class OutboxMessage(CreatedAt, db.Model):
         Index("ix_message_outbox_member_purpose", "member_id", "purpose"),
     )
 
-    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
     purpose: Mapped[str] = mapped_column(String(32))  # points_expiry | dormant_wakeup | campaign
-    member_id: Mapped[int] = mapped_column(BigId, ForeignKey("members.id"))
+    member_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("members.id"))
     dedupe_key: Mapped[str] = mapped_column(String(64))
-    campaign_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("campaigns.id"))
+    campaign_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("campaigns.id"))
     marketing: Mapped[bool] = mapped_column(Boolean, default=False)
     params: Mapped[dict | None] = mapped_column(JSON)  # values captured when queued
     state: Mapped[str] = mapped_column(String(16), default="pending")
@@ -97,7 +97,7 @@ class MarketingStamp(db.Model):
 
     __tablename__ = "marketing_stamps"
 
-    member_id: Mapped[int] = mapped_column(BigId, ForeignKey("members.id"), primary_key=True)
+    member_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("members.id"), primary_key=True)
     last_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
@@ -122,15 +122,15 @@ class Campaign(CreatedAt, db.Model):
     template: Mapped[dict] = mapped_column(JSON, default=dict)
     page: Mapped[str] = mapped_column(String(128), default="")
     send_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    coupon_template_id: Mapped[int | None] = mapped_column(BigId)
+    coupon_template_id: Mapped[int | None] = mapped_column(BigInteger)
     holdout_bp: Mapped[int] = mapped_column(Integer, default=1000)  # basis points of 10,000
-    holdout_salt: Mapped[int] = mapped_column(BigId, default=0)
+    holdout_salt: Mapped[int] = mapped_column(BigInteger, default=0)
     report_days: Mapped[int] = mapped_column(Integer, default=7)
     targeted: Mapped[int] = mapped_column(Integer, default=0)
     held_out: Mapped[int] = mapped_column(Integer, default=0)
     enqueued_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    created_by: Mapped[int | None] = mapped_column(BigId, ForeignKey("staff.id"))
+    created_by: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("staff.id"))
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 
 
@@ -139,6 +139,8 @@ class CampaignMember(db.Model):
 
     __tablename__ = "campaign_members"
 
-    campaign_id: Mapped[int] = mapped_column(BigId, ForeignKey("campaigns.id"), primary_key=True)
-    member_id: Mapped[int] = mapped_column(BigId, ForeignKey("members.id"), primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("campaigns.id"), primary_key=True
+    )
+    member_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("members.id"), primary_key=True)
     holdout: Mapped[bool] = mapped_column(Boolean, default=False)

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from datetime import date
 
-from sqlalchemy import CheckConstraint, Date, ForeignKey, Index, Integer, String
+from sqlalchemy import BigInteger, CheckConstraint, Date, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.extensions import db
-from app.models.base import BigId, CreatedAt, pk
+from app.models.base import CreatedAt, pk
 
 
 class PointEntry(CreatedAt, db.Model):
@@ -22,15 +22,15 @@ class PointEntry(CreatedAt, db.Model):
     )
 
     id: Mapped[pk]
-    member_id: Mapped[int] = mapped_column(BigId, ForeignKey("members.id"))
+    member_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("members.id"))
     delta: Mapped[int] = mapped_column(Integer)
     reason: Mapped[str] = mapped_column(String(24))
     # Unique: the same earning or spending (a purchase, a check-in day, a draw) happens once.
     ref: Mapped[str] = mapped_column(String(96), unique=True)
     balance_after: Mapped[int] = mapped_column(Integer)
     expires_on: Mapped[date | None] = mapped_column(Date)
-    staff_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("staff.id"))
-    store_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("stores.id"))
+    staff_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("staff.id"))
+    store_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("stores.id"))
     note: Mapped[str] = mapped_column(String(200), default="")
 
 
@@ -45,8 +45,8 @@ class PointLot(CreatedAt, db.Model):
     )
 
     id: Mapped[pk]
-    member_id: Mapped[int] = mapped_column(BigId, ForeignKey("members.id"))
-    entry_id: Mapped[int] = mapped_column(BigId, ForeignKey("point_entries.id"), unique=True)
+    member_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("members.id"))
+    entry_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("point_entries.id"), unique=True)
     earned: Mapped[int] = mapped_column(Integer)
     remaining: Mapped[int] = mapped_column(Integer)
     expires_on: Mapped[date] = mapped_column(Date)

@@ -2,11 +2,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, ForeignKey, String
+from sqlalchemy import JSON, BigInteger, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.extensions import db
-from app.models.base import BigId, UTCDateTime, utcnow
+from app.models.base import UTCDateTime, utcnow
 
 
 class ProgramConfig(db.Model):
@@ -17,4 +17,4 @@ class ProgramConfig(db.Model):
     name: Mapped[str] = mapped_column(String(32), primary_key=True)
     config: Mapped[dict] = mapped_column(JSON)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
-    updated_by: Mapped[int | None] = mapped_column(BigId, ForeignKey("staff.id"))
+    updated_by: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("staff.id"))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     CheckConstraint,
     ForeignKey,
@@ -16,7 +17,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.extensions import db
-from app.models.base import BigId, CreatedAt, UTCDateTime, pk
+from app.models.base import CreatedAt, UTCDateTime, pk
 
 
 class Referral(CreatedAt, db.Model):
@@ -31,16 +32,16 @@ class Referral(CreatedAt, db.Model):
     )
 
     id: Mapped[pk]
-    referrer_id: Mapped[int] = mapped_column(BigId, ForeignKey("members.id"))
-    invitee_id: Mapped[int] = mapped_column(BigId, ForeignKey("members.id"), unique=True)
+    referrer_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("members.id"))
+    invitee_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("members.id"), unique=True)
     status: Mapped[str] = mapped_column(String(12), default="bound")
     reject_reason: Mapped[str] = mapped_column(String(32), default="")
     # A suspicious burst: rewards wait for a marketer's review instead of being paid.
     flagged: Mapped[bool] = mapped_column(Boolean, default=False)
-    reviewed_by: Mapped[int | None] = mapped_column(BigId, ForeignKey("staff.id"))
+    reviewed_by: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("staff.id"))
     qualify_by: Mapped[datetime] = mapped_column(UTCDateTime())
     qualifying_purchase_id: Mapped[int | None] = mapped_column(
-        BigId, ForeignKey("purchases.id"), index=True
+        BigInteger, ForeignKey("purchases.id"), index=True
     )
     qualified_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     rewarded_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
@@ -59,16 +60,18 @@ class ReferralReward(CreatedAt, db.Model):
     )
 
     id: Mapped[pk]
-    referral_id: Mapped[int] = mapped_column(BigId, ForeignKey("referrals.id"))
-    member_id: Mapped[int] = mapped_column(BigId, ForeignKey("members.id"), index=True)
+    referral_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("referrals.id"))
+    member_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("members.id"), index=True)
     role: Mapped[str] = mapped_column(String(8))
     points: Mapped[int] = mapped_column(Integer, default=0)
-    coupon_template_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("coupon_templates.id"))
+    coupon_template_id: Mapped[int | None] = mapped_column(
+        BigInteger, ForeignKey("coupon_templates.id")
+    )
     status: Mapped[str] = mapped_column(String(10), default="pending")
     due_at: Mapped[datetime] = mapped_column(UTCDateTime())
     granted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    coupon_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("coupons.id"))
+    coupon_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("coupons.id"))
     note: Mapped[str] = mapped_column(String(200), default="")
 
 
@@ -81,4 +84,4 @@ class MemberIdentity(CreatedAt, db.Model):
     id: Mapped[pk]
     kind: Mapped[str] = mapped_column(String(8))  # phone | unionid
     digest: Mapped[str] = mapped_column(String(64))
-    member_id: Mapped[int] = mapped_column(BigId, ForeignKey("members.id"), index=True)
+    member_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("members.id"), index=True)

@@ -2,11 +2,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, CheckConstraint, ForeignKey, Index, String
+from sqlalchemy import JSON, BigInteger, Boolean, CheckConstraint, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.extensions import db
-from app.models.base import BigId, CreatedAt, UTCDateTime, pk, utcnow
+from app.models.base import CreatedAt, UTCDateTime, pk, utcnow
 
 ROLES = ("clerk", "manager", "marketer", "admin")
 STORE_ROLES = ("clerk", "manager")  # bound to one store, act only there
@@ -28,7 +28,7 @@ class Staff(CreatedAt, db.Model):
     username: Mapped[str] = mapped_column(String(64), unique=True)
     password_hash: Mapped[str] = mapped_column(String(255))
     role: Mapped[str] = mapped_column(String(16))
-    store_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("stores.id"), index=True)
+    store_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("stores.id"), index=True)
     display_name: Mapped[str] = mapped_column(String(64), default="")
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
@@ -45,8 +45,8 @@ class AuditEntry(CreatedAt, db.Model):
     __table_args__ = (Index("ix_audit_entries_target", "target_type", "target_id"),)
 
     id: Mapped[pk]
-    staff_id: Mapped[int] = mapped_column(BigId, ForeignKey("staff.id"), index=True)
-    store_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("stores.id"))
+    staff_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("staff.id"), index=True)
+    store_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("stores.id"))
     action: Mapped[str] = mapped_column(String(64))
     target_type: Mapped[str] = mapped_column(String(32))
     target_id: Mapped[str] = mapped_column(String(64))

@@ -4,11 +4,19 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.extensions import db
-from app.models.base import BigId, CreatedAt, UTCDateTime, pk
+from app.models.base import CreatedAt, UTCDateTime, pk
 
 
 class Scan(CreatedAt, db.Model):
@@ -20,10 +28,10 @@ class Scan(CreatedAt, db.Model):
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     member_code: Mapped[str] = mapped_column(String(18))
-    code_step: Mapped[int] = mapped_column(BigId)
-    member_id: Mapped[int] = mapped_column(BigId, ForeignKey("members.id"), index=True)
-    staff_id: Mapped[int] = mapped_column(BigId, ForeignKey("staff.id"))
-    store_id: Mapped[int] = mapped_column(BigId, ForeignKey("stores.id"))
+    code_step: Mapped[int] = mapped_column(BigInteger)
+    member_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("members.id"), index=True)
+    staff_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("staff.id"))
+    store_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("stores.id"))
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
@@ -45,11 +53,11 @@ class Purchase(CreatedAt, db.Model):
         Index("ix_purchases_paid_at", "paid_at"),
     )
 
-    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
-    store_id: Mapped[int] = mapped_column(BigId, ForeignKey("stores.id"))
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    store_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("stores.id"))
     order_no: Mapped[str] = mapped_column(String(64))
-    member_id: Mapped[int] = mapped_column(BigId, ForeignKey("members.id"))
-    staff_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("staff.id"))
+    member_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("members.id"))
+    staff_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("staff.id"))
     scan_id: Mapped[str | None] = mapped_column(String(32), ForeignKey("scans.id"))
     source: Mapped[str] = mapped_column(String(16), default="till")
     amount_fen: Mapped[int] = mapped_column(Integer)
@@ -70,10 +78,10 @@ class Refund(CreatedAt, db.Model):
     )
 
     id: Mapped[pk]
-    purchase_id: Mapped[int] = mapped_column(BigId, ForeignKey("purchases.id"), index=True)
+    purchase_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("purchases.id"), index=True)
     refund_no: Mapped[str] = mapped_column(String(64))
     amount_fen: Mapped[int] = mapped_column(Integer)
     points_reversed: Mapped[int] = mapped_column(Integer, default=0)
-    staff_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("staff.id"))
-    store_id: Mapped[int] = mapped_column(BigId, ForeignKey("stores.id"))
+    staff_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("staff.id"))
+    store_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("stores.id"))
     fingerprint: Mapped[str] = mapped_column(String(64), default="")

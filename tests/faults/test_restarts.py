@@ -1,6 +1,7 @@
 """PostgreSQL and Redis go down and come back while gunicorn serves check-ins and purchases and
 the scheduler runs: requests fail fast with 503 service.unavailable, the service recovers by
-itself, no accepted write is lost and no value is granted twice."""
+itself, no accepted write is lost and no value is granted twice. The servers are this package's
+own (tests/faults/conftest.py): the machine's are never stopped."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from tests.conftest import ledger_invariants
 from tests.faults.conftest import gunicorn, scheduler
 from tests.faults.load import FAIL_FAST_SECONDS, Intent, Load, summary
 
-pytestmark = [pytest.mark.postgres, pytest.mark.faults]
+pytestmark = pytest.mark.faults
 
 OUTAGE_SECONDS = 4
 MEMBERS = 80
@@ -26,7 +27,7 @@ REPORT: dict[str, str] = {}
 
 
 @pytest.fixture
-def shop(app, make_store, make_staff, make_member, member_headers, staff_headers):
+def shop(fault_app, make_store, make_staff, make_member, member_headers, staff_headers):
     store = make_store()
     clerks = [staff_headers(make_staff("clerk", store=store)) for _ in range(CLERKS)]
     members = [make_member(store=store) for _ in range(MEMBERS)]
@@ -171,18 +172,18 @@ def _assert_scheduler_survived(session, proc, restored_at: float) -> None:
     assert len(slots) == len(set(slots)), "a scheduled run happened twice"
 
 
-def test_postgres_restart_under_load(app, session, shop, postgres_cluster):
-    with gunicorn(app) as base, scheduler(app) as sched:
+def test_postgres_restart_under_load(fault_app, session, shop, private_postgres):
+    with gunicorn(fault_app) as base, scheduler(fault_app) as sched:
         scans = _scan_all(base, shop)
         load = Load(base, _intent_maker(shop, scans))
         load.start()
         time.sleep(2)
         down_at = time.monotonic()
         try:
-            postgres_cluster.stop()
+            private_postgres.stop()
             time.sleep(OUTAGE_SECONDS)
         finally:
-            postgres_cluster.start()
+            private_postgres.start()
         up_at, up_wall = time.monotonic(), time.time()
         time.sleep(2)
         load.stop_new()
@@ -211,8 +212,8 @@ def test_postgres_restart_under_load(app, session, shop, postgres_cluster):
         _assert_scheduler_survived(session, sched, up_wall)
 
 
-def test_redis_restart_under_load(app, session, shop, redis_server):
-    with gunicorn(app) as base, scheduler(app) as sched:
+def test_redis_restart_under_load(fault_app, session, shop, private_redis):
+    with gunicorn(fault_app) as base, scheduler(fault_app) as sched:
         scans = _scan_all(base, shop)
         load = Load(base, _intent_maker(shop, scans))
         load.start()
@@ -220,7 +221,7 @@ def test_redis_restart_under_load(app, session, shop, redis_server):
         member_id, headers = shop["members"][0]
         down_at = time.monotonic()
         try:
-            redis_server.stop()
+            private_redis.stop()
             # What needs Redis (the member code, rate-limited scans) answers 503 fast.
             started = time.monotonic()
             code = requests.get(base + "/api/v1/me/member-code", headers=headers, timeout=15)
@@ -233,7 +234,7 @@ def test_redis_restart_under_load(app, session, shop, redis_server):
             )
             time.sleep(OUTAGE_SECONDS)
         finally:
-            redis_server.start()
+            private_redis.start()
         up_at, up_wall = time.monotonic(), time.time()
         time.sleep(2)
         load.stop_new()

@@ -47,7 +47,8 @@ def _operations() -> list[tuple[str, str, str]]:
     """
     dump = (
         "import json; from app import create_app; "
-        "a = create_app({'SQLALCHEMY_DATABASE_URI': 'sqlite://', 'REDIS_URL': None}); "
+        "from app import HELP_ONLY_DATABASE_URL as NOWHERE; "
+        "a = create_app({'SQLALCHEMY_DATABASE_URI': NOWHERE, 'REDIS_URL': None}); "
         "print(json.dumps(a.test_client().get('/openapi.json').get_json()))"
     )
     env = {**os.environ, "SANDBOX": "1", "LOG_PLAIN": "1"}

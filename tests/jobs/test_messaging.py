@@ -318,7 +318,6 @@ def test_the_send_rate_is_shared_by_every_dispatcher(app):
     assert time.monotonic() - started >= 1.3
 
 
-@pytest.mark.postgres
 def test_four_dispatchers_at_once_send_each_message_once(app, session, make_member, sandbox_wx):
     from app.services.messaging import outbox
     from jobs.messaging import run_dispatchers
@@ -341,7 +340,6 @@ def test_four_dispatchers_at_once_send_each_message_once(app, session, make_memb
     assert sorted(recipients) == sorted(m.openid for m in members)
 
 
-@pytest.mark.postgres
 def test_a_dispatcher_process_killed_mid_batch_then_restarted_delivers_each_once(
     app, session, shopper, sandbox_wx, live_server
 ):

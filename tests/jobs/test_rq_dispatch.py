@@ -68,7 +68,6 @@ def test_a_claim_takes_no_more_than_its_batch(app, session, shopper):  # noqa: F
     assert claimed == 6
 
 
-@pytest.mark.postgres
 def test_several_worker_processes_deliver_each_message_once(
     app,
     session,

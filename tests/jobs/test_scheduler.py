@@ -116,7 +116,6 @@ def _tick_slots(session) -> list[int]:
     return [int(r.started_at.timestamp()) // 2 for r in runs]
 
 
-@pytest.mark.postgres
 def test_two_schedulers_run_each_job_once_and_the_standby_takes_over(app, session):
     from app.extensions import get_redis, rkey
 

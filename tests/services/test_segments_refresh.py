@@ -316,7 +316,6 @@ def test_a_night_recomputes_only_the_members_that_moved_and_agrees_with_a_full_r
     assert (_summaries(session), _segments_table(session)) == incremental
 
 
-@pytest.mark.postgres
 def test_a_purchase_committed_while_the_refresh_runs_is_counted_the_next_night(
     app, session, shoppers, monkeypatch
 ):

@@ -135,7 +135,6 @@ def test_resolve_scan_is_bound_to_its_staff_member_and_expires(
     assert (expired.value.status, expired.value.code) == (410, "scan.expired")
 
 
-@pytest.mark.postgres
 def test_one_code_scanned_by_two_clerks_at_once_succeeds_once(
     live_server, client, login, make_staff, staff_headers
 ):

@@ -246,7 +246,6 @@ def test_points_program_admin(client, make_staff, staff_headers):
     assert client.get("/staff/v1/admin/programs/points", headers=marketer).status_code == 403
 
 
-@pytest.mark.postgres
 def test_the_same_purchase_posted_ten_times_at_once_earns_once(live_server, till, session):
     scan_id = till.scan()
     barrier = threading.Barrier(10)
@@ -273,7 +272,6 @@ def test_the_same_purchase_posted_ten_times_at_once_earns_once(live_server, till
     assert ledger_invariants(session, till.member.id) == 50
 
 
-@pytest.mark.postgres
 def test_thirty_concurrent_spends_never_take_the_balance_below_zero(
     live_server, till, session, grant, make_staff, staff_headers
 ):

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from app import clock
 from app.errors import AppError
 from app.models import Member
-from app.models.base import UTCDateTime, in_transaction, insert_ignore, is_postgres
+from app.models.base import UTCDateTime, in_transaction, insert_ignore
 from app.models.checkin import Checkin, MakeupAllowance
 from app.services import ledger, programs
 from app.services.ledger import points_program
@@ -45,29 +45,6 @@ def _streak_before(session: Session, member_id: int, day: date) -> int:
     return previous or 0
 
 
-_LOCK_WITH_STREAK_BEFORE = (
-    select(
-        Member.points_balance,
-        select(Checkin.streak)
-        .where(Checkin.member_id == bindparam("mid"), Checkin.day == bindparam("yesterday"))
-        .scalar_subquery(),
-    )
-    .where(Member.id == bindparam("mid"))
-    .with_for_update(of=Member)
-)
-
-
-def _lock_with_streak_before(session: Session, member_id: int, day: date) -> tuple[int, int]:
-    """Lock the member (one check-in at a time) and read the streak of the day before, in one
-    round trip: check-in is the busiest write of the morning."""
-    row = session.execute(
-        _LOCK_WITH_STREAK_BEFORE, {"mid": member_id, "yesterday": day - timedelta(1)}
-    ).one_or_none()
-    if row is None:
-        raise AppError("member.not_found", 404, "No such member.")
-    return row[0], row[1] or 0
-
-
 def _insert(session: Session, member_id: int, day: date, streak: int, reward: int, kind, now):
     inserted = insert_ignore(
         session,
@@ -96,7 +73,6 @@ def _insert(session: Session, member_id: int, day: date, streak: int, reward: in
 # The statement reads with the snapshot it started with, even after waiting for the member's
 # lock: if the member changed meanwhile (a make-up of yesterday, say), it changes nothing and
 # says so ("stale"), and the check-in runs again behind the lock, where it sees everything.
-# SQLite runs the same steps one by one; the tests run both.
 _CHECK_IN_PG = text(
     """
     WITH member AS MATERIALIZED (
@@ -152,24 +128,7 @@ def check_in(session: Session, member_id: int, now: datetime | None = None) -> d
     now = now or clock.now()
     today = clock.business_date(now)
     cfg = rules(session)
-    if is_postgres(session):
-        streak, reward, balance = _check_in_pg(session, cfg, member_id, today, now)
-    else:
-        balance, previous = _lock_with_streak_before(session, member_id, today)
-        streak = previous + 1
-        reward = reward_for(cfg, streak)
-        _insert(session, member_id, today, streak, reward, "daily", now)
-        if reward > 0:
-            balance = ledger.earn(
-                session,
-                member_id,
-                reward,
-                reason="checkin",
-                ref=_ref(member_id, today),
-                now=now,
-                locked_balance=balance,
-            ).balance_after
-        session.commit()
+    streak, reward, balance = _check_in_pg(session, cfg, member_id, today, now)
     return {"date": today, "streak": streak, "points_awarded": reward, "balance": balance}
 
 

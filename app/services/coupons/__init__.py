@@ -13,14 +13,13 @@ import secrets
 from datetime import datetime, timedelta
 
 from sqlalchemy import and_, delete, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from app import clock
 from app.errors import AppError
 from app.models import Member
-from app.models.base import is_postgres
 from app.models.coupons import COUPON_SOURCES, Coupon, CouponHolding, CouponTemplate
 from app.services import pagination
 from app.services.ledger import points_program
@@ -201,14 +200,10 @@ def _out_of_stock() -> AppError:
     return AppError("coupon.out_of_stock", 409, "This coupon has run out.")
 
 
-def _dialect_insert(session: Session):
-    return postgresql.insert if is_postgres(session) else sqlite.insert
-
-
 def _insert_coupon(session: Session, values: dict) -> Coupon | None:
     """INSERT the coupon unless its ref exists (then None), returning the ORM object."""
     stmt = (
-        _dialect_insert(session)(Coupon)
+        insert(Coupon)
         .values(**values)
         .on_conflict_do_nothing(index_elements=["ref"])
         .returning(Coupon)
@@ -218,14 +213,16 @@ def _insert_coupon(session: Session, values: dict) -> Coupon | None:
 
 def _count_holding(session: Session, template: CouponTemplate, member_id: int) -> bool:
     """Count one more coupon of the template for the member unless they hold the limit."""
-    insert = _dialect_insert(session)(CouponHolding).values(
-        template_id=template.id, member_id=member_id, count=1
+    upsert = (
+        insert(CouponHolding)
+        .values(template_id=template.id, member_id=member_id, count=1)
+        .on_conflict_do_update(
+            index_elements=["template_id", "member_id"],
+            set_={"count": CouponHolding.count + 1},
+            where=CouponHolding.count < template.limit_per_member,
+        )
+        .returning(CouponHolding.count)
     )
-    upsert = insert.on_conflict_do_update(
-        index_elements=["template_id", "member_id"],
-        set_={"count": CouponHolding.count + 1},
-        where=CouponHolding.count < template.limit_per_member,
-    ).returning(CouponHolding.count)
     return session.execute(upsert).scalar_one_or_none() is not None
 
 

@@ -13,13 +13,13 @@ from collections.abc import Callable, Sequence
 from datetime import date, datetime
 
 from sqlalchemy import and_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from app import clock
 from app.errors import AppError
 from app.models import Member
-from app.models.base import insert_ignore, is_postgres
+from app.models.base import insert_ignore
 from app.models.lottery import (
     Lottery,
     LotteryDraw,
@@ -68,9 +68,9 @@ def active_prizes(session: Session, lottery_id: int) -> list[LotteryPrize]:
 
 def _use_allowance(session: Session, lottery: Lottery, member_id: int, day: date, now) -> None:
     """Count one more draw today unless the member reached the daily limit (429)."""
-    insert = (postgresql.insert if is_postgres(session) else sqlite.insert)(LotteryDrawAllowance)
     upsert = (
-        insert.values(lottery_id=lottery.id, member_id=member_id, day=day, used=1)
+        insert(LotteryDrawAllowance)
+        .values(lottery_id=lottery.id, member_id=member_id, day=day, used=1)
         .on_conflict_do_update(
             index_elements=["lottery_id", "member_id", "day"],
             set_={"used": LotteryDrawAllowance.used + 1},

@@ -6,12 +6,11 @@ import secrets
 from datetime import datetime
 
 from sqlalchemy import func, literal, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from app import clock
 from app.errors import AppError
-from app.models.base import is_postgres
 from app.models.messaging import Campaign, CampaignMember, OutboxMessage
 from app.models.staff import Staff
 from app.services.messaging import campaign_audience, message_templates
@@ -21,7 +20,7 @@ EDITABLE = ("name", "audience", "channel", "template", "page", "send_at", "coupo
 HOLDOUT_SCALE = 10_000  # holdout shares are kept in basis points
 # A multiplicative hash of (member, campaign salt) modulo a prime: the same member always lands
 # in the same bucket of a campaign, the buckets of different campaigns are unrelated, and it is
-# plain integer arithmetic, so SQL (PostgreSQL and SQLite) and Python agree.
+# plain integer arithmetic, so SQL and Python agree.
 _HASH_MULT = 2654435761
 _HASH_MOD = 4294967291
 
@@ -150,7 +149,6 @@ def cancel(session: Session, campaign_id: int, staff: Staff, now: datetime | Non
 
 
 def _insert_from_select(session: Session, model, names: list[str], query, conflict: list[str]):
-    insert = postgresql.insert if is_postgres(session) else sqlite.insert
     stmt = insert(model.__table__).from_select(names, query)
     return session.execute(stmt.on_conflict_do_nothing(index_elements=conflict))
 
@@ -166,7 +164,7 @@ def enqueue(session: Session, campaign: Campaign, now: datetime) -> dict:
         literal(campaign.id).label("campaign_id"),
         member_id,
         (_bucket_sql(member_id, campaign.holdout_salt) < campaign.holdout_bp).label("holdout"),
-    ).where(member_id.is_not(None))  # a WHERE keeps SQLite's parser clear of ON CONFLICT
+    ).where(member_id.is_not(None))
     _insert_from_select(
         session,
         CampaignMember,

@@ -19,7 +19,6 @@ from sqlalchemy.orm import Session
 from app import clock
 from app.metrics import count_delivery
 from app.models import Member
-from app.models.base import is_postgres
 from app.models.messaging import Campaign, OaFollower, OutboxMessage
 from app.services.messaging import marketing_cap, message_templates, outbox, subscriptions
 from app.services.messaging.send_outcomes import DAILY_QUOTA_PAUSE, Prepared
@@ -52,8 +51,7 @@ def claim_batch(session: Session, now: datetime, worker: str, limit: int = 100) 
         .order_by(_M.c.not_before, _M.c.id)
         .limit(limit)
     )
-    if is_postgres(session):
-        due = due.with_for_update(skip_locked=True)
+    due = due.with_for_update(skip_locked=True)
     # Two statements, not `UPDATE ... WHERE id IN (SELECT ... LIMIT n FOR UPDATE SKIP LOCKED)`:
     # PostgreSQL may evaluate that sub-select more than once and claim far more than `limit`
     # rows, so one dispatcher took the whole queue and the others found nothing.

@@ -5,10 +5,9 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
-from app.models.base import is_postgres
 from app.models.messaging import MarketingStamp, OutboxMessage
 
 _S = MarketingStamp.__table__
@@ -21,7 +20,6 @@ def take(session: Session, member_id: int, now: datetime, cfg: dict) -> bool:
     sending two campaigns to the same member at once send one.
     """
     cutoff = now - timedelta(days=float(cfg["marketing_cap_days"]))
-    insert = postgresql.insert if is_postgres(session) else sqlite.insert
     stmt = insert(_S).values(member_id=member_id, last_sent_at=now)
     stmt = stmt.on_conflict_do_update(
         index_elements=[_S.c.member_id],

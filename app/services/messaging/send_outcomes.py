@@ -17,7 +17,6 @@ import requests
 from sqlalchemy import select, text, update
 from sqlalchemy.orm import Session
 
-from app.models.base import is_postgres
 from app.models.messaging import OaFollower, OutboxMessage
 from app.services.coupons import coupon_push
 from app.services.messaging import marketing_cap, subscriptions
@@ -73,15 +72,14 @@ def _still_mine(session: Session, prepared: Prepared, worker: str) -> OutboxMess
 
 
 def _relaxed_commit(session: Session) -> None:
-    """Let this transaction's commit skip the wait for the disk (PostgreSQL).
+    """Let this transaction's commit skip the wait for the disk.
 
     Only for recording an outcome: if such a commit is lost in a crash, the message is back to
     `sending`, which recovery treats as unclear (an OA resend under the same client_msg_id, a
     subscribe message marked uncertain): never a second send. The `sending` commit itself, which
     guards against sending twice, always waits for the disk.
     """
-    if is_postgres(session):
-        session.execute(text("SET LOCAL synchronous_commit TO OFF"))
+    session.execute(text("SET LOCAL synchronous_commit TO OFF"))
 
 
 def record(session, prepared: Prepared, worker, result, error, now, cfg) -> str:

@@ -138,8 +138,8 @@ def _import_row(
     return {"imported": True, "created": created}
 
 
-# INSERT ... ON CONFLICT DO NOTHING (same text on PostgreSQL and SQLite): two imports of one file
-# running at once add each order once. Written as text so SQLAlchemy compiles it only once.
+# INSERT ... ON CONFLICT DO NOTHING: two imports of one file running at once add each order once.
+# Written as text so SQLAlchemy compiles it only once.
 _PURCHASE_INSERT = text(
     "INSERT INTO purchases (store_id, order_no, member_id, source, amount_fen, refunded_fen,"
     " items, points_awarded, points_reversed, fingerprint, paid_at, created_at)"
