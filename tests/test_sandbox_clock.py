@@ -13,15 +13,12 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-import pytest
 import requests
 from sqlalchemy import select
 
 from app.models.jobs import JobRun
 from tests.conftest import sandbox_process_env
 from tests.faults.conftest import gunicorn
-
-pytestmark = pytest.mark.postgres
 
 ROOT = Path(__file__).resolve().parents[1]
 SHANGHAI = ZoneInfo("Asia/Shanghai")
