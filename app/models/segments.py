@@ -19,7 +19,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, column_property, mapped_column
 
 from app.extensions import db
-from app.models.base import BigId, UTCDateTime
+from app.models.base import UTCDateTime
 
 LIFECYCLE_STAGES = ("new", "active", "sleeping", "lost")
 # The eight classic RFM groups, in the order marketing reads them: 重要 means high monetary value.
@@ -65,7 +65,7 @@ class MemberSegment(db.Model):
         ),
     )
 
-    member_id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=False)
+    member_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     lifecycle_stage: Mapped[str] = mapped_column(String(16))
     # The business day the member entered this stage; kept while the stage does not change.
     stage_since: Mapped[date] = mapped_column(Date)
@@ -104,7 +104,7 @@ class MemberPurchaseSummary(db.Model):
 
     __tablename__ = "member_purchase_summaries"
 
-    member_id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=False)
+    member_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     # Purchases and net money (fen) inside the RFM window.
     frequency: Mapped[int] = mapped_column(BigInteger)
     monetary_fen: Mapped[int] = mapped_column(BigInteger)
@@ -122,8 +122,8 @@ class SegmentChange(db.Model):
 
     __tablename__ = "segment_changes"
 
-    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
-    member_id: Mapped[int] = mapped_column(BigId)
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    member_id: Mapped[int] = mapped_column(BigInteger)
     # Purchases inserted: the earliest payment time among them. NULL for an update or delete.
     paid_from: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
