@@ -20,6 +20,37 @@ def page_schema(item_schema: type[ma.Schema], name: str) -> type[ma.Schema]:
     )
 
 
+class WholeListSchema(ma.Schema):
+    """The page shape for a list that is never paged: a service returns the list, and the
+    answer is `{"items": [...], "next_cursor": null}`."""
+
+    @ma.pre_dump
+    def one_page(self, items, **_):
+        return {"items": list(items), "next_cursor": None}
+
+
+def whole_list_schema(item_schema: type[ma.Schema], name: str) -> type[ma.Schema]:
+    return type(
+        name,
+        (WholeListSchema,),
+        {
+            "items": ma.fields.List(ma.fields.Nested(item_schema), required=True),
+            "next_cursor": ma.fields.String(allow_none=True, required=True),
+        },
+    )
+
+
 class TierSchema(ma.Schema):
     code = ma.fields.String(required=True)
     name = ma.fields.String(required=True)
+
+
+class PingSchema(ma.Schema):
+    """The signed-in member's id, with `ok: true`."""
+
+    ok = ma.fields.Boolean(required=True)
+    member_id = ma.fields.Integer(required=True)
+
+    @ma.pre_dump
+    def of_member(self, member_id, **_):
+        return {"ok": True, "member_id": member_id}

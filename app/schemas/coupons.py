@@ -3,7 +3,7 @@ from __future__ import annotations
 import marshmallow as ma
 
 from app.models.coupons import AUDIENCES, COUPON_KINDS, VALIDITY_MODES
-from app.schemas.common import PageArgsSchema
+from app.schemas.common import PageArgsSchema, WholeListSchema
 
 FEN = ma.validate.Range(min=0, max=100_000_000)
 
@@ -31,7 +31,7 @@ class AvailableCouponSchema(CouponTemplateBriefSchema):
     valid_days = ma.fields.Integer(allow_none=True)
 
 
-class AvailableCouponsSchema(ma.Schema):
+class AvailableCouponsSchema(WholeListSchema):
     items = ma.fields.List(ma.fields.Nested(AvailableCouponSchema), required=True)
     next_cursor = ma.fields.String(allow_none=True, required=True)
 
@@ -50,6 +50,10 @@ class CouponSchema(ma.Schema):
 
 class ClaimResultSchema(ma.Schema):
     coupon = ma.fields.Nested(CouponSchema, required=True)
+
+    @ma.pre_dump
+    def of_coupon(self, coupon, **_):
+        return {"coupon": coupon}
 
 
 class CouponPageSchema(ma.Schema):

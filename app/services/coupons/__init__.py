@@ -288,7 +288,7 @@ def my_coupons(
     elif status == "used":
         query = query.where(Coupon.status == "used")
     result = pagination.page(session, query, Coupon.id, limit, cursor)
-    result["items"] = [coupon_view(session, c, now) for c in result["items"]]
+    result = result._replace(items=[coupon_view(session, c, now) for c in result.items])
     return result
 
 

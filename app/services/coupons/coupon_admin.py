@@ -58,7 +58,7 @@ def get_template(session: Session, template_id: int) -> CouponTemplate:
 
 def list_templates(session: Session, limit: int, cursor) -> dict:
     result = pagination.page(session, select(CouponTemplate), CouponTemplate.id, limit, cursor)
-    result["items"] = [template_admin_view(t) for t in result["items"]]
+    result = result._replace(items=[template_admin_view(t) for t in result.items])
     return result
 
 

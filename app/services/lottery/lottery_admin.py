@@ -90,7 +90,7 @@ def create_lottery(session: Session, fields: dict, staff: Staff) -> dict:
 
 def list_lotteries(session: Session, limit: int, cursor) -> dict:
     result = pagination.page(session, select(Lottery), Lottery.id, limit, cursor)
-    result["items"] = [lottery_admin_view(session, lot) for lot in result["items"]]
+    result = result._replace(items=[lottery_admin_view(session, lot) for lot in result.items])
     return result
 
 

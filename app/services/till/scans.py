@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -17,7 +18,14 @@ from app.services.staff import require_store
 SCAN_VALID = timedelta(minutes=10)
 
 
-def scan_member_code(session: Session, staff: Staff, code: str, now: datetime | None = None):
+class ScannedMember(NamedTuple):
+    scan: Scan
+    member: dict
+
+
+def scan_member_code(
+    session: Session, staff: Staff, code: str, now: datetime | None = None
+) -> ScannedMember:
     """Accept a member code once: 404 garbage, 410 stale, 409 already scanned (by anyone)."""
     now = now or clock.now()
     store_id = require_store(staff)
@@ -42,7 +50,7 @@ def scan_member_code(session: Session, staff: Staff, code: str, now: datetime | 
         session.rollback()
         raise AppError("member_code.used", 409, "This member code was already scanned.") from exc
     session.commit()
-    return scan, member_view(session, member, now)
+    return ScannedMember(scan, member_view(session, member, now))
 
 
 def member_view(session: Session, member: Member, now: datetime) -> dict:
