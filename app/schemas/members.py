@@ -2,7 +2,8 @@ from __future__ import annotations
 
 import marshmallow as ma
 
-from app.schemas.common import TierSchema
+from app.schemas.common import TierSchema, computed
+from app.services.coupons import describe
 
 
 class LoginSchema(ma.Schema):
@@ -76,11 +77,13 @@ class MemberCodeSchema(ma.Schema):
 
 
 class CouponBriefSchema(ma.Schema):
+    """A coupon as the till lists it: the coupon, named and valued by its template."""
+
     id = ma.fields.Integer(required=True)
     code = ma.fields.String()
-    name = ma.fields.String()
-    kind = ma.fields.String()
-    discount_desc = ma.fields.String()
+    name = ma.fields.String(attribute="template.name")
+    kind = ma.fields.String(attribute="template.kind")
+    discount_desc = computed(ma.fields.String, lambda coupon: describe(coupon.template))
     valid_until = ma.fields.AwareDateTime()
 
 
