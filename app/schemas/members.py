@@ -2,8 +2,9 @@ from __future__ import annotations
 
 import marshmallow as ma
 
-from app.schemas.common import TierSchema, computed
+from app.schemas.common import ModelResultSchema, TierSchema, computed
 from app.services.coupons import describe
+from app.services.members.identifiers import mask_phone
 
 
 class LoginSchema(ma.Schema):
@@ -87,11 +88,15 @@ class CouponBriefSchema(ma.Schema):
     valid_until = ma.fields.AwareDateTime()
 
 
-class TillMemberSchema(ma.Schema):
+class TillMemberSchema(ModelResultSchema):
+    """A `till.scans.TillMember`."""
+
     id = ma.fields.Integer(required=True)
     member_no = ma.fields.String(required=True)
     nickname = ma.fields.String(required=True)
-    phone_masked = ma.fields.String(allow_none=True)
+    phone_masked = computed(
+        ma.fields.String, lambda member: mask_phone(member.phone), allow_none=True
+    )
     tier = ma.fields.Nested(TierSchema, required=True)
     points_balance = ma.fields.Integer(required=True)
     coupons = ma.fields.List(ma.fields.Nested(CouponBriefSchema), required=True)
