@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
+from typing import Any, NamedTuple
 
 from flask import current_app, g, request
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
@@ -16,6 +17,21 @@ from app.errors import AppError
 ROLE_RANK = {"clerk": 1, "manager": 2, "marketer": 3, "admin": 4}
 _MEMBER_SALT = "huiyuan.member-token.v1"
 _STAFF_SALT = "huiyuan.staff-token.v1"
+
+
+class MemberSignIn(NamedTuple):
+    """A member's sign-in: the token, its lifetime in seconds, and the member's profile."""
+
+    token: str
+    expires_in: int
+    is_new: bool
+    member: Any
+
+
+class StaffSignIn(NamedTuple):
+    token: str
+    expires_in: int
+    staff: Any
 
 
 def _serializer(salt: str) -> URLSafeTimedSerializer:

@@ -443,3 +443,98 @@ def test_push_is_idempotent_by_push_key(
     second = client.post(url, json=body, headers=headers).get_json()
     assert second["issued"] == 0 and second["already_had"] == 2
     assert session.query(Coupon).count() == 2
+
+
+# ---- the answers' shapes (API.md) ---------------------------------------------------------
+
+TEMPLATE_BRIEF = {
+    "id",
+    "name",
+    "description",
+    "kind",
+    "amount_off_fen",
+    "threshold_fen",
+    "percent_off",
+    "max_discount_fen",
+    "discount_desc",
+}
+
+
+def test_coupon_answers_have_the_contracts_fields_and_no_others(
+    client, make_member, member_headers, make_staff, staff_headers, make_template
+):
+    member = make_member()
+    template = make_template(valid_days=7, stock_total=10, limit_per_member=3)
+    available = client.get("/api/v1/coupons/available", headers=member_headers(member)).get_json()
+    assert available["next_cursor"] is None
+    assert set(available["items"][0]) == TEMPLATE_BRIEF | {
+        "stock_left",
+        "claimed_by_me",
+        "limit_per_member",
+        "claim_ends_at",
+        "validity_mode",
+        "valid_from",
+        "valid_until",
+        "valid_days",
+    }
+    assert available["items"][0]["stock_left"] == 10
+    assert available["items"][0]["claimed_by_me"] == 0
+    assert available["items"][0]["validity_mode"] == "relative"
+
+    claimed = claim(client, member_headers, member, template).get_json()
+    assert set(claimed) == {"coupon"}
+    coupon = claimed["coupon"]
+    coupon_keys = {"id", "code", "template", "status", "source", "valid_from", "valid_until"}
+    assert set(coupon) == coupon_keys | {"used_at", "created_at"}
+    assert set(coupon["template"]) == TEMPLATE_BRIEF
+    assert (coupon["source"], coupon["used_at"]) == ("claim", None)
+    assert coupon["created_at"] == "2026-03-10T04:00:00+00:00"
+
+    mine = client.get("/api/v1/me/coupons", headers=member_headers(member)).get_json()
+    assert mine == {"items": [coupon], "next_cursor": None}
+
+    clerk = make_staff("clerk")
+    code = client.get("/api/v1/me/member-code", headers=member_headers(member)).get_json()
+    scan = client.post(
+        "/staff/v1/scans", json={"member_code": code["code"]}, headers=staff_headers(clerk)
+    ).get_json()
+    till_coupon = scan["member"]["coupons"][0]
+    assert till_coupon == {
+        "id": coupon["id"],
+        "code": coupon["code"],
+        "name": template.name,
+        "kind": "threshold_off",
+        "discount_desc": "满100减20",
+        "valid_until": coupon["valid_until"],
+    }
+
+    preview = redeem(client, staff_headers, clerk, coupon_code=coupon["code"], dry_run=True)
+    assert preview.get_json() == {
+        "redemption": {
+            "id": None,
+            "coupon_id": coupon["id"],
+            "discount_fen": 2000,
+            "status": "preview",
+            "order_no": None,
+            "store_id": None,
+            "staff_id": None,
+            "created_at": None,
+            "reversed_at": None,
+        },
+        "coupon": {"name": template.name, "discount_desc": "满100减20"},
+        "dry_run": True,
+    }
+    used = redeem(client, staff_headers, clerk, coupon_code=coupon["code"]).get_json()
+    assert used["dry_run"] is False
+    assert used["redemption"]["status"] == "applied"
+    assert used["redemption"]["order_no"] == "A-1"
+    assert used["redemption"]["store_id"] == clerk.store_id
+    assert used["redemption"]["created_at"] == "2026-03-10T04:00:00+00:00"
+    reversed_ = client.post(
+        f"/staff/v1/coupons/redemptions/{used['redemption']['id']}/reversal",
+        json={"reason": "rung up twice"},
+        headers=staff_headers(clerk),
+    ).get_json()
+    assert reversed_["redemption"]["status"] == "reversed"
+    assert reversed_["redemption"]["reversed_at"] == "2026-03-10T04:00:00+00:00"
+    assert reversed_["coupon"] == used["coupon"]

@@ -301,6 +301,36 @@ def test_admin_creates_a_lottery_with_prizes_and_edits_them(
     assert created.status_code == 201, created.get_json()
     lottery = created.get_json()
     assert [p["kind"] for p in lottery["prizes"]] == ["none", "points", "coupon", "physical"]
+    assert set(lottery) == {
+        "id",
+        "name",
+        "cost_points",
+        "starts_at",
+        "ends_at",
+        "daily_draw_limit",
+        "points_budget",
+        "is_active",
+        "points_given",
+        "created_at",
+        "prizes",
+    }
+    assert lottery["prizes"][1] == {
+        "id": lottery["prizes"][1]["id"],
+        "name": "88积分",
+        "kind": "points",
+        "weight": 20,
+        "points": 88,
+        "coupon_template_id": None,
+        "stock_total": 100,
+        "won": 0,
+        "daily_cap": None,
+        "is_active": True,
+        "stock_left": 100,
+    }
+    shown = client.get(f"/staff/v1/admin/lotteries/{lottery['id']}", headers=headers)
+    assert shown.get_json() == lottery
+    listed = client.get("/staff/v1/admin/lotteries", headers=headers).get_json()
+    assert lottery in listed["items"]
     bad = client.post(
         "/staff/v1/admin/lotteries",
         json={**body, "prizes": [{"name": "x", "kind": "coupon", "weight": 1}]},
@@ -335,6 +365,6 @@ def test_a_budget_set_later_counts_what_was_already_given(
     shown = lottery_admin.update_lottery(
         session, lottery.id, {"points_budget": 300}, make_staff("marketer")
     )
-    assert shown["points_given"] == 200
+    assert shown.points_given == 200
     prizes = [lottery_service.draw(session, member.id, lottery.id)["prize"] for _ in range(2)]
     assert [p is not None for p in prizes] == [True, False]

@@ -111,6 +111,43 @@ def test_the_whole_life_bind_qualify_pending_granted(client, session, login, sho
     assert ledger_invariants(session, invitee["member"]["id"]) == 60 + 50
 
 
+def test_my_referrals_answer_has_the_contracts_fields(client, login, shop):
+    referrer, referrer_headers, invitee, invitee_headers = invite(login, "gina", "hank")
+    bind_phone(client, invitee_headers, "13800000009")
+    shop(invitee["member"]["id"], 6000, "H-1")
+    view = my_referrals(client, referrer_headers)
+    assert set(view) == {"referral_code", "program", "invitees", "rewards"}
+    assert view["program"] == {
+        "min_purchase_fen": 5000,
+        "qualify_within_days": 30,
+        "refund_window_days": 7,
+        "referrer_points": 100,
+        "invitee_points": 50,
+    }
+    (invited,) = view["invitees"]
+    assert set(invited) == {
+        "nickname",
+        "status",
+        "bound_at",
+        "qualify_by",
+        "qualified_at",
+        "rewarded_at",
+        "rejected_at",
+    }
+    assert invited["status"] == "qualified" and invited["bound_at"] == NOW.isoformat()
+    assert invited["rewarded_at"] is None and invited["qualified_at"] is not None
+    assert view["rewards"] == [
+        {
+            "role": "referrer",
+            "points": 100,
+            "coupon_template_id": None,
+            "status": "pending",
+            "due_at": "2026-03-17T04:00:00+00:00",
+            "granted_at": None,
+        }
+    ]
+
+
 def test_purchase_before_phone_qualifies_when_the_phone_is_bound(client, login, shop):
     _, referrer_headers, invitee, invitee_headers = invite(login, "carl", "dora")
     shop(invitee["member"]["id"], 9000, "B-1")

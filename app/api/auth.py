@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from app.auth import issue_member_token
+from app.auth import MemberSignIn, issue_member_token
 from app.errors import ErrorBodySchema
 from app.extensions import db, limiter
 from app.schemas.members import LoginResultSchema, LoginSchema
@@ -28,9 +28,4 @@ class Login(MethodView):
             db.session, body["code"], body.get("referral_code"), body.get("store_id")
         )
         token, expires_in = issue_member_token(member.id)
-        return {
-            "token": token,
-            "expires_in": expires_in,
-            "is_new": is_new,
-            "member": members.profile(db.session, member.id),
-        }
+        return MemberSignIn(token, expires_in, is_new, members.profile(db.session, member.id))

@@ -28,7 +28,7 @@ class Available(MethodView):
     @blp.response(200, AvailableCouponsSchema)
     def get(self):
         """Coupons the member can claim now, with what is left and how many they have."""
-        return {"items": coupons.available(db.session, g.member_id), "next_cursor": None}
+        return coupons.available(db.session, g.member_id)
 
 
 @blp.route("/coupons/<int:template_id>/claims")
@@ -44,7 +44,7 @@ class Claims(MethodView):
     )
     def post(self, template_id):
         """Claim one coupon of this template (stock and the per-member limit permitting)."""
-        return {"coupon": coupons.claim(db.session, g.member_id, template_id)}
+        return coupons.claim(db.session, g.member_id, template_id)
 
 
 @blp.route("/me/coupons")

@@ -29,7 +29,7 @@ class Lotteries(MethodView):
     @blp.response(200, LotteryListSchema)
     def get(self):
         """Lotteries open now, their prizes and the member's draws left today."""
-        return {"items": lottery.open_lotteries(db.session, g.member_id), "next_cursor": None}
+        return lottery.open_lotteries(db.session, g.member_id)
 
 
 @blp.route("/<int:lottery_id>/draws")

@@ -55,9 +55,4 @@ class MemberCode(MethodView):
     @blp.response(200, MemberCodeSchema)
     def get(self):
         """The code to show at the till: changes every 30 s, accepted for 90 s."""
-        code = member_code.current_code(current_app.config["SECRET_KEY"], g.member_id, clock.now())
-        return {
-            "code": code.code,
-            "expires_at": code.expires_at,
-            "refresh_after": code.refresh_after,
-        }
+        return member_code.current_code(current_app.config["SECRET_KEY"], g.member_id, clock.now())

@@ -21,7 +21,7 @@ class MyReferrals(MethodView):
     @blp.response(200, MyReferralsSchema)
     def get(self):
         """My referral code, the friends I invited and their status, and my rewards."""
-        return referrals.member_view(db.session, g.member_id)
+        return referrals.my_referrals(db.session, g.member_id)
 
 
 @blp.route("/poster-code")

@@ -25,8 +25,6 @@ class Subscriptions(MethodView):
     @blp.response(200, QuotasSchema)
     def post(self, body):
         """Record which templates the member accepted: each acceptance allows one message."""
-        return {
-            "quotas": subscriptions.record_result(
-                db.session, g.member_id, body["accepted"], body["rejected"]
-            )
-        }
+        return subscriptions.record_result(
+            db.session, g.member_id, body["accepted"], body["rejected"]
+        )

@@ -15,7 +15,7 @@ from sqlalchemy import (
     String,
     UniqueConstraint,
 )
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.extensions import db
 from app.models.base import CreatedAt, UTCDateTime, pk, utcnow
@@ -65,6 +65,10 @@ class CouponTemplate(CreatedAt, db.Model):
     created_by: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("staff.id"))
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 
+    @property
+    def stock_left(self) -> int:
+        return self.stock_total - self.issued
+
 
 class CouponHolding(db.Model):
     """How many coupons of a template a member has received (capped by a conditional increment)."""
@@ -99,6 +103,8 @@ class Coupon(CreatedAt, db.Model):
     valid_from: Mapped[datetime] = mapped_column(UTCDateTime())
     valid_until: Mapped[datetime] = mapped_column(UTCDateTime())
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Read-only: coupons are written by statements (ON CONFLICT, conditional updates) only.
+    template: Mapped[CouponTemplate] = relationship(viewonly=True)
 
 
 class CouponRedemption(CreatedAt, db.Model):

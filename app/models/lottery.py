@@ -15,7 +15,7 @@ from sqlalchemy import (
     String,
     UniqueConstraint,
 )
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.extensions import db
 from app.models.base import CreatedAt, UTCDateTime, pk, utcnow
@@ -45,6 +45,8 @@ class Lottery(CreatedAt, db.Model):
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_by: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("staff.id"))
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+    # Read-only, for showing: prizes are written on their own (and their stock by statements).
+    prizes: Mapped[list[LotteryPrize]] = relationship(viewonly=True, order_by="LotteryPrize.id")
 
 
 class LotteryPrize(db.Model):
@@ -70,6 +72,10 @@ class LotteryPrize(db.Model):
     won: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     daily_cap: Mapped[int | None] = mapped_column(Integer)
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+    @property
+    def stock_left(self) -> int:
+        return self.stock_total - self.won
 
 
 class PrizeDailyRelease(db.Model):

@@ -65,3 +65,7 @@ class AudiencePreviewSchema(ma.Schema):
 
 class AudienceCountSchema(ma.Schema):
     count = ma.fields.Integer(required=True)
+
+    @ma.pre_dump
+    def of_count(self, count, **_):
+        return {"count": count}

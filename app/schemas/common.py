@@ -20,6 +20,73 @@ def page_schema(item_schema: type[ma.Schema], name: str) -> type[ma.Schema]:
     )
 
 
+class WholeListSchema(ma.Schema):
+    """The page shape for a list that is never paged: a service returns the list, and the
+    answer is `{"items": [...], "next_cursor": null}`."""
+
+    @ma.pre_dump
+    def one_page(self, items, **_):
+        return {"items": list(items), "next_cursor": None}
+
+
+def computed(field_cls: type[ma.fields.Field], compute, **kwargs) -> ma.fields.Field:
+    """A dump-only field of `field_cls`'s type whose value is `compute(obj)`: a figure derived
+    from the object (its description, its status now), documented with its real type."""
+
+    class Computed(field_cls):
+        def get_value(self, obj, attr, accessor=None, default=ma.missing):
+            return compute(obj)
+
+    return Computed(dump_only=True, **kwargs)
+
+
+class _ModelAndFigures:
+    """Attribute access over a typed result: its own fields first, then its model's."""
+
+    __slots__ = ("_result",)
+
+    def __init__(self, result):
+        self._result = result
+
+    def __getattr__(self, name):
+        if name in self._result._fields:
+            return getattr(self._result, name)
+        return getattr(self._result[0], name)
+
+
+class ModelResultSchema(ma.Schema):
+    """Dumps a typed result that carries a model and a few figures about it (a NamedTuple whose
+    first field is the model): a field is read from the result when the result has it, else
+    from the model. So `ClaimableTemplate(template, claimed_by_me=2)` dumps as the template's
+    fields plus `claimed_by_me`."""
+
+    @ma.pre_dump
+    def model_and_figures(self, result, **_):
+        return _ModelAndFigures(result)
+
+
+def whole_list_schema(item_schema: type[ma.Schema], name: str) -> type[ma.Schema]:
+    return type(
+        name,
+        (WholeListSchema,),
+        {
+            "items": ma.fields.List(ma.fields.Nested(item_schema), required=True),
+            "next_cursor": ma.fields.String(allow_none=True, required=True),
+        },
+    )
+
+
 class TierSchema(ma.Schema):
     code = ma.fields.String(required=True)
     name = ma.fields.String(required=True)
+
+
+class PingSchema(ma.Schema):
+    """The signed-in member's id, with `ok: true`."""
+
+    ok = ma.fields.Boolean(required=True)
+    member_id = ma.fields.Integer(required=True)
+
+    @ma.pre_dump
+    def of_member(self, member_id, **_):
+        return {"ok": True, "member_id": member_id}

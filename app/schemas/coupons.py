@@ -2,8 +2,10 @@ from __future__ import annotations
 
 import marshmallow as ma
 
+from app import clock
 from app.models.coupons import AUDIENCES, COUPON_KINDS, VALIDITY_MODES
-from app.schemas.common import PageArgsSchema
+from app.schemas.common import ModelResultSchema, PageArgsSchema, WholeListSchema, computed
+from app.services.coupons import coupon_status, describe
 
 FEN = ma.validate.Range(min=0, max=100_000_000)
 
@@ -17,10 +19,12 @@ class CouponTemplateBriefSchema(ma.Schema):
     threshold_fen = ma.fields.Integer()
     percent_off = ma.fields.Integer()
     max_discount_fen = ma.fields.Integer(allow_none=True)
-    discount_desc = ma.fields.String()
+    discount_desc = computed(ma.fields.String, describe)
 
 
-class AvailableCouponSchema(CouponTemplateBriefSchema):
+class AvailableCouponSchema(ModelResultSchema, CouponTemplateBriefSchema):
+    """A `coupons.ClaimableTemplate`: the template, and how many of it the member holds."""
+
     stock_left = ma.fields.Integer(required=True)
     claimed_by_me = ma.fields.Integer(required=True)
     limit_per_member = ma.fields.Integer(required=True)
@@ -31,7 +35,7 @@ class AvailableCouponSchema(CouponTemplateBriefSchema):
     valid_days = ma.fields.Integer(allow_none=True)
 
 
-class AvailableCouponsSchema(ma.Schema):
+class AvailableCouponsSchema(WholeListSchema):
     items = ma.fields.List(ma.fields.Nested(AvailableCouponSchema), required=True)
     next_cursor = ma.fields.String(allow_none=True, required=True)
 
@@ -40,7 +44,12 @@ class CouponSchema(ma.Schema):
     id = ma.fields.Integer(required=True)
     code = ma.fields.String(required=True)
     template = ma.fields.Nested(CouponTemplateBriefSchema, required=True)
-    status = ma.fields.String(required=True, metadata={"description": "unused, used or expired"})
+    status = computed(
+        ma.fields.String,
+        lambda coupon: coupon_status(coupon, clock.now()),
+        required=True,
+        metadata={"description": "unused, used or expired"},
+    )
     source = ma.fields.String()
     valid_from = ma.fields.AwareDateTime(required=True)
     valid_until = ma.fields.AwareDateTime(required=True)
@@ -50,6 +59,10 @@ class CouponSchema(ma.Schema):
 
 class ClaimResultSchema(ma.Schema):
     coupon = ma.fields.Nested(CouponSchema, required=True)
+
+    @ma.pre_dump
+    def of_coupon(self, coupon, **_):
+        return {"coupon": coupon}
 
 
 class CouponPageSchema(ma.Schema):
@@ -93,12 +106,14 @@ class RedemptionSchema(ma.Schema):
 
 class RedemptionCouponSchema(ma.Schema):
     name = ma.fields.String()
-    discount_desc = ma.fields.String()
+    discount_desc = computed(ma.fields.String, describe)
 
 
 class RedemptionResultSchema(ma.Schema):
+    """A `coupon_redemptions.RedemptionResult`."""
+
     redemption = ma.fields.Nested(RedemptionSchema, required=True)
-    coupon = ma.fields.Nested(RedemptionCouponSchema)
+    coupon = ma.fields.Nested(RedemptionCouponSchema, attribute="template")
     dry_run = ma.fields.Boolean()
 
 
@@ -134,7 +149,7 @@ class CouponTemplateSchema(ma.Schema):
     signup_gift = ma.fields.Boolean(load_default=False)
     is_active = ma.fields.Boolean(load_default=True)
     issued = ma.fields.Integer(dump_only=True)
-    stock_left = ma.fields.Integer(dump_only=True)
+    stock_left = ma.fields.Integer(dump_only=True)  # CouponTemplate.stock_left
     created_at = ma.fields.AwareDateTime(dump_only=True)
 
     @ma.validates_schema

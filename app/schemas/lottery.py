@@ -3,6 +3,7 @@ from __future__ import annotations
 import marshmallow as ma
 
 from app.models.lottery import PRIZE_KINDS
+from app.schemas.common import WholeListSchema
 from app.schemas.coupons import CouponSchema
 
 POINTS = ma.validate.Range(min=0, max=10_000_000)
@@ -26,7 +27,7 @@ class LotterySchema(ma.Schema):
     prizes = ma.fields.List(ma.fields.Nested(PrizeBriefSchema), required=True)
 
 
-class LotteryListSchema(ma.Schema):
+class LotteryListSchema(WholeListSchema):
     items = ma.fields.List(ma.fields.Nested(LotterySchema), required=True)
     next_cursor = ma.fields.String(allow_none=True, required=True)
 

@@ -2,7 +2,9 @@ from __future__ import annotations
 
 import marshmallow as ma
 
-from app.schemas.common import TierSchema
+from app.schemas.common import ModelResultSchema, TierSchema, computed
+from app.services.coupons import describe
+from app.services.members.identifiers import mask_phone
 
 
 class LoginSchema(ma.Schema):
@@ -76,19 +78,25 @@ class MemberCodeSchema(ma.Schema):
 
 
 class CouponBriefSchema(ma.Schema):
+    """A coupon as the till lists it: the coupon, named and valued by its template."""
+
     id = ma.fields.Integer(required=True)
     code = ma.fields.String()
-    name = ma.fields.String()
-    kind = ma.fields.String()
-    discount_desc = ma.fields.String()
+    name = ma.fields.String(attribute="template.name")
+    kind = ma.fields.String(attribute="template.kind")
+    discount_desc = computed(ma.fields.String, lambda coupon: describe(coupon.template))
     valid_until = ma.fields.AwareDateTime()
 
 
-class TillMemberSchema(ma.Schema):
+class TillMemberSchema(ModelResultSchema):
+    """A `till.scans.TillMember`."""
+
     id = ma.fields.Integer(required=True)
     member_no = ma.fields.String(required=True)
     nickname = ma.fields.String(required=True)
-    phone_masked = ma.fields.String(allow_none=True)
+    phone_masked = computed(
+        ma.fields.String, lambda member: mask_phone(member.phone), allow_none=True
+    )
     tier = ma.fields.Nested(TierSchema, required=True)
     points_balance = ma.fields.Integer(required=True)
     coupons = ma.fields.List(ma.fields.Nested(CouponBriefSchema), required=True)

@@ -20,6 +20,10 @@ class QuotasSchema(ma.Schema):
         metadata={"description": "sends available per template id"},
     )
 
+    @ma.pre_dump
+    def of_quotas(self, quotas, **_):
+        return {"quotas": quotas}
+
 
 class ChannelTemplateSchema(ma.Schema):
     template_id = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=64))

@@ -1,16 +1,31 @@
 from __future__ import annotations
 
+from datetime import datetime
+
 import marshmallow as ma
+
+from app.schemas.common import ModelResultSchema, computed
 
 POINTS = ma.validate.Range(min=0, max=1_000_000)
 
 
-class InviteeSchema(ma.Schema):
+class StoredInstant(ma.fields.AwareDateTime):
+    """An instant the program settings store as ISO text (or null)."""
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        if isinstance(value, str):
+            value = datetime.fromisoformat(value) if value else None
+        return super()._serialize(value, attr, obj, **kwargs)
+
+
+class InviteeSchema(ModelResultSchema):
+    """A `referrals.Invitee`."""
+
     nickname = ma.fields.String(required=True)
     status = ma.fields.String(
         required=True, metadata={"description": "bound, qualified, rewarded or rejected"}
     )
-    bound_at = ma.fields.AwareDateTime(required=True)
+    bound_at = ma.fields.AwareDateTime(required=True, attribute="created_at")
     qualify_by = ma.fields.AwareDateTime()
     qualified_at = ma.fields.AwareDateTime(allow_none=True)
     rewarded_at = ma.fields.AwareDateTime(allow_none=True)
@@ -21,8 +36,12 @@ class RewardSchema(ma.Schema):
     role = ma.fields.String(required=True)
     points = ma.fields.Integer(required=True)
     coupon_template_id = ma.fields.Integer(allow_none=True)
-    status = ma.fields.String(
-        required=True, metadata={"description": "pending, granted, cancelled"}
+    # A reward held for review is simply pending to the member.
+    status = computed(
+        ma.fields.String,
+        lambda reward: "pending" if reward.status == "held" else reward.status,
+        required=True,
+        metadata={"description": "pending, granted, cancelled"},
     )
     due_at = ma.fields.AwareDateTime(required=True)
     granted_at = ma.fields.AwareDateTime(allow_none=True)
@@ -37,6 +56,8 @@ class ReferralProgramBriefSchema(ma.Schema):
 
 
 class MyReferralsSchema(ma.Schema):
+    """A `referrals.MyReferrals`."""
+
     referral_code = ma.fields.String(required=True)
     program = ma.fields.Nested(ReferralProgramBriefSchema)
     invitees = ma.fields.List(ma.fields.Nested(InviteeSchema), required=True)
@@ -45,8 +66,8 @@ class MyReferralsSchema(ma.Schema):
 
 class ReferralProgramSchema(ma.Schema):
     enabled = ma.fields.Boolean(required=True)
-    starts_at = ma.fields.AwareDateTime(load_default=None, allow_none=True)
-    ends_at = ma.fields.AwareDateTime(load_default=None, allow_none=True)
+    starts_at = StoredInstant(load_default=None, allow_none=True)
+    ends_at = StoredInstant(load_default=None, allow_none=True)
     min_purchase_fen = ma.fields.Integer(
         required=True, validate=ma.validate.Range(min=0, max=10**9)
     )

@@ -3,6 +3,7 @@ from __future__ import annotations
 import marshmallow as ma
 
 from app.models.staff import ROLES
+from app.schemas.common import WholeListSchema
 from app.schemas.members import TillMemberSchema
 from app.schemas.segments import MemberSegmentSchema
 
@@ -69,8 +70,8 @@ class ScanRequestSchema(ma.Schema):
 
 
 class ScanResultSchema(ma.Schema):
-    scan_id = ma.fields.String(required=True)
-    expires_at = ma.fields.AwareDateTime(required=True)
+    scan_id = ma.fields.String(required=True, attribute="scan.id")
+    expires_at = ma.fields.AwareDateTime(required=True, attribute="scan.expires_at")
     member = ma.fields.Nested(TillMemberSchema, required=True)
 
 
@@ -89,6 +90,6 @@ class LookedUpMemberSchema(TillMemberSchema):
     segment = ma.fields.Nested(MemberSegmentSchema, allow_none=True, required=True)
 
 
-class MemberLookupSchema(ma.Schema):
+class MemberLookupSchema(WholeListSchema):
     items = ma.fields.List(ma.fields.Nested(LookedUpMemberSchema), required=True)
     next_cursor = ma.fields.String(allow_none=True, required=True)

@@ -5,12 +5,10 @@ from __future__ import annotations
 from flask import g
 from flask.views import MethodView
 from flask_smorest import Blueprint
-from sqlalchemy import select
 
 from app.auth import staff_required
 from app.errors import ErrorBodySchema
 from app.extensions import db
-from app.models.messaging import Campaign
 from app.schemas.common import PageArgsSchema, page_schema
 from app.schemas.messaging import (
     CampaignInSchema,
@@ -20,7 +18,6 @@ from app.schemas.messaging import (
     ReportArgsSchema,
 )
 from app.services.messaging import campaign_report, campaigns
-from app.services.pagination import page
 
 blp = Blueprint(
     "admin_campaigns", __name__, url_prefix="/staff/v1/admin/campaigns", description="Campaigns"
@@ -35,7 +32,7 @@ class Campaigns(MethodView):
     @blp.response(200, CampaignPage)
     def get(self, args):
         """Campaigns, newest first."""
-        return page(db.session, select(Campaign), Campaign.id, args["limit"], args["cursor"])
+        return campaigns.list_campaigns(db.session, args["limit"], args["cursor"])
 
     @staff_required("marketer")
     @blp.arguments(CampaignInSchema)

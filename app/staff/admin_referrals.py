@@ -28,7 +28,7 @@ class ReferralProgram(MethodView):
     @blp.response(200, ReferralProgramSchema)
     def get(self):
         """Window, qualification, rewards, caps and the burst rule."""
-        return referrals.program_view(db.session)
+        return referrals.program(db.session)
 
     @staff_required("marketer")
     @blp.arguments(ReferralProgramSchema)

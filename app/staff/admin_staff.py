@@ -5,15 +5,12 @@ from __future__ import annotations
 from flask import g
 from flask.views import MethodView
 from flask_smorest import Blueprint
-from sqlalchemy import select
 
 from app.auth import staff_required
 from app.errors import ErrorBodySchema
 from app.extensions import db
-from app.models import Staff
 from app.schemas.common import PageArgsSchema, page_schema
 from app.schemas.staff import StaffCreateSchema, StaffPatchSchema, StaffSchema
-from app.services import pagination
 from app.services import staff as staff_service
 
 blp = Blueprint("admin_staff", __name__, url_prefix="/staff/v1/admin/staff", description="Staff")
@@ -27,7 +24,7 @@ class StaffList(MethodView):
     @blp.response(200, StaffPageSchema)
     def get(self, args):
         """All staff accounts, newest first."""
-        return pagination.page(db.session, select(Staff), Staff.id, args["limit"], args["cursor"])
+        return staff_service.list_staff(db.session, args["limit"], args["cursor"])
 
     @staff_required("admin")
     @blp.arguments(StaffCreateSchema)

@@ -5,15 +5,12 @@ from __future__ import annotations
 from flask import g
 from flask.views import MethodView
 from flask_smorest import Blueprint
-from sqlalchemy import select
 
 from app.auth import staff_required
 from app.errors import ErrorBodySchema
 from app.extensions import db
-from app.models import Store
 from app.schemas.common import PageArgsSchema, page_schema
 from app.schemas.staff import StorePatchSchema, StoreSchema
-from app.services import pagination
 from app.services import staff as staff_service
 
 blp = Blueprint("admin_stores", __name__, url_prefix="/staff/v1/admin/stores", description="Stores")
@@ -27,7 +24,7 @@ class Stores(MethodView):
     @blp.response(200, StorePageSchema)
     def get(self, args):
         """All stores, newest first."""
-        return pagination.page(db.session, select(Store), Store.id, args["limit"], args["cursor"])
+        return staff_service.list_stores(db.session, args["limit"], args["cursor"])
 
     @staff_required("admin")
     @blp.arguments(StoreSchema)

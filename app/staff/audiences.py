@@ -22,4 +22,4 @@ class AudiencePreview(MethodView):
     @blp.response(200, AudienceCountSchema)
     def post(self, body):
         """Count the members an audience filter reaches now (stages and RFM as of last night)."""
-        return {"count": audiences.count(db.session, body["filter"])}
+        return audiences.count(db.session, body["filter"])

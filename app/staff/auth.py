@@ -6,7 +6,7 @@ from flask import request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from app.auth import issue_staff_token
+from app.auth import StaffSignIn, issue_staff_token
 from app.errors import ErrorBodySchema
 from app.extensions import db, limiter
 from app.schemas.staff import StaffLoginResultSchema, StaffLoginSchema
@@ -36,4 +36,4 @@ class StaffLogin(MethodView):
         """Sign in with username and password."""
         staff = staff_service.authenticate(db.session, body["username"], body["password"])
         token, expires_in = issue_staff_token(staff.id)
-        return {"token": token, "expires_in": expires_in, "staff": staff}
+        return StaffSignIn(token, expires_in, staff)

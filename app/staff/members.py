@@ -21,7 +21,6 @@ class MemberLookup(MethodView):
     @blp.response(200, MemberLookupSchema)
     def get(self, args):
         """Members with this phone or member number; managers see only their store's members."""
-        found = members.find_for_staff(
+        return members.find_for_staff(
             db.session, g.staff, phone=args.get("phone"), member_no=args.get("member_no")
         )
-        return {"items": found, "next_cursor": None}

@@ -31,5 +31,4 @@ class Scans(MethodView):
     @blp.alt_response(410, schema=ErrorBodySchema, description="member_code.expired")
     def post(self, body):
         """Scan a member's code: once only; the scan id is this staff member's for 10 minutes."""
-        scan, member = scans.scan_member_code(db.session, g.staff, body["member_code"].strip())
-        return {"scan_id": scan.id, "expires_at": scan.expires_at, "member": member}
+        return scans.scan_member_code(db.session, g.staff, body["member_code"].strip())

@@ -168,3 +168,19 @@ def test_twenty_concurrent_first_logins_create_one_member(live_server, session):
     assert len({r["member"]["id"] for r in results}) == 1
     assert sum(r["is_new"] for r in results) == 1
     assert session.scalar(select(func.count()).select_from(Member)) == 1
+
+
+def test_ping_answers_the_signed_in_member_and_nothing_else(client, make_member, member_headers):
+    member = make_member()
+    response = client.get("/api/v1/ping", headers=member_headers(member))
+    assert response.status_code == 200
+    assert response.get_json() == {"ok": True, "member_id": member.id}
+    assert client.get("/api/v1/ping").status_code == 401
+
+
+def test_member_code_shows_the_code_its_expiry_and_when_to_refresh(client, login):
+    _, headers = login()
+    body = client.get("/api/v1/me/member-code", headers=headers).get_json()
+    assert set(body) == {"code", "expires_at", "refresh_after"}  # the step stays inside
+    assert len(body["code"]) == 18 and body["code"].startswith("66")
+    assert 1 <= body["refresh_after"] <= 30

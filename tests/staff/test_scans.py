@@ -52,6 +52,16 @@ def test_scan_accepts_a_code_once(client, login, make_staff, staff_headers):
     assert result["member"]["id"] == body["member"]["id"]
     assert result["member"]["coupons"] == []
     assert datetime.fromisoformat(result["expires_at"]) == T0 + timedelta(minutes=10)
+    assert set(result) == {"scan_id", "expires_at", "member"} and len(result["scan_id"]) == 32
+    assert result["member"] == {
+        "id": body["member"]["id"],
+        "member_no": body["member"]["member_no"],
+        "nickname": body["member"]["nickname"],
+        "phone_masked": None,
+        "tier": body["member"]["tier"],
+        "points_balance": 0,
+        "coupons": [],
+    }
     again = client.post("/staff/v1/scans", json={"member_code": code}, headers=clerk)
     assert again.status_code == 409
     assert error_code(again) == "member_code.used"

@@ -218,6 +218,17 @@ def test_manager_finds_only_members_of_their_store(
     mine = client.get("/staff/v1/members?phone=13800000001", headers=manager).get_json()["items"]
     theirs = client.get("/staff/v1/members?phone=13800000002", headers=manager).get_json()["items"]
     assert len(mine) == 1 and mine[0]["phone_masked"] == "138****0001"
+    assert set(mine[0]) == {
+        "id",
+        "member_no",
+        "nickname",
+        "phone_masked",
+        "tier",
+        "points_balance",
+        "coupons",
+        "segment",
+    }
+    assert mine[0]["segment"] is None  # no nightly refresh has seen the member yet
     assert theirs == []
     marketer = staff_headers(make_staff("marketer"))
     assert (

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import secrets
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from sqlalchemy import and_, delete, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from app import clock
@@ -226,14 +227,22 @@ def _count_holding(session: Session, template: CouponTemplate, member_id: int) -
     return session.execute(upsert).scalar_one_or_none() is not None
 
 
-def claim(session: Session, member_id: int, template_id: int, now=None) -> dict:
+def claim(session: Session, member_id: int, template_id: int, now=None) -> Coupon:
     """A member claims a coupon in the mini-program (one use case, committed)."""
     now = now or clock.now()
     ref = f"claim:{template_id}:{member_id}:{secrets.token_hex(8)}"  # new by construction
     coupon = _issue_new(session, template_id, member_id, "claim", ref, now)
-    answer = coupon_view(session, coupon, now)  # before the commit: no reloading afterwards
+    _keep_for_the_answer(session, coupon)
     session.commit()
-    return answer
+    return coupon
+
+
+def _keep_for_the_answer(session: Session, coupon: Coupon) -> None:
+    """Detach the new coupon and its template, loaded, so that the commit does not expire them
+    and dumping the answer reads no row again (a flash sale claims thousands a minute)."""
+    template = coupon.template
+    session.expunge(coupon)
+    session.expunge(template)
 
 
 def coupon_status(coupon: Coupon, now: datetime) -> str:
@@ -243,55 +252,33 @@ def coupon_status(coupon: Coupon, now: datetime) -> str:
     return coupon.status
 
 
-def template_view(template: CouponTemplate) -> dict:
-    return {
-        "id": template.id,
-        "name": template.name,
-        "description": template.description,
-        "kind": template.kind,
-        "amount_off_fen": template.amount_off_fen,
-        "threshold_fen": template.threshold_fen,
-        "percent_off": template.percent_off,
-        "max_discount_fen": template.max_discount_fen,
-        "discount_desc": describe(template),
-    }
+class ClaimableTemplate(NamedTuple):
+    """A template the member can claim now, and how many of it they already hold."""
 
-
-def coupon_view(session: Session, coupon: Coupon, now: datetime) -> dict:
-    template = session.get(CouponTemplate, coupon.template_id)
-    return {
-        "id": coupon.id,
-        "code": coupon.code,
-        "template": template_view(template),
-        "status": coupon_status(coupon, now),
-        "source": coupon.source,
-        "valid_from": coupon.valid_from,
-        "valid_until": coupon.valid_until,
-        "used_at": coupon.used_at,
-        "created_at": coupon.created_at,
-    }
+    template: CouponTemplate
+    claimed_by_me: int
 
 
 def my_coupons(
     session: Session, member_id: int, status: str | None, limit: int, cursor, now=None
-) -> dict:
+) -> pagination.Page:
     """The member's coupons, newest first, optionally only unused, used or expired ones."""
     now = now or clock.now()
-    query = select(Coupon).where(Coupon.member_id == member_id)
+    query = (
+        select(Coupon).where(Coupon.member_id == member_id).options(selectinload(Coupon.template))
+    )
     if status == "unused":
         query = query.where(Coupon.status == "unused", Coupon.valid_until > now)
     elif status == "expired":
         query = query.where(Coupon.status == "unused", Coupon.valid_until <= now)
     elif status == "used":
         query = query.where(Coupon.status == "used")
-    result = pagination.page(session, query, Coupon.id, limit, cursor)
-    result["items"] = [coupon_view(session, c, now) for c in result["items"]]
-    return result
+    return pagination.page(session, query, Coupon.id, limit, cursor)
 
 
-def available(session: Session, member_id: int, now=None) -> list[dict]:
+def available(session: Session, member_id: int, now=None) -> list[ClaimableTemplate]:
     """Templates the member can claim now: offered, in their claim window and the member's
-    audience, still usable; with what is left and how many the member already has."""
+    audience, still usable; with how many the member already has."""
     now = now or clock.now()
     member = session.get(Member, member_id)
     if member is None:
@@ -315,48 +302,26 @@ def available(session: Session, member_id: int, now=None) -> list[dict]:
         .order_by(CouponTemplate.id.desc())
     ).all()
     return [
-        {
-            **template_view(t),
-            "stock_left": t.stock_total - t.issued,
-            "claimed_by_me": held or 0,
-            "limit_per_member": t.limit_per_member,
-            "claim_ends_at": t.claim_ends_at,
-            "validity_mode": t.validity_mode,
-            "valid_from": t.valid_from,
-            "valid_until": t.valid_until,
-            "valid_days": t.valid_days,
-        }
-        for t, held in rows
-        if in_audience(session, t, member, now)
+        ClaimableTemplate(t, held or 0) for t, held in rows if in_audience(session, t, member, now)
     ]
 
 
-def usable_now(session: Session, member_id: int, now: datetime) -> list[dict]:
+def usable_now(session: Session, member_id: int, now: datetime) -> list[Coupon]:
     """What the till shows: the member's unused coupons usable right now, soonest ending first."""
-    rows = session.execute(
-        select(Coupon, CouponTemplate)
-        .join(CouponTemplate, CouponTemplate.id == Coupon.template_id)
-        .where(
-            Coupon.member_id == member_id,
-            Coupon.status == "unused",
-            Coupon.valid_from <= now,
-            Coupon.valid_until > now,
-        )
-        .order_by(Coupon.valid_until, Coupon.id)
-        .limit(50)
-    ).all()
-    return [
-        {
-            "id": c.id,
-            "code": c.code,
-            "name": t.name,
-            "kind": t.kind,
-            "discount_desc": describe(t),
-            "threshold_fen": t.threshold_fen,
-            "valid_until": c.valid_until,
-        }
-        for c, t in rows
-    ]
+    return list(
+        session.execute(
+            select(Coupon)
+            .where(
+                Coupon.member_id == member_id,
+                Coupon.status == "unused",
+                Coupon.valid_from <= now,
+                Coupon.valid_until > now,
+            )
+            .options(joinedload(Coupon.template))
+            .order_by(Coupon.valid_until, Coupon.id)
+            .limit(50)
+        ).scalars()
+    )
 
 
 def give_signup_gifts(session: Session, member: Member, now=None) -> int:

@@ -34,11 +34,6 @@ MUTABLE = (
 MAX_PUSH = 1000
 
 
-def template_admin_view(template: CouponTemplate) -> CouponTemplate:
-    template.stock_left = template.stock_total - template.issued
-    return template
-
-
 def create_template(session: Session, fields: dict, staff: Staff) -> CouponTemplate:
     """A new coupon template (fields already validated by the schema)."""
     template = CouponTemplate(**fields, issued=0, created_by=staff.id)
@@ -46,20 +41,19 @@ def create_template(session: Session, fields: dict, staff: Staff) -> CouponTempl
     session.flush()
     audit.record(session, staff, "coupon_template.create", "coupon_template", template.id, {})
     session.commit()
-    return template_admin_view(template)
+    return template
 
 
 def get_template(session: Session, template_id: int) -> CouponTemplate:
     template = session.get(CouponTemplate, template_id)
     if template is None:
         raise AppError("coupon.not_found", 404, "No such coupon template.")
-    return template_admin_view(template)
+    return template
 
 
-def list_templates(session: Session, limit: int, cursor) -> dict:
-    result = pagination.page(session, select(CouponTemplate), CouponTemplate.id, limit, cursor)
-    result["items"] = [template_admin_view(t) for t in result["items"]]
-    return result
+def list_templates(session: Session, limit: int, cursor) -> pagination.Page:
+    """Every coupon template, newest first."""
+    return pagination.page(session, select(CouponTemplate), CouponTemplate.id, limit, cursor)
 
 
 def update_template(
@@ -91,7 +85,7 @@ def update_template(
     audit.record(session, staff, "coupon_template.update", "coupon_template", template_id, logged)
     session.commit()
     session.refresh(template)
-    return template_admin_view(template)
+    return template
 
 
 def push_template(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import NamedTuple
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -11,9 +12,17 @@ from app import clock
 from app.errors import AppError
 from app.models import Purchase, Refund, Staff
 from app.models.coupons import Coupon, CouponRedemption, CouponTemplate
-from app.services.coupons import describe, discount_for
+from app.services.coupons import discount_for
 from app.services.staff import audit, require_store, store_scope
 from app.services.till.scans import resolve_scan
+
+
+class RedemptionResult(NamedTuple):
+    """A redemption (or the preview of one) and the template of the coupon it used."""
+
+    redemption: CouponRedemption
+    template: CouponTemplate
+    dry_run: bool
 
 
 def _find_coupon(session: Session, staff: Staff, coupon_code, scan_id, coupon_id, now) -> Coupon:
@@ -63,7 +72,7 @@ def redeem(
     coupon_id: int | None = None,
     dry_run: bool = False,
     now: datetime | None = None,
-) -> dict:
+) -> RedemptionResult:
     """Use a coupon on an order at this store: it must be unused and valid now, and the order
     must reach its threshold. `dry_run` answers the discount without using it. Two tills using
     one coupon at once: exactly one succeeds, the other gets 409 coupon.used."""
@@ -74,7 +83,7 @@ def redeem(
     if coupon.status == "used":
         replay = _same_order(session, coupon, store_id, order_no)
         if replay is not None:  # a retried request for the order it was already used on
-            return _answer(replay, template, dry_run=False)
+            return RedemptionResult(replay, template, dry_run=False)
     refusal = _refusal(coupon, now)
     if refusal is not None:
         raise refusal
@@ -90,7 +99,7 @@ def redeem(
         preview = CouponRedemption(
             id=None, coupon_id=coupon.id, discount_fen=discount, status="preview"
         )
-        return _answer(preview, template, dry_run=True)
+        return RedemptionResult(preview, template, dry_run=True)
     # The one decision: only an unused coupon inside its validity becomes used.
     won = session.execute(
         update(Coupon)
@@ -107,7 +116,7 @@ def redeem(
         session.refresh(coupon)
         replay = _same_order(session, coupon, store_id, order_no)
         if replay is not None:
-            return _answer(replay, template, dry_run=False)
+            return RedemptionResult(replay, template, dry_run=False)
         raise _refusal(coupon, now) or AppError("coupon.used", 409, "Already used.")
     redemption = CouponRedemption(
         coupon_id=coupon.id,
@@ -131,7 +140,7 @@ def redeem(
         {"order_no": order_no, "discount_fen": discount, "redemption_id": redemption.id},
     )
     session.commit()
-    return _answer(redemption, template, dry_run=False)
+    return RedemptionResult(redemption, template, dry_run=False)
 
 
 def _same_order(session: Session, coupon: Coupon, store_id: int, order_no: str):
@@ -143,24 +152,6 @@ def _same_order(session: Session, coupon: Coupon, store_id: int, order_no: str):
             CouponRedemption.order_no == order_no,
         )
     ).scalar_one_or_none()
-
-
-def _answer(redemption: CouponRedemption, template: CouponTemplate, dry_run: bool) -> dict:
-    return {
-        "redemption": {
-            "id": redemption.id,
-            "coupon_id": redemption.coupon_id,
-            "discount_fen": redemption.discount_fen,
-            "status": redemption.status,
-            "order_no": redemption.order_no,
-            "store_id": redemption.store_id,
-            "staff_id": redemption.staff_id,
-            "created_at": redemption.created_at,
-            "reversed_at": redemption.reversed_at,
-        },
-        "coupon": {"name": template.name, "discount_desc": describe(template)},
-        "dry_run": dry_run,
-    }
 
 
 def _reverse(session: Session, redemption_id: int, staff_id, reason: str, now) -> bool:
@@ -177,7 +168,9 @@ def _reverse(session: Session, redemption_id: int, staff_id, reason: str, now) -
     return True
 
 
-def reverse(session: Session, staff: Staff, redemption_id: int, reason: str, now=None) -> dict:
+def reverse(
+    session: Session, staff: Staff, redemption_id: int, reason: str, now=None
+) -> RedemptionResult:
     """Undo a redemption (the order was refunded or rung up wrongly): the coupon can be used
     again while it is still valid. Reversing twice changes nothing. Only the store's own staff
     (or chain-wide roles) may reverse; others get 404."""
@@ -199,7 +192,7 @@ def reverse(session: Session, staff: Staff, redemption_id: int, reason: str, now
     session.commit()
     session.refresh(redemption)
     template = session.get(CouponTemplate, session.get(Coupon, redemption.coupon_id).template_id)
-    return _answer(redemption, template, dry_run=False)
+    return RedemptionResult(redemption, template, dry_run=False)
 
 
 def reverse_for_refunded_order(session: Session, purchase: Purchase, refund: Refund) -> int:

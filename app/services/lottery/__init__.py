@@ -28,7 +28,7 @@ from app.models.lottery import (
     PrizeDailyRelease,
 )
 from app.services import ledger
-from app.services.coupons import coupon_view, issue_coupon
+from app.services.coupons import issue_coupon
 
 
 def pick_slot(weights: Sequence[int], randbelow: Callable[[int], int] = secrets.randbelow) -> int:
@@ -192,7 +192,7 @@ def _award(session, lottery: Lottery, prize, record: LotteryDraw, day: date, now
             record.outcome = "coupon_refused"
             return None
         record.coupon_id = coupon.id
-        answer["coupon"] = coupon_view(session, coupon, now)
+        answer["coupon"] = coupon
     record.prize_id = prize.id
     record.outcome = "won"
     return answer

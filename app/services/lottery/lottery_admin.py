@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import func, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from app.errors import AppError
 from app.models import Staff
@@ -29,24 +29,6 @@ PRIZE_FIELDS = ("name", "weight", "daily_cap", "is_active", "points")
 
 def _jsonable(values: dict) -> dict:
     return {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in values.items()}
-
-
-def lottery_admin_view(session: Session, lottery: Lottery) -> dict:
-    prizes = session.execute(
-        select(LotteryPrize).where(LotteryPrize.lottery_id == lottery.id).order_by(LotteryPrize.id)
-    ).scalars()
-    return {
-        **{f: getattr(lottery, f) for f in (*LOTTERY_FIELDS, "id", "points_given", "created_at")},
-        "prizes": [prize_view(p) for p in prizes],
-    }
-
-
-def prize_view(prize: LotteryPrize) -> dict:
-    fields = ("id", "name", "kind", "weight", "points", "coupon_template_id", "stock_total")
-    view = {f: getattr(prize, f) for f in fields}
-    view.update(won=prize.won, daily_cap=prize.daily_cap, is_active=prize.is_active)
-    view["stock_left"] = prize.stock_total - prize.won
-    return view
 
 
 def _check_prize(session: Session, fields: dict) -> None:
@@ -74,7 +56,7 @@ def _new_prize(session: Session, lottery_id: int, fields: dict) -> LotteryPrize:
     return prize
 
 
-def create_lottery(session: Session, fields: dict, staff: Staff) -> dict:
+def create_lottery(session: Session, fields: dict, staff: Staff) -> Lottery:
     """A new lottery with its prizes (the no-prize slot is a prize of kind `none`)."""
     prizes = fields.pop("prizes", [])
     lottery = Lottery(**fields, points_given=0, created_by=staff.id)
@@ -85,20 +67,20 @@ def create_lottery(session: Session, fields: dict, staff: Staff) -> dict:
     session.flush()
     audit.record(session, staff, "lottery.create", "lottery", lottery.id, _jsonable(fields))
     session.commit()
-    return lottery_admin_view(session, lottery)
+    return lottery
 
 
-def list_lotteries(session: Session, limit: int, cursor) -> dict:
-    result = pagination.page(session, select(Lottery), Lottery.id, limit, cursor)
-    result["items"] = [lottery_admin_view(session, lot) for lot in result["items"]]
-    return result
+def list_lotteries(session: Session, limit: int, cursor) -> pagination.Page:
+    """Every lottery with its prizes, newest first."""
+    query = select(Lottery).options(selectinload(Lottery.prizes))
+    return pagination.page(session, query, Lottery.id, limit, cursor)
 
 
-def show_lottery(session: Session, lottery_id: int) -> dict:
-    return lottery_admin_view(session, get_lottery(session, lottery_id))
+def show_lottery(session: Session, lottery_id: int) -> Lottery:
+    return get_lottery(session, lottery_id)
 
 
-def update_lottery(session: Session, lottery_id: int, changes: dict, staff: Staff) -> dict:
+def update_lottery(session: Session, lottery_id: int, changes: dict, staff: Staff) -> Lottery:
     """Change a lottery's name, cost, window, daily limit, budget, or switch it off."""
     lottery = get_lottery(session, lottery_id)
     if lottery.points_budget is None and changes.get("points_budget") is not None:
@@ -124,21 +106,21 @@ def update_lottery(session: Session, lottery_id: int, changes: dict, staff: Staf
         )
     audit.record(session, staff, "lottery.update", "lottery", lottery_id, _jsonable(changes))
     session.commit()
-    return lottery_admin_view(session, lottery)
+    return lottery
 
 
-def add_prize(session: Session, lottery_id: int, fields: dict, staff: Staff) -> dict:
+def add_prize(session: Session, lottery_id: int, fields: dict, staff: Staff) -> LotteryPrize:
     get_lottery(session, lottery_id)
     prize = _new_prize(session, lottery_id, fields)
     session.flush()
     audit.record(session, staff, "lottery.prize.add", "lottery", lottery_id, _jsonable(fields))
     session.commit()
-    return prize_view(prize)
+    return prize
 
 
 def update_prize(
     session: Session, lottery_id: int, prize_id: int, changes: dict, staff: Staff
-) -> dict:
+) -> LotteryPrize:
     """Change a prize's weight, daily cap or name, switch it off, or change its stock (not
     below what was already won: 409 lottery.stock_below_won)."""
     prize = session.get(LotteryPrize, prize_id)
@@ -164,4 +146,4 @@ def update_prize(
     audit.record(session, staff, "lottery.prize.update", "lottery", lottery_id, _jsonable(changes))
     session.commit()
     session.refresh(prize)
-    return prize_view(prize)
+    return prize

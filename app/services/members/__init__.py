@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import NamedTuple
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
@@ -15,6 +16,15 @@ from app.models.base import insert_ignore
 from app.models.segments import MemberSegment
 from app.services.members import identifiers
 from app.wechat import client as wechat
+
+
+class LookedUpMember(NamedTuple):
+    """A `till.scans.TillMember` and the member's segment (None until the nightly refresh)."""
+
+    member: Member
+    tier: dict
+    coupons: list
+    segment: MemberSegment | None
 
 
 def sign_in(
@@ -182,11 +192,11 @@ def profile(session: Session, member_id: int) -> dict:
 
 def find_for_staff(
     session: Session, staff, phone: str | None = None, member_no: str | None = None
-) -> list[dict]:
+) -> list[LookedUpMember]:
     """Members matching a phone or member number that this staff member may see, each with
     their segment (stage, RFM group, odds of still buying) from the last nightly refresh."""
     from app.services.staff import store_scope
-    from app.services.till.scans import member_view
+    from app.services.till.scans import till_member
 
     query = select(Member)
     if phone:
@@ -204,4 +214,4 @@ def find_for_staff(
             select(MemberSegment).where(MemberSegment.member_id.in_([m.id for m in found]))
         ).scalars()
     }
-    return [{**member_view(session, m, now), "segment": segments.get(m.id)} for m in found]
+    return [LookedUpMember(*till_member(session, m, now), segments.get(m.id)) for m in found]

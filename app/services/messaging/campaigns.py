@@ -13,6 +13,7 @@ from app import clock
 from app.errors import AppError
 from app.models.messaging import Campaign, CampaignMember, OutboxMessage
 from app.models.staff import Staff
+from app.services import pagination
 from app.services.messaging import campaign_audience, message_templates
 from app.services.staff import audit
 
@@ -31,6 +32,11 @@ def holdout_bucket(member_id: int, salt: int) -> int:
 
 def _bucket_sql(member_id_col, salt: int):
     return ((member_id_col * _HASH_MULT + salt) % _HASH_MOD) % HOLDOUT_SCALE
+
+
+def list_campaigns(session: Session, limit: int, cursor: str | None) -> pagination.Page:
+    """Campaigns, newest first."""
+    return pagination.page(session, select(Campaign), Campaign.id, limit, cursor)
 
 
 def get(session: Session, campaign_id: int, lock: bool = False) -> Campaign:

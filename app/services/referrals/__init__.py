@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import hashlib
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
@@ -64,13 +65,7 @@ def save_program(session: Session, config: dict, staff) -> dict:
     """Replace the referral program's settings (instants stored as ISO text)."""
     stored = {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in config.items()}
     programs.put_config(session, "referral", stored, staff)
-    return program_view(session)
-
-
-def program_view(session: Session) -> dict:
-    cfg = program(session)
-    cfg["starts_at"], cfg["ends_at"] = _instant(cfg["starts_at"]), _instant(cfg["ends_at"])
-    return cfg
+    return program(session)
 
 
 def _digest(value: str) -> str:
@@ -233,8 +228,23 @@ def try_qualify(session: Session, invitee_id: int, now=None) -> Referral | None:
     return referral
 
 
-def member_view(session: Session, member_id: int, now=None) -> dict:
-    """What GET /referrals shows: my code, each invitee's status, and my rewards."""
+class Invitee(NamedTuple):
+    """A referral as its referrer sees it: the binding, and the invitee's nickname."""
+
+    referral: Referral
+    nickname: str
+
+
+class MyReferrals(NamedTuple):
+    referral_code: str
+    program: dict
+    invitees: list[Invitee]
+    rewards: list[ReferralReward]
+
+
+def my_referrals(session: Session, member_id: int) -> MyReferrals:
+    """What GET /referrals shows: my code, the program's terms, each invitee's status, and my
+    rewards (the 200 latest of each)."""
     member = session.get(Member, member_id)
     if member is None:
         raise AppError("member.not_found", 404, "No such member.")
@@ -251,33 +261,12 @@ def member_view(session: Session, member_id: int, now=None) -> dict:
         .order_by(ReferralReward.id.desc())
         .limit(200)
     ).scalars()
-    cfg = program(session)
-    return {
-        "referral_code": member.referral_code,
-        "program": {
-            key: cfg[key]
-            for key in (
-                "min_purchase_fen",
-                "qualify_within_days",
-                "refund_window_days",
-                "referrer_points",
-                "invitee_points",
-            )
-        },
-        "invitees": [
-            {
-                "nickname": nickname,
-                "status": r.status,
-                "bound_at": r.created_at,
-                "qualify_by": r.qualify_by,
-                "qualified_at": r.qualified_at,
-                "rewarded_at": r.rewarded_at,
-                "rejected_at": r.rejected_at,
-            }
-            for r, nickname in invitees
-        ],
-        "rewards": [referral_rewards.member_reward_view(w) for w in rewards],
-    }
+    return MyReferrals(
+        member.referral_code,
+        program(session),
+        [Invitee(referral, nickname) for referral, nickname in invitees],
+        list(rewards),
+    )
 
 
 def poster_code(session: Session, member_id: int) -> bytes:

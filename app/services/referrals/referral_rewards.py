@@ -168,20 +168,7 @@ def settle_due(session: Session, now: datetime | None = None) -> dict:
     return {"granted": granted, "failed": len(failed), "bindings_expired": len(expired)}
 
 
-def member_reward_view(reward: ReferralReward) -> dict:
-    # A reward held for review is simply pending to the member.
-    status = "pending" if reward.status == "held" else reward.status
-    return {
-        "role": reward.role,
-        "points": reward.points,
-        "coupon_template_id": reward.coupon_template_id,
-        "status": status,
-        "due_at": reward.due_at,
-        "granted_at": reward.granted_at,
-    }
-
-
-def list_for_review(session: Session, flagged_only: bool, limit: int, cursor) -> dict:
+def list_for_review(session: Session, flagged_only: bool, limit: int, cursor) -> pagination.Page:
     query = select(Referral)
     if flagged_only:
         query = query.where(Referral.flagged.is_(True), Referral.reviewed_by.is_(None))

@@ -10,6 +10,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from app.errors import AppError
 from app.models import Staff, Store
 from app.models.staff import CHAIN_ROLES, ROLES, STORE_ROLES
+from app.services import pagination
 from app.services.staff import audit
 
 # Checked against when the username is unknown, so both paths cost one hash.
@@ -110,6 +111,11 @@ def update_staff(session: Session, staff_id: int, changes: dict, by: Staff) -> S
     return staff
 
 
+def list_staff(session: Session, limit: int, cursor: str | None) -> pagination.Page:
+    """Every staff account, newest first (deactivated ones too: they stay for the audit)."""
+    return pagination.page(session, select(Staff), Staff.id, limit, cursor)
+
+
 def get_staff(session: Session, staff_id: int) -> Staff:
     staff = session.get(Staff, staff_id)
     if staff is None:
@@ -129,6 +135,11 @@ def create_store(session: Session, fields: dict, by: Staff | None = None) -> Sto
         audit.record(session, by, "store.create", "store", store.id, fields)
     session.commit()
     return store
+
+
+def list_stores(session: Session, limit: int, cursor: str | None) -> pagination.Page:
+    """Every store, newest first (closed ones too)."""
+    return pagination.page(session, select(Store), Store.id, limit, cursor)
 
 
 def get_store(session: Session, store_id: int) -> Store:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -11,13 +12,28 @@ from sqlalchemy.orm import Session
 from app import clock
 from app.errors import AppError
 from app.models import Member, Scan, Staff
-from app.services.members import identifiers, member_code, member_summary
+from app.services.members import member_code, member_summary
 from app.services.staff import require_store
 
 SCAN_VALID = timedelta(minutes=10)
 
 
-def scan_member_code(session: Session, staff: Staff, code: str, now: datetime | None = None):
+class TillMember(NamedTuple):
+    """What the till shows about a member: the member, their tier, the coupons usable now."""
+
+    member: Member
+    tier: dict
+    coupons: list
+
+
+class ScannedMember(NamedTuple):
+    scan: Scan
+    member: TillMember
+
+
+def scan_member_code(
+    session: Session, staff: Staff, code: str, now: datetime | None = None
+) -> ScannedMember:
     """Accept a member code once: 404 garbage, 410 stale, 409 already scanned (by anyone)."""
     now = now or clock.now()
     store_id = require_store(staff)
@@ -42,20 +58,16 @@ def scan_member_code(session: Session, staff: Staff, code: str, now: datetime | 
         session.rollback()
         raise AppError("member_code.used", 409, "This member code was already scanned.") from exc
     session.commit()
-    return scan, member_view(session, member, now)
+    return ScannedMember(scan, till_member(session, member, now))
 
 
-def member_view(session: Session, member: Member, now: datetime) -> dict:
+def till_member(session: Session, member: Member, now: datetime) -> TillMember:
     """What the till shows about a scanned member, with the coupons usable now."""
-    return {
-        "id": member.id,
-        "member_no": member.member_no,
-        "nickname": member.nickname,
-        "phone_masked": identifiers.mask_phone(member.phone),
-        "tier": member_summary.tier(session, member),
-        "points_balance": member.points_balance,
-        "coupons": member_summary.usable_coupons(session, member, now),
-    }
+    return TillMember(
+        member,
+        member_summary.tier(session, member),
+        member_summary.usable_coupons(session, member, now),
+    )
 
 
 def resolve_scan(session: Session, scan_id: str, staff: Staff, now: datetime | None = None) -> Scan:
