@@ -230,13 +230,11 @@ def _count_holding(session: Session, template: CouponTemplate, member_id: int) -
 
 
 def claim(session: Session, member_id: int, template_id: int, now=None) -> dict:
-    """A member claims a coupon in the mini-program (one use case, committed)."""
+    """A member claims a coupon in the mini-program (one use case; the caller commits)."""
     now = now or clock.now()
     ref = f"claim:{template_id}:{member_id}:{secrets.token_hex(8)}"  # new by construction
     coupon = _issue_new(session, template_id, member_id, "claim", ref, now)
-    answer = coupon_view(session, coupon, now)  # before the commit: no reloading afterwards
-    session.commit()
-    return answer
+    return coupon_view(session, coupon, now)
 
 
 def coupon_status(coupon: Coupon, now: datetime) -> str:

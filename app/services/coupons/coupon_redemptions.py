@@ -130,7 +130,6 @@ def redeem(
         coupon.id,
         {"order_no": order_no, "discount_fen": discount, "redemption_id": redemption.id},
     )
-    session.commit()
     return _answer(redemption, template, dry_run=False)
 
 
@@ -196,7 +195,6 @@ def reverse(session: Session, staff: Staff, redemption_id: int, reason: str, now
             {"redemption_id": redemption_id, "reason": reason},
             store_id=redemption.store_id,
         )
-    session.commit()
     session.refresh(redemption)
     template = session.get(CouponTemplate, session.get(Coupon, redemption.coupon_id).template_id)
     return _answer(redemption, template, dry_run=False)
