@@ -1,9 +1,23 @@
 """Idempotency-Key for every value-moving POST: one mechanism for the whole API.
 
-The key is claimed in its own committed row before the work runs, and the answer is stored after
-it. The same key and body replays the stored answer; the same key with another body is 409
-`idempotency.mismatch`. A claim left pending by a crashed worker is taken over after
-`STALE_AFTER`; the work itself is idempotent by its own unique references, so that is safe.
+Stripe's semantics: the key, the work and the answer commit in ONE transaction. The handler's
+transaction first inserts the key's row, then runs the use case (services flush, never commit),
+then stores the answer in the row and commits once. So either everything happened and the answer
+is on record, or nothing happened and the key is free: a retry after a lost answer (the worker
+killed after the commit, before the reply) gets the original answer back, and a retry after a
+failure runs the work afresh. There is no claim to release and none left pending.
+
+- The same key and body replays the stored answer (same status and body, header
+  `Idempotent-Replayed: true`); the same key with another body is 409 `idempotency.mismatch`.
+- A second request with the key while the first is still running is 409
+  `idempotency.in_progress` with `Retry-After: 1` (a transaction-scoped advisory lock per key:
+  the second neither waits on the first nor runs the work).
+- A business refusal (an AppError, 4xx) is an answer too: the work is rolled back to a savepoint
+  taken after the key's row, and the refusal is stored and replayed. A request whose fields do
+  not validate, a 5xx or a crash stores nothing (the key stays unused).
+
+Without a key the handler still runs as one unit of work: committed once if it answered, rolled
+back if it raised.
 """
 
 from __future__ import annotations
@@ -15,20 +29,40 @@ import os
 from collections.abc import Callable
 from datetime import timedelta
 
-from flask import Response, g, request
-from sqlalchemy import delete, select, update
+from flask import Response, current_app, g, make_response, request
+from sqlalchemy import bindparam, delete, select, text, update
 
 from app import clock
 from app.errors import AppError, render_error
 from app.extensions import db
-from app.models.base import insert_ignore
+from app.models.base import UTCDateTime
 from app.models.idempotency import IdempotencyKey
+from app.unit_of_work import atomic
 
 HEADER = "Idempotency-Key"
-# Longer than any request runs. A request that failed while the database was down may leave
-# its claim pending (it could not delete it); a retry takes the claim over after this.
-STALE_AFTER = timedelta(seconds=float(os.environ.get("IDEMPOTENCY_STALE_SECONDS", "30")))
 KEEP_FOR = timedelta(hours=48)  # the contract promises at least 24 hours
+# The first key of the two-key advisory locks taken per Idempotency-Key (the two-int space does
+# not overlap the one-bigint space that other locks use).
+_LOCK_CLASS = 0x1DE
+# Test-only (honoured when TESTING): the path of a file that, when present, makes the process
+# exit right after the commit and before the reply -- one request's lost answer.
+KILL_AFTER_COMMIT = "HY_TEST_KILL_AFTER_COMMIT"
+
+_CLAIM = text(
+    f"""
+    WITH lock AS MATERIALIZED (
+        SELECT pg_try_advisory_xact_lock(
+            {_LOCK_CLASS}, hashtext(CAST(:scope AS text) || ' ' || CAST(:key AS text))
+        ) AS got
+    ), claimed AS (
+        INSERT INTO idempotency_keys (scope, key, fingerprint, state, locked_at, created_at)
+        SELECT :scope, :key, :fingerprint, 'pending', :now, :now FROM lock WHERE lock.got
+        ON CONFLICT (scope, key) DO NOTHING
+        RETURNING id
+    )
+    SELECT lock.got, claimed.id FROM lock LEFT JOIN claimed ON true
+    """
+).bindparams(bindparam("now", type_=UTCDateTime()))
 
 
 def request_fingerprint() -> str:
@@ -46,13 +80,14 @@ def request_fingerprint() -> str:
 
 
 def idempotent(fn: Callable) -> Callable:
-    """Honour the Idempotency-Key header on this endpoint (inside an auth decorator)."""
+    """Honour the Idempotency-Key header on this endpoint (inside an auth decorator), and commit
+    the endpoint's work once, at the end."""
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         key = request.headers.get(HEADER)
         if key is None:
-            return fn(*args, **kwargs)
+            return _unit_of_work(fn, args, kwargs)
         key = key.strip()
         if not key or len(key) > 255:
             raise AppError(
@@ -61,22 +96,26 @@ def idempotent(fn: Callable) -> Callable:
                 "Idempotency-Key must be 1 to 255 characters.",
                 {HEADER: ["Must be 1 to 255 characters."]},
             )
-        scope = g.auth_scope
-        fingerprint = request_fingerprint()
+        session = db.session
         try:
-            row_id = _claim(scope, key, fingerprint)
-        except _Replay as replay:
-            return replay_response(replay)
-        try:
-            response = _run(fn, args, kwargs)
-        except Exception:
-            db.session.rollback()
-            _release(row_id)
+            row_id = _claim(g.auth_scope, key, request_fingerprint())
+            if isinstance(row_id, Response):
+                session.rollback()
+                return row_id
+            with atomic(session) as savepoint:
+                try:
+                    response = make_response(fn(*args, **kwargs))
+                except AppError as err:
+                    # A business refusal is an answer too: replaying the key gives it again.
+                    savepoint.rollback()
+                    response = render_error(err)
+        except BaseException:
+            session.rollback()
             raise
         if response.status_code >= 500:
-            _release(row_id)
+            session.rollback()
             return response
-        db.session.execute(
+        stored = session.execute(
             update(IdempotencyKey)
             .where(IdempotencyKey.id == row_id)
             .values(
@@ -84,98 +123,99 @@ def idempotent(fn: Callable) -> Callable:
                 status_code=response.status_code,
                 response_body=response.get_data(as_text=True),
             )
-        )
-        db.session.commit()
+            .returning(IdempotencyKey.id)
+        ).scalar_one_or_none()
+        if stored is None:  # the work ended the transaction that held the key: a bug
+            session.rollback()
+            raise RuntimeError("the Idempotency-Key's row left the transaction of the work")
+        session.commit()
+        _exit_if_told_to()
         return response
 
     return wrapper
 
 
-def _run(fn: Callable, args, kwargs) -> Response:
-    from flask import make_response
-
+def _unit_of_work(fn: Callable, args, kwargs):
+    session = db.session
     try:
-        return make_response(fn(*args, **kwargs))
-    except AppError as err:
-        # A business refusal is an answer too: replaying the key gives the same refusal.
-        db.session.rollback()
-        return render_error(err)
+        response = make_response(fn(*args, **kwargs))
+    except BaseException:
+        session.rollback()
+        raise
+    if response.status_code >= 500:
+        session.rollback()
+        return response
+    session.commit()
+    _exit_if_told_to()
+    return response
 
 
-def _claim(scope: str, key: str, fingerprint: str) -> int:
-    now = clock.now()
-    inserted = insert_ignore(
-        db.session,
-        IdempotencyKey,
+def _claim(scope: str, key: str, fingerprint: str) -> int | Response:
+    """Insert the key's row in this transaction: its id, or the stored answer to replay.
+
+    409 idempotency.in_progress while another transaction holds the key, 409
+    idempotency.mismatch when the key was used with another request."""
+    session = db.session
+    got, row_id = session.execute(
+        _CLAIM,
         {
             "scope": scope,
             "key": key,
             "fingerprint": fingerprint,
-            "state": "pending",
-            "locked_at": now,
-            "created_at": now,
+            "now": clock.now(),
         },
-        "scope",
-        "key",
-    )
-    db.session.commit()
-    row = db.session.execute(
+    ).one()
+    if not got:
+        raise _in_progress()
+    if row_id is not None:
+        return row_id
+    row = session.execute(
         select(IdempotencyKey).where(IdempotencyKey.scope == scope, IdempotencyKey.key == key)
     ).scalar_one()
-    if inserted.rowcount == 1:
-        return row.id
     if row.fingerprint != fingerprint:
         raise AppError(
             "idempotency.mismatch",
             409,
             "This Idempotency-Key was used with a different request.",
         )
-    if row.state == "done":
-        raise _Replay(row)
-    # Pending: another request holds it, or its worker died. Take over only a stale claim,
-    # and only if nobody else took it over first (conditional update).
-    if row.locked_at > now - STALE_AFTER:
-        raise AppError(
-            "idempotency.in_progress",
-            409,
-            "A request with this Idempotency-Key is still being processed.",
-            headers={"Retry-After": "1"},
-        )
-    taken = db.session.execute(
-        update(IdempotencyKey)
-        .where(IdempotencyKey.id == row.id, IdempotencyKey.locked_at == row.locked_at)
-        .values(locked_at=now)
+    if row.state != "done":
+        # Left pending by the mechanism before this one (claim and answer in two transactions)
+        # when its worker died: nobody holds it (we hold its lock), so this request does the work.
+        return row.id
+    return replay_response(row)
+
+
+def _in_progress() -> AppError:
+    return AppError(
+        "idempotency.in_progress",
+        409,
+        "A request with this Idempotency-Key is still being processed.",
+        headers={"Retry-After": "1"},
     )
-    db.session.commit()
-    if taken.rowcount != 1:
-        raise AppError(
-            "idempotency.in_progress",
-            409,
-            "A request with this Idempotency-Key is still being processed.",
-            headers={"Retry-After": "1"},
-        )
-    return row.id
 
 
-def _release(row_id: int) -> None:
-    db.session.execute(delete(IdempotencyKey).where(IdempotencyKey.id == row_id))
-    db.session.commit()
-
-
-class _Replay(Exception):
-    def __init__(self, row: IdempotencyKey) -> None:
-        super().__init__("replay")
-        self.row = row
-
-
-def replay_response(exc: _Replay) -> Response:
+def replay_response(row: IdempotencyKey) -> Response:
     response = Response(
-        exc.row.response_body or "",
-        status=exc.row.status_code or 200,
+        row.response_body or "",
+        status=row.status_code or 200,
         mimetype="application/json",
     )
     response.headers["Idempotent-Replayed"] = "true"
     return response
+
+
+def _exit_if_told_to() -> None:
+    """Tests of a lost answer: die between the commit and the reply, once per armed file."""
+    if not current_app.config.get("TESTING"):
+        return
+    path = os.environ.get(KILL_AFTER_COMMIT)
+    if not path:
+        return
+    try:
+        os.unlink(path)  # one request dies per arming, even with several threads
+    except FileNotFoundError:
+        return
+    os._exit(17)
 
 
 def purge_expired_keys(session, now=None) -> int:

@@ -9,11 +9,16 @@ import pytest
 import requests
 from flask.views import MethodView
 from flask_smorest import Blueprint
+from sqlalchemy import select, update
 
 from app.auth import member_required
 from app.errors import AppError
 from app.extensions import get_redis, rkey
 from app.idempotency import idempotent
+from app.models.idempotency import IdempotencyKey
+from tests.conftest import ledger_invariants
+
+pytest_plugins = ["tests.engagement_factories"]
 
 blp = Blueprint("idem_test", __name__, url_prefix="/_test")
 
@@ -33,6 +38,10 @@ class Moves(MethodView):
             raise AppError("points.insufficient", 409, "Not enough points.")
         if body.get("crash"):
             raise RuntimeError("boom")
+        if body.get("commit"):
+            from app.extensions import db
+
+            db.session.commit()  # what a service must not do: the entry point commits
         return {"executions": executions, "amount": body.get("amount")}, 201
 
 
@@ -161,3 +170,117 @@ def test_concurrent_requests_with_one_key_run_once(idem_app, make_member, member
         if r.status_code == 409:
             assert r.json()["error"]["code"] == "idempotency.in_progress"
             assert r.headers["Retry-After"] == "1"
+
+
+def test_a_commit_inside_the_work_is_refused_and_stores_nothing(
+    idem_client, make_member, member_headers
+):
+    headers = member_headers(make_member(), **{"Idempotency-Key": "k-commit"})
+    first = idem_client.post("/_test/moves", json={"commit": True}, headers=headers)
+    assert first.status_code == 500
+    again = idem_client.post("/_test/moves", json={"commit": True}, headers=headers)
+    assert again.status_code == 500 and "Idempotent-Replayed" not in again.headers
+    assert executions() == 2
+
+
+def test_a_key_left_pending_by_the_old_mechanism_is_taken_over(
+    idem_client, session, make_member, member_headers
+):
+    headers = member_headers(make_member(), **{"Idempotency-Key": "k-legacy"})
+    idem_client.post("/_test/moves", json={"amount": 1}, headers=headers)
+    session.execute(update(IdempotencyKey).values(state="pending", response_body=None))
+    session.commit()
+    again = idem_client.post("/_test/moves", json={"amount": 1}, headers=headers)
+    assert again.status_code == 201 and "Idempotent-Replayed" not in again.headers
+    assert again.get_json()["executions"] == 2
+    third = idem_client.post("/_test/moves", json={"amount": 1}, headers=headers)
+    assert third.headers["Idempotent-Replayed"] == "true"
+    assert third.get_json() == again.get_json()
+
+
+# ---- on real endpoints: the key and the work commit together ------------------------------
+
+
+def _adjust(client, staff_headers, manager, member, delta: int, key: str):
+    return client.post(
+        f"/staff/v1/members/{member.id}/points/adjustments",
+        json={"delta": delta, "reason": "补录"},
+        headers=staff_headers(manager, **{"Idempotency-Key": key}),
+    )
+
+
+def test_same_key_other_body_on_an_adjustment_moves_nothing_more(
+    client, session, make_store, make_staff, make_member, staff_headers
+):
+    store = make_store()
+    manager = make_staff("manager", store=store)
+    member = make_member(store=store)
+    first = _adjust(client, staff_headers, manager, member, 500, "adj-1")
+    assert first.status_code == 201
+    other = _adjust(client, staff_headers, manager, member, 400, "adj-1")
+    assert other.status_code == 409
+    assert other.get_json()["error"]["code"] == "idempotency.mismatch"
+    same = _adjust(client, staff_headers, manager, member, 500, "adj-1")
+    assert same.headers["Idempotent-Replayed"] == "true"
+    assert same.get_json() == first.get_json()
+    assert ledger_invariants(session, member.id) == 500
+
+
+def test_a_refusal_is_stored_and_what_the_work_did_before_it_is_undone(
+    client, session, make_member, member_headers, grant, make_lottery
+):
+    """A draw the member cannot pay for: its daily allowance was counted before the ledger
+    refused; the refusal is stored under the key, the count is not."""
+    from app.models.lottery import LotteryDrawAllowance
+
+    lottery = make_lottery([{"name": "谢谢参与", "kind": "none", "weight": 1}], cost_points=30)
+    member = make_member()
+    headers = member_headers(member, **{"Idempotency-Key": "draw-poor"})
+    path = f"/api/v1/lotteries/{lottery.id}/draws"
+    refused = client.post(path, headers=headers)
+    assert refused.status_code == 409
+    assert refused.get_json()["error"]["code"] == "points.insufficient"
+    allowance = select(LotteryDrawAllowance.used).where(LotteryDrawAllowance.member_id == member.id)
+    assert session.scalar(allowance) is None
+    grant(member, 100)
+    # The key's answer is the refusal (Stripe's semantics); a new key draws.
+    again = client.post(path, headers=headers)
+    assert again.status_code == 409 and again.headers["Idempotent-Replayed"] == "true"
+    drawn = client.post(path, headers=member_headers(member, **{"Idempotency-Key": "draw-2"}))
+    assert drawn.status_code == 201 and drawn.get_json()["balance"] == 70
+    assert session.scalar(allowance) == 1
+
+
+@pytest.mark.postgres
+def test_concurrent_adjustments_with_one_key_add_500_once(
+    live_server, session, make_store, make_staff, make_member, staff_headers
+):
+    store = make_store()
+    manager = make_staff("manager", store=store)
+    member = make_member(store=store)
+    url = f"{live_server}/staff/v1/members/{member.id}/points/adjustments"
+    headers = staff_headers(manager, **{"Idempotency-Key": "adj-race"})
+    results: list[requests.Response] = []
+    barrier = threading.Barrier(12)
+
+    def call():
+        barrier.wait()
+        body = {"delta": 500, "reason": "补录"}
+        results.append(requests.post(url, json=body, headers=headers, timeout=20))
+
+    threads = [threading.Thread(target=call) for _ in range(12)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert ledger_invariants(session, member.id) == 500
+    answered = [r for r in results if r.status_code == 201]
+    assert answered and all(r.json() == answered[0].json() for r in answered)
+    assert sum("Idempotent-Replayed" not in r.headers for r in answered) == 1
+    for r in results:
+        if r.status_code != 201:
+            assert r.status_code == 409, r.text
+            assert r.json()["error"]["code"] == "idempotency.in_progress"
+    after = requests.post(url, json={"delta": 500, "reason": "补录"}, headers=headers, timeout=20)
+    assert after.headers["Idempotent-Replayed"] == "true"
+    assert after.json() == answered[0].json()

@@ -10,7 +10,8 @@ from app.models.base import CreatedAt, UTCDateTime, pk
 
 
 class IdempotencyKey(CreatedAt, db.Model):
-    """One caller's Idempotency-Key: claimed before the work, holding the answer after it."""
+    """One caller's Idempotency-Key and its answer, committed in the transaction of the work
+    (app/idempotency.py): a row is `done` once committed."""
 
     __tablename__ = "idempotency_keys"
     __table_args__ = (UniqueConstraint("scope", "key"),)

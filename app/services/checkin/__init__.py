@@ -16,6 +16,7 @@ from app.models.base import UTCDateTime, in_transaction, insert_ignore
 from app.models.checkin import Checkin, MakeupAllowance
 from app.services import ledger, programs
 from app.services.ledger import points_program
+from app.unit_of_work import is_atomic
 
 DEFAULTS = {
     # Points for day 1, 2, ... of a streak; after the last day the cycle starts again.
@@ -142,6 +143,24 @@ def _check_in_pg(session: Session, cfg: dict, member_id: int, today: date, now: 
         "ref": _ref(member_id, today),
         "expires_on": points_program.expiry_date(points_program.config(session), today),
     }
+    if is_atomic(session):
+        # With an Idempotency-Key: in the caller's transaction, which commits the check-in and
+        # the stored answer together.
+        row = session.execute(_CHECK_IN_PG, params).one()
+    else:
+        row = _check_in_autocommit(session, params, now)
+    known, stale, streak, reward, balance = row
+    if stale:
+        ledger.lock_member(session, member_id)  # a transaction; the statement reads after this
+        known, stale, streak, reward, balance = session.execute(_CHECK_IN_PG, params).one()
+    if not known:
+        raise AppError("member.not_found", 404, "No such member.")
+    if streak is None:
+        raise AppError("checkin.already_done", 409, f"Already checked in for {today.isoformat()}.")
+    return streak, reward, balance
+
+
+def _check_in_autocommit(session: Session, params: dict, now: datetime):
     if in_transaction(session):
         session.commit()  # what came before (a settings read, say) ends here
     # One statement is its own transaction: without BEGIN and COMMIT it is one round trip. It
@@ -152,17 +171,7 @@ def _check_in_pg(session: Session, cfg: dict, member_id: int, today: date, now: 
     # UTCDateTime's (aware instants only, in UTC), applied by the type itself.
     driver_params = {**params, "now": UTCDateTime().process_bind_param(now, engine.dialect)}
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-        row = connection.exec_driver_sql(_check_in_pg_sql(engine.dialect), driver_params).one()
-    known, stale, streak, reward, balance = row
-    if stale:
-        ledger.lock_member(session, member_id)  # a transaction; the statement reads after this
-        known, stale, streak, reward, balance = session.execute(_CHECK_IN_PG, params).one()
-        session.commit()
-    if not known:
-        raise AppError("member.not_found", 404, "No such member.")
-    if streak is None:
-        raise AppError("checkin.already_done", 409, f"Already checked in for {today.isoformat()}.")
-    return streak, reward, balance
+        return connection.exec_driver_sql(_check_in_pg_sql(engine.dialect), driver_params).one()
 
 
 @functools.cache
@@ -215,7 +224,6 @@ def make_up(session: Session, member_id: int, day: date, now: datetime | None = 
         ledger.earn(session, member_id, reward, reason="checkin", ref=_ref(member_id, day), now=now)
     balance = ledger.lock_member(session, member_id)
     _repair_following(session, member_id, day, streak, today)
-    session.commit()
     return {"date": day, "streak": streak, "points_awarded": reward, "balance": balance}
 
 

@@ -228,18 +228,18 @@ def _count_holding(session: Session, template: CouponTemplate, member_id: int) -
 
 
 def claim(session: Session, member_id: int, template_id: int, now=None) -> Coupon:
-    """A member claims a coupon in the mini-program (one use case, committed)."""
+    """A member claims a coupon in the mini-program (one use case; the caller commits)."""
     now = now or clock.now()
     ref = f"claim:{template_id}:{member_id}:{secrets.token_hex(8)}"  # new by construction
     coupon = _issue_new(session, template_id, member_id, "claim", ref, now)
     _keep_for_the_answer(session, coupon)
-    session.commit()
     return coupon
 
 
 def _keep_for_the_answer(session: Session, coupon: Coupon) -> None:
-    """Detach the new coupon and its template, loaded, so that the commit does not expire them
-    and dumping the answer reads no row again (a flash sale claims thousands a minute)."""
+    """Detach the new coupon and its template, loaded, so that the caller's commit does not
+    expire them and dumping the answer reads no row again (a flash
+    sale claims thousands a minute)."""
     template = coupon.template
     session.expunge(coupon)
     session.expunge(template)

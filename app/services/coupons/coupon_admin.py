@@ -139,7 +139,6 @@ def push_template(
         template_id,
         {"push_key": push_key, "requested": len(wanted), "issued": issued},
     )
-    session.commit()
     return {
         "template_id": template_id,
         "push_key": push_key,

@@ -139,7 +139,6 @@ def redeem(
         coupon.id,
         {"order_no": order_no, "discount_fen": discount, "redemption_id": redemption.id},
     )
-    session.commit()
     return RedemptionResult(redemption, template, dry_run=False)
 
 
@@ -189,7 +188,6 @@ def reverse(
             {"redemption_id": redemption_id, "reason": reason},
             store_id=redemption.store_id,
         )
-    session.commit()
     session.refresh(redemption)
     template = session.get(CouponTemplate, session.get(Coupon, redemption.coupon_id).template_id)
     return RedemptionResult(redemption, template, dry_run=False)

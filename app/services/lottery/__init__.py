@@ -1,9 +1,10 @@
 """The points lottery: a member pays points to draw; the generator picks a slot by weight.
 
-A draw is one transaction: the daily draw allowance, the cost (through the ledger), the prize's
-stock and daily release, and the prize itself commit together or not at all. A picked prize
-that is out of stock, over today's release or over the points budget gives no prize: never an
-error, never an oversell. Every draw is kept with what was picked and what was awarded.
+A draw is one transaction (the caller's, which commits it): the daily draw allowance, the cost
+(through the ledger), the prize's stock and daily release, and the prize itself commit together
+or not at all. A picked prize that is out of stock, over today's release or over the points
+budget gives no prize: never an error, never an oversell. Every draw is kept with what was
+picked and what was awarded.
 """
 
 from __future__ import annotations
@@ -139,7 +140,6 @@ def draw(session: Session, member_id: int, lottery_id: int, now: datetime | None
         "balance": balance,
         "outcome": record.outcome,
     }
-    session.commit()
     return answer
 
 
@@ -313,5 +313,4 @@ def fulfil_physical_prize(session: Session, staff, scan_id: str, draw_id: int, n
     if done is None:
         raise AppError("lottery.already_fulfilled", 409, "This prize was already handed over.")
     audit.record(session, staff, "lottery.fulfil", "lottery_draw", draw_id, {"prize": prize.name})
-    session.commit()
     return {"draw_id": draw_id, "prize": prize.name, "fulfilled_at": now, "store_id": store_id}

@@ -50,7 +50,6 @@ def record_result(
                 updated_at=now,
             )
         )
-    session.commit()
     return quotas(session, member_id, set(accepted) | set(rejected))
 
 

@@ -89,7 +89,6 @@ def record_purchase(
             "order_no",
         )
         if inserted.rowcount == 0:  # another till request won the order number just now
-            session.rollback()
             existing = _by_order(session, store_id, order_no)
     if existing is not None:
         if existing.fingerprint != fingerprint or existing.source != "till":
@@ -126,7 +125,6 @@ def record_purchase(
         purchase.id,
         {"order_no": order_no, "amount_fen": amount_fen, "points": awarded},
     )
-    session.commit()
     return _answer(session, purchase)
 
 
@@ -216,7 +214,6 @@ def refund_purchase(
         purchase.id,
         {"refund_no": refund_no, "amount_fen": amount_fen, "points_reversed": reverse_now},
     )
-    session.commit()
     return _refund_answer(session, purchase, refund)
 
 
@@ -258,5 +255,4 @@ def adjust_points(
     audit.record(
         session, staff, "points.adjust", "member", member_id, {"delta": delta, "reason": reason}
     )
-    session.commit()
     return entry
