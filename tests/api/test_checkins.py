@@ -321,11 +321,11 @@ def test_a_makeup_that_repairs_a_streak_pays_the_days_after_it(
     assert made.status_code == 201
     assert (made.get_json()["streak"], made.get_json()["points_awarded"]) == (6, 10)
     # 100 + (5 + 5 + 10 + 5 + 5) + 5 for day 7 - 20 cost + 10 for day 6 + 25 more for day 7
-    assert made.get_json()["balance"] == 145
+    assert made.get_json()["balance"] == 150
     retry = client.post("/api/v1/checkins/makeup", json={"date": "2026-11-15"}, headers=headers)
     assert error_code(retry) == "checkin.already_done"
     today = checkin(client, headers).get_json()
-    assert (today["streak"], today["points_awarded"], today["balance"]) == (8, 5, 150)
+    assert (today["streak"], today["points_awarded"], today["balance"]) == (8, 5, 155)
     calendar = client.get("/api/v1/checkins?month=2026-11", headers=headers).get_json()
     assert [(c["date"], c["streak"]) for c in calendar["checkins"]][-3:] == [
         ("2026-11-15", 6),
@@ -335,7 +335,7 @@ def test_a_makeup_that_repairs_a_streak_pays_the_days_after_it(
     points = _calendar_points(client, headers)
     assert points["2026-11-16"] == 30
     assert points == _entries_by_day(client, headers, member.id)
-    assert ledger_invariants(session, member.id) == 150
+    assert ledger_invariants(session, member.id) == 155
 
 
 def test_two_makeups_reprice_a_day_twice_paying_each_difference_once(
