@@ -17,16 +17,13 @@ from sqlalchemy.dialects import postgresql
 
 from app.models.base import UTCDateTime
 
-# The columns a credit relation given to earn_ctes must have (one row per member at most).
-CREDIT_COLUMNS = (
-    "member_id, points, balance, reason, ref, expires_on, created_at, staff_id, store_id, note"
-)
-
 
 def earn_ctes(credit: str, name: str = "earn") -> str:
     """The earn rule as CTEs over `credit`, a relation (a CTE defined before these) of at most one
-    row per member with CREDIT_COLUMNS, where `balance` is the member's balance read under the
-    row lock of this statement or of its transaction (FOR UPDATE returns the latest version).
+    row per member with the columns member_id, points, balance, reason, ref, expires_on,
+    created_at, staff_id, store_id, note (typed as their table's columns), where `balance` is the
+    member's balance read under the row lock of this statement or of its transaction (FOR UPDATE
+    returns the latest version).
 
     Defines `<name>_entry` (id, member_id, delta, balance_after, expires_on, created_at: empty
     when the ref was used before or the points are not positive), `<name>_moved` (member_id,
