@@ -33,9 +33,19 @@ class CheckinRulesSchema(ma.Schema):
     makeup_monthly_cap = ma.fields.Integer(required=True, validate=ma.validate.Range(min=0, max=31))
 
 
+class CalendarDaySchema(ma.Schema):
+    date = ma.fields.Date(required=True)
+    streak = ma.fields.Integer(required=True)
+    # What the ledger paid for the day: its reward plus any re-pricing by a later make-up.
+    points_awarded = ma.fields.Integer(required=True)
+    kind = ma.fields.String(required=True, metadata={"enum": ["daily", "makeup"]})
+
+
 class CalendarSchema(ma.Schema):
     month = ma.fields.String(required=True)
     days = ma.fields.List(ma.fields.Date(), required=True)
+    # The same days with their place in the streak and their points (added; `days` stays).
+    checkins = ma.fields.List(ma.fields.Nested(CalendarDaySchema), required=True)
     streak = ma.fields.Integer(required=True)
     makeups_left_this_month = ma.fields.Integer(required=True)
     rules = ma.fields.Nested(CheckinRulesSchema, required=True)

@@ -281,3 +281,103 @@ def test_a_check_in_waiting_behind_a_make_up_of_yesterday_counts_it(app, member,
         makeup.commit()
     waiting.join(timeout=10)
     assert (results[0]["streak"], results[0]["points_awarded"]) == (3, 10)
+
+
+def _entries_by_day(client, headers, member_id) -> dict[str, int]:
+    """What the ledger paid for each check-in day (its reward and any re-pricing of it)."""
+    paid: dict[str, int] = {}
+    url = "/api/v1/me/points/entries?limit=100"
+    while url:
+        page = client.get(url, headers=headers).get_json()
+        for entry in page["items"]:
+            if entry["ref"].startswith(f"checkin:{member_id}:"):
+                day = entry["ref"].split(":")[2]
+                paid[day] = paid.get(day, 0) + entry["delta"]
+        cursor = page["next_cursor"]
+        url = f"/api/v1/me/points/entries?limit=100&cursor={cursor}" if cursor else None
+    return paid
+
+
+def _calendar_points(client, headers) -> dict[str, int]:
+    calendar = client.get("/api/v1/checkins?month=2026-11", headers=headers).get_json()
+    assert [c["date"] for c in calendar["checkins"]] == calendar["days"]
+    return {c["date"]: c["points_awarded"] for c in calendar["checkins"]}
+
+
+def test_a_makeup_that_repairs_a_streak_pays_the_days_after_it(
+    client, member, member_headers, grant, session
+):
+    """Days 1-5 checked in, day 6 missed, day 7 checked in (a new streak: 5 points). Making up
+    day 6 makes day 7 the 7th day of the streak, worth 30: the member is paid the 25 missing."""
+    headers = member_headers(member)
+    grant(member, 100, now=at(0))
+    for day in (0, 1, 2, 3, 4, 6):
+        clock.freeze(at(day))
+        assert checkin(client, headers).status_code == 201
+    clock.freeze(at(7))
+    made = client.post("/api/v1/checkins/makeup", json={"date": "2026-11-15"}, headers=headers)
+    assert made.status_code == 201
+    assert (made.get_json()["streak"], made.get_json()["points_awarded"]) == (6, 10)
+    # 100 + (5 + 5 + 10 + 5 + 5) + 5 for day 7 - 20 cost + 10 for day 6 + 25 more for day 7
+    assert made.get_json()["balance"] == 150
+    retry = client.post("/api/v1/checkins/makeup", json={"date": "2026-11-15"}, headers=headers)
+    assert error_code(retry) == "checkin.already_done"
+    today = checkin(client, headers).get_json()
+    assert (today["streak"], today["points_awarded"], today["balance"]) == (8, 5, 155)
+    calendar = client.get("/api/v1/checkins?month=2026-11", headers=headers).get_json()
+    assert [(c["date"], c["streak"]) for c in calendar["checkins"]][-3:] == [
+        ("2026-11-15", 6),
+        ("2026-11-16", 7),
+        ("2026-11-17", 8),
+    ]
+    points = _calendar_points(client, headers)
+    assert points["2026-11-16"] == 30
+    assert points == _entries_by_day(client, headers, member.id)
+    assert ledger_invariants(session, member.id) == 155
+
+
+def test_two_makeups_reprice_a_day_twice_paying_each_difference_once(
+    client, member, member_headers, grant, session
+):
+    headers = member_headers(member)
+    grant(member, 100, now=at(0))
+    for day in (0, 1, 2, 5, 6):  # days 4 and 5 (at(3), at(4)) missed
+        clock.freeze(at(day))
+        checkin(client, headers)
+    clock.freeze(at(6, 2))
+
+    def makeup(day):
+        return client.post("/api/v1/checkins/makeup", json={"date": day}, headers=headers)
+
+    # Day 5: a streak of 1; day 7 becomes the 3rd day (10, was 5).
+    assert makeup("2026-11-14").get_json()["balance"] == 100 + 30 - 20 + 5 + 5
+    # Day 4: the 4th day; day 5 the 5th (5), day 6 the 6th (10, was 5), day 7 the 7th (30, was 10).
+    second = makeup("2026-11-13").get_json()
+    assert (second["streak"], second["points_awarded"]) == (4, 5)
+    assert second["balance"] == 100 + 30 - 20 + 5 + 5 - 20 + 5 + 5 + 20
+    points = _calendar_points(client, headers)
+    assert list(points.values()) == [5, 5, 10, 5, 5, 10, 30]
+    assert points == _entries_by_day(client, headers, member.id)
+    assert client.get("/api/v1/me", headers=headers).get_json()["checkin"]["streak"] == 7
+    assert ledger_invariants(session, member.id) == 130
+
+
+def test_a_repair_never_takes_back_what_a_day_was_paid(
+    client, member, member_headers, grant, session
+):
+    """Making up the first day of a window moves later days along the cycle: a day that was the
+    3rd (10) becomes the 4th (5). The member keeps the 10; the days that gain are paid."""
+    headers = member_headers(member)
+    grant(member, 100, now=at(0))
+    for day in (1, 2, 3):
+        clock.freeze(at(day))
+        checkin(client, headers)
+    clock.freeze(at(3, 2))
+    made = client.post("/api/v1/checkins/makeup", json={"date": "2026-11-10"}, headers=headers)
+    assert made.status_code == 201
+    # 100 + (5 + 5 + 10) - 20 + 5 for day 1 + 5 more for day 3 (now the 3rd day); day 4 keeps 10
+    assert made.get_json()["balance"] == 110
+    points = _calendar_points(client, headers)
+    assert points == {"2026-11-10": 5, "2026-11-11": 5, "2026-11-12": 10, "2026-11-13": 10}
+    assert points == _entries_by_day(client, headers, member.id)
+    assert ledger_invariants(session, member.id) == 110

@@ -108,3 +108,42 @@ def test_expiring_summary_groups_the_next_30_days_by_date(session, make_member):
         {"points": 12, "expires_on": date(2026, 6, 10)},
         {"points": 9, "expires_on": date(2026, 6, 30)},
     ]
+
+
+def test_a_check_in_repays_a_debt_before_it_creates_a_lot(session, make_member):
+    """Check-in's one statement pays by the ledger's earn rule, debt first, like ledger.earn."""
+    from app.services import checkin
+
+    member = make_member(joined_at=NOW)
+    ledger.earn(session, member.id, 10, reason="purchase", ref="p", now=NOW)
+    ledger.spend(session, member.id, 7, reason="draw", ref="s", now=NOW)
+    ledger.debit(session, member.id, 10, reason="refund", ref="r", now=NOW)  # balance -7
+    session.commit()
+    first = checkin.check_in(session, member.id, now=NOW)
+    assert (first["points_awarded"], first["balance"]) == (5, -2)
+    assert session.execute(select(PointLot.id).where(PointLot.remaining > 0)).first() is None
+    second = checkin.check_in(session, member.id, now=NOW.replace(day=2))
+    assert (second["points_awarded"], second["balance"]) == (5, 3)
+    lot = session.execute(select(PointLot).where(PointLot.remaining > 0)).scalar_one()
+    assert (lot.earned, lot.expires_on) == (3, date(2027, 12, 31))
+    assert ledger_invariants(session, member.id) == 3
+
+
+def test_a_lazy_and_a_nightly_expiry_of_one_day_write_one_entry(session, make_member):
+    from app.services.ledger import points_expiry
+
+    member = make_member()
+    ledger.earn(
+        session, member.id, 30, reason="purchase", ref="p", now=NOW, expires_on=date(2026, 5, 31)
+    )
+    ledger.earn(session, member.id, 5, reason="checkin", ref="c", now=NOW)
+    session.commit()
+    ledger.spend(session, member.id, 1, reason="draw", ref="s", now=NOW)  # expires the 30 first
+    session.commit()
+    assert points_expiry.expire_due_lots(session, date(2026, 6, 1), NOW) == {
+        "members": 0,
+        "points": 0,
+    }
+    expiries = session.execute(select(PointEntry).where(PointEntry.reason == "expiry")).scalars()
+    assert [(e.delta, e.balance_after) for e in expiries] == [(-30, 5)]
+    assert ledger_invariants(session, member.id) == 4

@@ -1,13 +1,19 @@
-"""Random earns, spends, purchases, refunds, check-ins, make-ups and expiries keep the ledger's
-invariants.
+"""Random check-ins, make-ups, purchases, refunds, lottery draws, adjustments and nights (the
+clock moving, the nightly expiry running or not) keep the ledger's invariants.
 
-A small model tracks what the member should have (lots by expiry, debt from refunds); after every
-step the database must agree with it, and balance = sum of entries = lots (or -debt).
+Every step goes through the real use case on PostgreSQL: checkin.check_in and make_up,
+till.record_purchase (after a real scan of the member code) and refund_purchase, lottery.draw,
+the nightly points_expiry. A small model tracks what the member should have (lots by expiry,
+debt from refunds, the check-in days with their streak and pay); after every step the database
+must agree with it: balance = sum of entries = sum of lots (or -debt), no lot past its last day
+still counts after the nightly expiry ran, and each check-in day's points_awarded is what the
+ledger paid for it.
 """
 
 from __future__ import annotations
 
 import itertools
+import os
 from datetime import UTC, date, datetime, time, timedelta
 
 from hypothesis import HealthCheck, settings
@@ -19,32 +25,70 @@ from hypothesis.stateful import (
     rule,
     run_state_machine_as_test,
 )
+from sqlalchemy import func, literal_column, select
 
 from app import clock
 from app.errors import AppError
-from app.services import checkin, ledger
+from app.models.checkin import Checkin
+from app.models.points import PointEntry, PointLot
+from app.services import checkin, ledger, lottery, programs, till
 from app.services.ledger import points_expiry, points_program
+from app.services.members import member_code
+from app.services.till.scans import scan_member_code
 from tests.conftest import ledger_invariants
 
+pytest_plugins = ["tests.engagement_factories"]
+
 START = date(2026, 1, 1)
+JOINED = datetime(2025, 6, 1, tzinfo=UTC)
+# Rolling expiry, short enough that check-in, purchase and prize points expire within a run.
+POINTS_PROGRAM = {
+    **points_program.DEFAULTS,
+    "expiry": {"mode": "rolling_days", "days": 20, "years": 1},
+}
 
 
 def _noon(day: date) -> datetime:
     return datetime.combine(day, time(4, 0), tzinfo=UTC)  # 12:00 in Beijing
 
 
-def test_ledger_invariants_hold_under_random_operations(app, session, make_member):
+def test_ledger_invariants_hold_under_random_operations(
+    app, session, make_member, make_staff, make_lottery
+):
     refs = itertools.count()
+    admin = make_staff("admin")
+    clerk = make_staff("clerk")
+    programs.put_config(session, "points", POINTS_PROGRAM, admin)
+    program = points_program.config(session)
+    rules = checkin.rules(session)
+    cost = int(rules["makeup_cost"])
+    wheel = make_lottery(
+        [
+            {"name": "无", "kind": "none", "weight": 50},
+            {"name": "8积分", "kind": "points", "points": 8, "weight": 30, "stock_total": 10**6},
+            {"name": "40积分", "kind": "points", "points": 40, "weight": 20, "stock_total": 10**6},
+        ],
+        cost_points=15,
+        daily_draw_limit=1000,
+        starts_at=datetime(2025, 1, 1, tzinfo=UTC),
+        ends_at=datetime(2030, 1, 1, tzinfo=UTC),
+    )
 
     class Ledger(RuleBasedStateMachine):
         def __init__(self):
             super().__init__()
-            self.member = make_member()
+            session.rollback()  # a failed example may have left its transaction aborted
+            self.member = make_member(joined_at=JOINED)
             self.today = START
-            self.lots: list[list] = []  # [expires_on, remaining], model of the database lots
+            self.swept = True  # the nightly expiry ran since the clock last moved
+            # Model of the database lots: [expires_on, remaining, tag]; tag names the earning.
+            self.lots: list[list] = []
             self.debt = 0
-            self.purchases: list[list[int]] = []  # [awarded, reversed]
-            self.streaks: dict[date, int] = {}  # the days checked in, with their streak
+            self.purchases: dict[str, dict] = {}  # order_no -> amount, refunded, awarded, ...
+            self.days: dict[date, list[int]] = {}  # check-in day -> [streak, points paid]
+            self.makeups: dict[str, int] = {}  # month -> make-ups used
+            self.minutes = 0
+            clock.freeze(_noon(self.today))
 
         # -- model helpers --
         def _expire(self):
@@ -56,26 +100,41 @@ def test_ledger_invariants_hold_under_random_operations(app, session, make_membe
             self._expire()
             return sum(lot[1] for lot in self.lots) if self.debt == 0 else -1
 
-        def _take(self, amount: int) -> int:
+        def _take(self, amount: int, prefer: str | None = None) -> int:
             taken = 0
-            for lot in sorted(self.lots, key=lambda lot: lot[0]):
+            for lot in sorted(self.lots, key=lambda lot: (lot[2] != prefer, lot[0])):
                 part = min(lot[1], amount - taken)
                 lot[1] -= part
                 taken += part
             return taken
 
-        def _add(self, amount: int, expires_on: date):
+        def _add(self, amount: int, expires_on: date | None = None, tag: str = ""):
+            expires_on = expires_on or points_program.expiry_date(program, self.today)
             repay = min(amount, self.debt)
             self.debt -= repay
             if amount > repay:
-                self.lots.append([expires_on, amount - repay])
+                self.lots.append([expires_on, amount - repay, tag])
+
+        def _balance(self) -> int:
+            return sum(lot[1] for lot in self.lots) - self.debt
+
+        def _snapshot(self):
+            return [list(lot) for lot in self.lots]
 
         def _ref(self, kind: str) -> str:
             return f"{kind}:{self.member.id}:{next(refs)}"
 
+        def _now(self) -> datetime:
+            """Noon of the model's day, a few minutes later at each step (a member code scans once,
+            so each purchase needs a fresh one)."""
+            self.minutes += 3
+            now = _noon(self.today) + timedelta(minutes=self.minutes)
+            clock.freeze(now)
+            return now
+
         # -- rules --
         @rule(amount=st.integers(1, 500), days=st.integers(0, 40))
-        def earn(self, amount, days):
+        def adjustment(self, amount, days):
             expires_on = self.today + timedelta(days=days)
             ledger.earn(
                 session,
@@ -83,146 +142,183 @@ def test_ledger_invariants_hold_under_random_operations(app, session, make_membe
                 amount,
                 reason="adjustment",
                 ref=self._ref("e"),
-                now=_noon(self.today),
+                now=self._now(),
                 expires_on=expires_on,
             )
             session.commit()
             self._add(amount, expires_on)
 
-        def _snapshot(self):
-            return [list(lot) for lot in self.lots]
-
-        @rule(amount=st.integers(1, 600))
-        def spend(self, amount):
-            before = self._snapshot()
-            expected_ok = self._spendable() >= amount
+        @rule()
+        def daily_checkin(self):
+            """The real check-in (one statement) while debts and lots come and go."""
             try:
-                ledger.spend(
-                    session,
-                    self.member.id,
-                    amount,
-                    reason="draw",
-                    ref=self._ref("s"),
-                    now=_noon(self.today),
-                )
-                session.commit()
-                ok = True
-            except AppError as err:
-                assert err.code == "points.insufficient"
-                session.rollback()
-                ok = False
-            assert ok == expected_ok
-            if ok:
-                self._take(amount)
-            else:  # the refused transaction rolled back its lazy expiry too
-                self.lots = before
-
-        @rule(amount=st.integers(1, 400), days=st.integers(1, 60))
-        def purchase(self, amount, days):
-            expires_on = self.today + timedelta(days=days)
-            ledger.earn(
-                session,
-                self.member.id,
-                amount,
-                reason="purchase",
-                ref=self._ref("p"),
-                now=_noon(self.today),
-                expires_on=expires_on,
-            )
-            session.commit()
-            self._add(amount, expires_on)
-            self.purchases.append([amount, 0])
-
-        @precondition(lambda self: any(p[1] < p[0] for p in self.purchases))
-        @rule(data=st.data())
-        def refund(self, data):
-            open_ones = [p for p in self.purchases if p[1] < p[0]]
-            purchase = data.draw(st.sampled_from(open_ones))
-            amount = data.draw(st.integers(1, purchase[0] - purchase[1]))
-            ledger.debit(
-                session,
-                self.member.id,
-                amount,
-                reason="refund",
-                ref=self._ref("r"),
-                now=_noon(self.today),
-            )
-            session.commit()
-            self._expire()
-            taken = self._take(amount)
-            self.debt += amount - taken
-            purchase[1] += amount
-
-        @rule(next_day=st.booleans())
-        def daily_checkin(self, next_day):
-            """The real check-in (one statement on PostgreSQL) while debts and lots come and go."""
-            if next_day:
-                self.today += timedelta(days=1)
-            clock.freeze(_noon(self.today))
-            try:
-                result = checkin.check_in(session, self.member.id, now=_noon(self.today))
+                result = checkin.check_in(session, self.member.id, now=self._now())
             except AppError as err:
                 assert err.code == "checkin.already_done"
-                assert self.today in self.streaks
+                assert self.today in self.days
                 session.rollback()
                 return
-            assert self.today not in self.streaks
-            streak = self.streaks.get(self.today - timedelta(days=1), 0) + 1
-            self.streaks[self.today] = streak
-            reward = checkin.reward_for(checkin.rules(session), streak)
+            assert self.today not in self.days
+            streak = self.days.get(self.today - timedelta(days=1), [0])[0] + 1
+            reward = checkin.reward_for(rules, streak)
+            self.days[self.today] = [streak, reward]
             assert (result["streak"], result["points_awarded"]) == (streak, reward)
-            expires_on = points_program.expiry_date(points_program.config(session), self.today)
-            self._add(reward, expires_on)
-            assert result["balance"] == sum(lot[1] for lot in self.lots) - self.debt
+            self._add(reward)
+            assert result["balance"] == self._balance()
 
-        @rule(cost=st.integers(1, 50), reward=st.integers(1, 30))
-        def makeup(self, cost, reward):
+        @rule(back=st.integers(1, 9))
+        def makeup(self, back):
+            """The real make-up: its cost, its day's reward, the re-pricing of the days after."""
+            day = self.today - timedelta(days=back)
+            month = self.today.strftime("%Y-%m")
             before = self._snapshot()
-            expected_ok = self._spendable() >= cost
-            try:
-                ledger.spend(
-                    session,
-                    self.member.id,
-                    cost,
-                    reason="makeup",
-                    ref=self._ref("m"),
-                    now=_noon(self.today),
-                )
-                ledger.earn(
-                    session,
-                    self.member.id,
-                    reward,
-                    reason="checkin",
-                    ref=self._ref("c"),
-                    now=_noon(self.today),
-                    expires_on=self.today + timedelta(days=30),
-                )
-                session.commit()
-                ok = True
-            except AppError:
-                session.rollback()
-                ok = False
-            assert ok == expected_ok
-            if ok:
-                self._take(cost)
-                self._add(reward, self.today + timedelta(days=30))
+            if back > int(rules["makeup_window_days"]):
+                expected = "checkin.makeup_out_of_window"
+            elif day in self.days:
+                expected = "checkin.already_done"
+            elif self.makeups.get(month, 0) >= int(rules["makeup_monthly_cap"]):
+                expected = "checkin.makeup_limit_reached"
+            elif self._spendable() < cost:
+                expected = "points.insufficient"
             else:
-                self.lots = before
+                expected = None
+            try:
+                result = checkin.make_up(session, self.member.id, day, now=self._now())
+            except AppError as err:
+                session.rollback()
+                assert err.code == expected
+                self.lots = before  # the refused transaction rolled back its lazy expiry too
+                return
+            assert expected is None
+            self.makeups[month] = self.makeups.get(month, 0) + 1
+            self._take(cost)
+            streak = self.days.get(day - timedelta(days=1), [0])[0] + 1
+            reward = checkin.reward_for(rules, streak)
+            self.days[day] = [streak, reward]
+            self._add(reward)
+            following, running = day + timedelta(days=1), streak
+            while following in self.days and following <= self.today:
+                running += 1
+                owed = checkin.reward_for(rules, running) - self.days[following][1]
+                self.days[following] = [running, self.days[following][1] + max(owed, 0)]
+                if owed > 0:
+                    self._add(owed)
+                following += timedelta(days=1)
+            assert (result["streak"], result["points_awarded"]) == (streak, reward)
+            assert result["balance"] == self._balance()
 
-        @rule(days=st.integers(1, 20))
-        def nightly_expiry(self, days):
+        @rule(amount_fen=st.integers(100, 40_000))
+        def purchase(self, amount_fen):
+            now = self._now()
+            order_no = f"O{next(refs)}"
+            code = member_code.current_code(app.config["SECRET_KEY"], self.member.id, now)
+            scan_id = scan_member_code(session, clerk, code.code, now)[0].id
+            result = till.record_purchase(session, clerk, scan_id, order_no, amount_fen, now=now)
+            awarded = result["points_awarded"]
+            tag = f"purchase:{result['purchase_id']}"
+            if awarded:
+                self._add(awarded, tag=tag)
+            self.purchases[order_no] = {
+                "amount": amount_fen,
+                "refunded": 0,
+                "awarded": awarded,
+                "reversed": 0,
+                "tag": tag,
+            }
+            assert result["balance"] == self._balance()
+
+        @precondition(
+            lambda self: any(p["refunded"] < p["amount"] for p in self.purchases.values())
+        )
+        @rule(data=st.data())
+        def refund(self, data):
+            open_ones = sorted(o for o, p in self.purchases.items() if p["refunded"] < p["amount"])
+            order_no = data.draw(st.sampled_from(open_ones))
+            p = self.purchases[order_no]
+            amount = data.draw(st.integers(1, p["amount"] - p["refunded"]))
+            result = till.refund_purchase(
+                session, clerk, order_no, f"R{next(refs)}", amount, now=self._now()
+            )
+            p["refunded"] += amount
+            target = p["awarded"] * p["refunded"] // p["amount"]
+            assert result["points_reversed"] == target - p["reversed"]
+            reversed_now, p["reversed"] = target - p["reversed"], target
+            if reversed_now > 0:  # the ledger's debit expires what is due first
+                self._expire()
+                self.debt += reversed_now - self._take(reversed_now, prefer=p["tag"])
+            assert result["balance"] == self._balance()
+
+        @rule()
+        def draw(self):
+            before = self._snapshot()
+            enough = self._spendable() >= wheel.cost_points
+            try:
+                result = lottery.draw(session, self.member.id, wheel.id, now=self._now())
+            except AppError as err:
+                session.rollback()
+                assert err.code == "points.insufficient" and not enough
+                self.lots = before
+                return
+            assert enough
+            self._take(wheel.cost_points)
+            if result["prize"] is not None:
+                self._add(result["prize"]["points"])
+            assert result["points_spent"] == wheel.cost_points
+
+        @rule(days=st.integers(1, 12), job_ran=st.booleans())
+        def night(self, days, job_ran):
+            """Time passes; the nightly expiry runs at 00:05 (or the scheduler was down, and the
+            next spend or refund expires what is due)."""
             self.today += timedelta(days=days)
-            clock.freeze(_noon(self.today))
-            points_expiry.expire_due_lots(session, self.today, _noon(self.today))
-            self._expire()
+            if job_ran:
+                now = _noon(self.today) - timedelta(hours=11, minutes=55)
+                clock.freeze(now)
+                points_expiry.expire_due_lots(session, self.today, now)
+                self._expire()
+            self.swept = job_ran
+            self.minutes = 0
+            self._now()
 
         @invariant()
         def ledger_agrees_with_the_model(self):
             balance = ledger_invariants(session, self.member.id)
-            assert balance == sum(lot[1] for lot in self.lots) - self.debt
+            assert balance == self._balance()
+            if self.swept:  # what counts is only what has not expired
+                past_due = session.scalar(
+                    select(func.coalesce(func.sum(PointLot.remaining), 0)).where(
+                        PointLot.member_id == self.member.id, PointLot.expires_on < self.today
+                    )
+                )
+                assert past_due == 0
+
+        @invariant()
+        def each_day_is_paid_what_the_calendar_says(self):
+            days = {
+                row.day: [row.streak, row.points_awarded]
+                for row in session.execute(
+                    select(Checkin.day, Checkin.streak, Checkin.points_awarded).where(
+                        Checkin.member_id == self.member.id
+                    )
+                )
+            }
+            assert days == self.days
+            # checkin:<member>:<day>, and checkin:<member>:<day>:repriced-by:<made-up day>
+            day = func.split_part(PointEntry.ref, literal_column("':'"), literal_column("3"))
+            paid = dict(
+                session.execute(
+                    select(day, func.sum(PointEntry.delta))
+                    .where(
+                        PointEntry.member_id == self.member.id,
+                        PointEntry.ref.like(f"checkin:{self.member.id}:%"),
+                    )
+                    .group_by(day)
+                ).all()
+            )
+            assert paid == {d.isoformat(): p for d, (_, p) in self.days.items() if p > 0}
+            session.rollback()
 
     Ledger.TestCase.settings = settings(
-        max_examples=40,
+        max_examples=int(os.environ.get("LEDGER_EXAMPLES", "40")),
         stateful_step_count=25,
         deadline=None,
         suppress_health_check=list(HealthCheck),

@@ -15,7 +15,7 @@ from app.models import Member
 from app.models.base import UTCDateTime, in_transaction, insert_ignore
 from app.models.checkin import Checkin, MakeupAllowance
 from app.services import ledger, programs
-from app.services.ledger import points_program
+from app.services.ledger.rules import earn_ctes
 from app.unit_of_work import is_atomic
 
 DEFAULTS = {
@@ -65,17 +65,17 @@ def _insert(session: Session, member_id: int, day: date, streak: int, reward: in
         raise AppError("checkin.already_done", 409, f"Already checked in for {day.isoformat()}.")
 
 
-# PostgreSQL: the whole check-in is one statement, run as its own transaction, since the morning
-# rush is bound by round trips. It locks the member, reads yesterday's streak and inserts today
-# (the unique (member, day) makes a second check-in insert nothing); then it pays the reward
-# exactly as ledger.earn does: the balance moves (a negative balance is repaid first), the entry
-# records the balance after, the rest becomes a lot. Each step reads the RETURNING of the one
-# before, so nothing moves unless today was new; a day whose reward is 0 moves nothing either.
-# The statement reads with the snapshot it started with, even after waiting for the member's
-# lock: if the member changed meanwhile (a make-up of yesterday, say), it changes nothing and
-# says so ("stale"), and the check-in runs again behind the lock, where it sees everything.
-_CHECK_IN_PG = text(
-    """
+# The whole check-in is one statement, run as its own transaction, since the morning rush is
+# bound by round trips. It locks the member, reads yesterday's streak and inserts today (the
+# unique (member, day) makes a second check-in insert nothing); then it pays the reward by the
+# ledger's earn rule (ledger.rules.earn_ctes, the same SQL as ledger.earn), crediting the balance
+# it locked. Each step reads the RETURNING of the one before, so nothing moves unless today was
+# new; a day whose reward is 0 moves nothing either. The statement reads with the snapshot it
+# started with, even after waiting for the member's lock: if the member changed meanwhile (a
+# make-up of yesterday, say), it changes nothing and says so ("stale"), and the check-in runs
+# again behind the lock, where it sees everything.
+_CHECK_IN = text(
+    f"""
     WITH member AS MATERIALIZED (
         SELECT id, points_balance, xmin::text AS version FROM members WHERE id = :mid FOR UPDATE
     ), seen AS MATERIALIZED (
@@ -89,31 +89,20 @@ _CHECK_IN_PG = text(
                                WHERE member_id = :mid AND day = :yesterday), 0) AS streak) previous
         WHERE member.version = seen.version
         ON CONFLICT (member_id, day) DO NOTHING
-        RETURNING streak, points_awarded
-    ), moved AS (
-        UPDATE members SET points_balance = members.points_balance + checkin.points_awarded,
-                           updated_at = :now
-        FROM checkin WHERE members.id = :mid AND checkin.points_awarded > 0
-        RETURNING members.points_balance
-    ), entry AS (
-        INSERT INTO point_entries (member_id, delta, reason, ref, balance_after, expires_on,
-                                   created_at, note)
-        SELECT :mid, checkin.points_awarded, 'checkin', :ref, moved.points_balance, :expires_on,
-               :now, ''
-        FROM checkin, moved
-        RETURNING id
-    ), lot AS (
-        INSERT INTO point_lots (member_id, entry_id, earned, remaining, expires_on, created_at)
-        SELECT :mid, entry.id, LEAST(checkin.points_awarded, moved.points_balance),
-               LEAST(checkin.points_awarded, moved.points_balance), :expires_on, :now
-        FROM entry, checkin, moved
-        WHERE moved.points_balance > 0
-    )
+        RETURNING member_id, streak, points_awarded
+    ), credit AS (
+        SELECT checkin.member_id, checkin.points_awarded AS points,
+               member.points_balance AS balance, CAST('checkin' AS varchar) AS reason,
+               CAST(:ref AS varchar) AS ref, :expires_on AS expires_on, :now AS created_at,
+               CAST(NULL AS bigint) AS staff_id, CAST(NULL AS bigint) AS store_id,
+               CAST('' AS varchar) AS note
+        FROM checkin, member
+    ), {earn_ctes("credit")}
     SELECT member.id IS NOT NULL, member.version <> seen.version, checkin.streak,
-           checkin.points_awarded, COALESCE(moved.points_balance, member.points_balance)
+           checkin.points_awarded, COALESCE(earn_moved.points_balance, member.points_balance)
     FROM (SELECT 1) one
     LEFT JOIN member ON true LEFT JOIN seen ON true LEFT JOIN checkin ON true
-    LEFT JOIN moved ON true
+    LEFT JOIN earn_moved ON true
     """
 ).bindparams(
     bindparam("now", type_=UTCDateTime()),
@@ -129,11 +118,11 @@ def check_in(session: Session, member_id: int, now: datetime | None = None) -> d
     now = now or clock.now()
     today = clock.business_date(now)
     cfg = rules(session)
-    streak, reward, balance = _check_in_pg(session, cfg, member_id, today, now)
+    streak, reward, balance = _check_in_statement(session, cfg, member_id, today, now)
     return {"date": today, "streak": streak, "points_awarded": reward, "balance": balance}
 
 
-def _check_in_pg(session: Session, cfg: dict, member_id: int, today: date, now: datetime):
+def _check_in_statement(session: Session, cfg: dict, member_id: int, today: date, now: datetime):
     params = {
         "mid": member_id,
         "today": today,
@@ -141,18 +130,18 @@ def _check_in_pg(session: Session, cfg: dict, member_id: int, today: date, now: 
         "rewards": [int(r) for r in cfg["rewards"]],
         "now": now,
         "ref": _ref(member_id, today),
-        "expires_on": points_program.expiry_date(points_program.config(session), today),
+        "expires_on": ledger.expiry_for(session, today),
     }
     if is_atomic(session):
         # With an Idempotency-Key: in the caller's transaction, which commits the check-in and
         # the stored answer together.
-        row = session.execute(_CHECK_IN_PG, params).one()
+        row = session.execute(_CHECK_IN, params).one()
     else:
         row = _check_in_autocommit(session, params, now)
     known, stale, streak, reward, balance = row
     if stale:
         ledger.lock_member(session, member_id)  # a transaction; the statement reads after this
-        known, stale, streak, reward, balance = session.execute(_CHECK_IN_PG, params).one()
+        known, stale, streak, reward, balance = session.execute(_CHECK_IN, params).one()
     if not known:
         raise AppError("member.not_found", 404, "No such member.")
     if streak is None:
@@ -171,13 +160,13 @@ def _check_in_autocommit(session: Session, params: dict, now: datetime):
     # UTCDateTime's (aware instants only, in UTC), applied by the type itself.
     driver_params = {**params, "now": UTCDateTime().process_bind_param(now, engine.dialect)}
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-        return connection.exec_driver_sql(_check_in_pg_sql(engine.dialect), driver_params).one()
+        return connection.exec_driver_sql(_check_in_sql(engine.dialect), driver_params).one()
 
 
 @functools.cache
-def _check_in_pg_sql(dialect) -> str:
-    """_CHECK_IN_PG as the driver's SQL (named parameters, typed casts), compiled once."""
-    return str(_CHECK_IN_PG.compile(dialect=dialect))
+def _check_in_sql(dialect) -> str:
+    """_CHECK_IN as the driver's SQL (named parameters, typed casts), compiled once."""
+    return str(_CHECK_IN.compile(dialect=dialect))
 
 
 def _ref(member_id: int, day: date) -> str:
@@ -188,8 +177,9 @@ def _ref(member_id: int, day: date) -> str:
 def make_up(session: Session, member_id: int, day: date, now: datetime | None = None) -> dict:
     """Check in for a missed past day within the window, paying the make-up cost in points.
 
-    The streak is repaired as if the day had been checked in; the made-up day earns the reward
-    for its place in the streak (later days keep what they were paid).
+    The streak is repaired as if the day had been checked in: the made-up day earns the reward
+    for its place in the streak, and each later day of the repaired streak is paid what its new
+    place earns beyond what it was paid (never less than it was paid).
     """
     now = now or clock.now()
     today = clock.business_date(now)
@@ -197,7 +187,7 @@ def make_up(session: Session, member_id: int, day: date, now: datetime | None = 
     ledger.lock_member(session, member_id)  # one check-in or make-up per member at a time
     # Change the member's row even when no points move (a free make-up of a 0-point day): a
     # check-in waiting behind this make-up then sees the member changed and reads the streak
-    # again (see _CHECK_IN_PG).
+    # again (see _CHECK_IN).
     session.execute(update(Member).where(Member.id == member_id).values(updated_at=now))
     joined_at = session.execute(select(Member.joined_at).where(Member.id == member_id)).scalar_one()
     earliest = max(
@@ -222,8 +212,8 @@ def make_up(session: Session, member_id: int, day: date, now: datetime | None = 
         )
     if reward > 0:
         ledger.earn(session, member_id, reward, reason="checkin", ref=_ref(member_id, day), now=now)
+    _repair_following(session, cfg, member_id, day, streak, today, now)
     balance = ledger.lock_member(session, member_id)
-    _repair_following(session, member_id, day, streak, today)
     return {"date": day, "streak": streak, "points_awarded": reward, "balance": balance}
 
 
@@ -251,7 +241,15 @@ def _use_allowance(session: Session, member_id: int, month: str, cap: int) -> No
         )
 
 
-def _repair_following(session: Session, member_id: int, day: date, streak: int, today: date):
+def _repair_following(
+    session: Session, cfg: dict, member_id: int, day: date, streak: int, today: date, now
+) -> None:
+    """Renumber the days that follow the made-up `day` in one run, and pay each the difference
+    its new place in the streak earns, through the ledger: one entry per re-priced day, ref
+    `checkin:<member>:<that day>:repriced-by:<day>`, unique because a day is made up once (a
+    retry is refused as checkin.already_done before anything moves). The member is locked, so
+    no check-in of those days runs meanwhile. A day's points_awarded stays the sum of what the
+    ledger paid for it."""
     following = session.execute(
         select(Checkin)
         .where(Checkin.member_id == member_id, Checkin.day > day, Checkin.day <= today)
@@ -263,6 +261,17 @@ def _repair_following(session: Session, member_id: int, day: date, streak: int, 
             break
         running += 1
         row.streak = running
+        owed = reward_for(cfg, running) - row.points_awarded
+        if owed > 0:
+            ledger.earn(
+                session,
+                member_id,
+                owed,
+                reason="checkin",
+                ref=f"{_ref(member_id, row.day)}:repriced-by:{day}",
+                now=now,
+            )
+            row.points_awarded += owed
         expected_day += timedelta(1)
 
 
@@ -283,15 +292,15 @@ def month_calendar(session: Session, member_id: int, month: str, today: date) ->
     """Days checked in during `month` (YYYY-MM), the current streak and the rules."""
     first = date.fromisoformat(month + "-01")
     after = (first + timedelta(days=32)).replace(day=1)
-    days = (
-        session.execute(
-            select(Checkin.day)
+    checkins = [
+        {"date": row.day, "streak": row.streak, "points_awarded": row.points_awarded,
+         "kind": row.kind}
+        for row in session.execute(
+            select(Checkin.day, Checkin.streak, Checkin.points_awarded, Checkin.kind)
             .where(Checkin.member_id == member_id, Checkin.day >= first, Checkin.day < after)
             .order_by(Checkin.day)
         )
-        .scalars()
-        .all()
-    )
+    ]  # fmt: skip
     cfg = rules(session)
     used = (
         session.execute(
@@ -304,7 +313,8 @@ def month_calendar(session: Session, member_id: int, month: str, today: date) ->
     )
     return {
         "month": month,
-        "days": days,
+        "days": [c["date"] for c in checkins],
+        "checkins": checkins,
         "streak": status(session, member_id, today)["streak"],
         "makeups_left_this_month": max(0, int(cfg["makeup_monthly_cap"]) - used),
         "rules": {

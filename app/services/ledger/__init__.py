@@ -10,6 +10,8 @@ cost and its prize, or a purchase and its points, commit together or not at all.
 unique `ref`; repeating a ref is a no-op that returns the first entry. Concurrency: every
 operation first locks the member's row (the balance update, or SELECT ... FOR UPDATE), so one
 member's ledger changes one transaction at a time; spending is an atomic conditional update.
+Earning and expiring are SQL written once in `rules`, which check-in's one-statement fast path
+and the nightly expiry run too.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from app import clock
@@ -25,7 +27,7 @@ from app.errors import AppError
 from app.models import Member
 from app.models.base import insert_ignore
 from app.models.points import PointEntry, PointLot
-from app.services.ledger import points_program
+from app.services.ledger import points_program, rules
 
 
 @dataclass(frozen=True)
@@ -123,7 +125,6 @@ _MOVE = (
     .returning(_MEMBERS.c.points_balance)
 )
 _MOVE_IF_ENOUGH = _MOVE.where(_MEMBERS.c.points_balance >= bindparam("at_least"))
-_ADD_LOT = insert(_LOTS)
 
 
 def _move_balance(session: Session, member_id: int, delta: int, at_least: int | None = None):
@@ -147,48 +148,40 @@ def earn(
     staff_id: int | None = None,
     store_id: int | None = None,
     note: str = "",
-    locked_balance: int | None = None,
 ) -> Entry:
     """Add points: first repay any negative balance, then the rest becomes a lot that expires
-    by the program's policy (or on `expires_on`). `locked_balance`: the caller already locked
-    the member's row and read this balance."""
+    by the program's policy (or on `expires_on`). One statement: the rule of rules.earn_ctes."""
     if points <= 0:
         raise ValueError("earn needs a positive number of points")
     now = now or clock.now()
-    balance = lock_member(session, member_id) if locked_balance is None else locked_balance
     if expires_on is None:
-        cfg = points_program.config(session)
-        expires_on = points_program.expiry_date(cfg, clock.business_date(now))
-    entry = _write_entry(
-        session,
-        member_id,
-        points,
-        reason,
-        ref,
-        balance + points,
-        expires_on,
-        now,
-        staff_id,
-        store_id,
-        note,
-    )
-    if entry is None:
+        expires_on = expiry_for(session, clock.business_date(now))
+    known, entry_id, balance_after = session.execute(
+        rules.EARN,
+        {
+            "mid": member_id,
+            "points": points,
+            "reason": reason,
+            "ref": ref,
+            "expires_on": expires_on,
+            "now": now,
+            "staff_id": staff_id,
+            "store_id": store_id,
+            "note": note or "",
+        },
+    ).one()
+    if not known:
+        raise AppError("member.not_found", 404, "No such member.")
+    if entry_id is None:
         return _existing(session, ref)
-    _move_balance(session, member_id, points)
-    left = min(points, balance + points)  # what is not repaying a negative balance
-    if left > 0:
-        session.execute(
-            _ADD_LOT,
-            {
-                "member_id": member_id,
-                "entry_id": entry.id,
-                "earned": left,
-                "remaining": left,
-                "expires_on": expires_on,
-                "created_at": now,
-            },
-        )
-    return entry
+    return Entry(
+        entry_id, member_id, points, reason, ref, balance_after, expires_on, now, note or ""
+    )
+
+
+def expiry_for(session: Session, earned_on: date) -> date:
+    """The last day on which points earned on `earned_on` (a business day) can be spent."""
+    return points_program.expiry_date(points_program.config(session), earned_on)
 
 
 def spend(
@@ -305,38 +298,19 @@ def expire_member(session: Session, member_id: int, today: date, now: datetime) 
 
     Writes one entry `expiry:<member>:<today>`; returns the points expired.
     """
-    due = session.execute(
-        select(_LOTS.c.id, _LOTS.c.remaining)
-        .where(
-            _LOTS.c.member_id == member_id,
-            _LOTS.c.remaining > 0,
-            _LOTS.c.expires_on < today,
-        )
-        .with_for_update()
+    return expire_members(session, [member_id], today, now).get(member_id, 0)
+
+
+def expire_members(
+    session: Session, member_ids: list[int], today: date, now: datetime
+) -> dict[int, int]:
+    """Expire the lots of these members (rows already locked) whose last day was before `today`:
+    one entry `expiry:<member>:<today>` each. Returns the points expired per member."""
+    rows = session.execute(
+        rules.EXPIRE_DUE,
+        {"ids": list(member_ids), "today": today, "now": now, "stamp": today.isoformat()},
     ).all()
-    total = sum(lot.remaining for lot in due)
-    if total == 0:
-        return 0
-    balance = session.execute(
-        select(_MEMBERS.c.points_balance).where(_MEMBERS.c.id == member_id)
-    ).scalar_one()
-    entry = _write_entry(
-        session,
-        member_id,
-        -total,
-        "expiry",
-        f"expiry:{member_id}:{today.isoformat()}",
-        balance - total,
-        None,
-        now,
-    )
-    if entry is None:  # already expired today by someone else; nothing is due any more
-        return 0
-    session.execute(
-        update(_LOTS).where(_LOTS.c.id.in_([lot.id for lot in due])).values(remaining=0)
-    )
-    _move_balance(session, member_id, -total)
-    return total
+    return {member_id: points for member_id, points in rows}
 
 
 def expiring_summary(session: Session, member_id: int, today: date, days: int = 30) -> list[dict]:

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
 from datetime import date, datetime
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.models import Member
-from app.models.base import insert_ignore
-from app.models.points import PointEntry, PointLot
+from app.models.points import PointLot
+from app.services import ledger
 
 BATCH = 1000
 
@@ -54,60 +53,5 @@ def _expire_batch(session: Session, ids: list[int], today: date, now: datetime) 
     session.execute(
         select(Member.id).where(Member.id.in_(ids)).order_by(Member.id).with_for_update()
     )
-    lots = session.execute(
-        select(PointLot.id, PointLot.member_id, PointLot.remaining)
-        .where(
-            PointLot.member_id.in_(ids),
-            PointLot.remaining > 0,
-            PointLot.expires_on < today,
-        )
-        .with_for_update()
-    ).all()
-    per_member: dict[int, int] = defaultdict(int)
-    for lot in lots:
-        per_member[lot.member_id] += lot.remaining
-    if not per_member:
-        return 0, 0
-    stamp = today.isoformat()
-    insert_ignore(
-        session,
-        PointEntry,
-        [
-            {
-                "member_id": member_id,
-                "delta": -total,
-                "reason": "expiry",
-                "ref": f"expiry:{member_id}:{stamp}",
-                "balance_after": 0,
-                "created_at": now,
-                "note": "",
-            }
-            for member_id, total in per_member.items()
-        ],
-        "ref",
-    )
-    session.execute(
-        update(PointLot)
-        .where(PointLot.id.in_([lot.id for lot in lots]))
-        .values(remaining=0)
-        .execution_options(synchronize_session=False)
-    )
-    params = [{"mid": m, "amount": t} for m, t in per_member.items()]
-    session.execute(
-        update(Member.__table__)
-        .where(Member.__table__.c.id == bindparam("mid"))
-        .values(points_balance=Member.__table__.c.points_balance - bindparam("amount")),
-        params,
-    )
-    balances = dict(
-        session.execute(
-            select(Member.id, Member.points_balance).where(Member.id.in_(list(per_member)))
-        ).all()
-    )
-    session.execute(
-        update(PointEntry.__table__)
-        .where(PointEntry.__table__.c.ref == bindparam("entry_ref"))
-        .values(balance_after=bindparam("balance")),
-        [{"entry_ref": f"expiry:{m}:{stamp}", "balance": balances[m]} for m in per_member],
-    )
-    return len(per_member), sum(per_member.values())
+    expired = ledger.expire_members(session, ids, today, now)
+    return len(expired), sum(expired.values())
