@@ -251,7 +251,6 @@ def test_a_refusal_is_stored_and_what_the_work_did_before_it_is_undone(
     assert session.scalar(allowance) == 1
 
 
-@pytest.mark.postgres
 def test_concurrent_adjustments_with_one_key_add_500_once(
     live_server, session, make_store, make_staff, make_member, staff_headers
 ):

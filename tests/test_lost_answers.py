@@ -20,7 +20,6 @@ from tests.conftest import ledger_invariants
 from tests.faults.conftest import gunicorn
 
 pytest_plugins = ["tests.engagement_factories"]
-pytestmark = pytest.mark.postgres
 
 
 @pytest.fixture(scope="module")

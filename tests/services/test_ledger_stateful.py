@@ -153,6 +153,7 @@ def test_ledger_invariants_hold_under_random_operations(
             """The real check-in (one statement) while debts and lots come and go."""
             try:
                 result = checkin.check_in(session, self.member.id, now=self._now())
+                session.commit()  # as the handler does: services flush, the entry point commits
             except AppError as err:
                 assert err.code == "checkin.already_done"
                 assert self.today in self.days
@@ -184,6 +185,7 @@ def test_ledger_invariants_hold_under_random_operations(
                 expected = None
             try:
                 result = checkin.make_up(session, self.member.id, day, now=self._now())
+                session.commit()
             except AppError as err:
                 session.rollback()
                 assert err.code == expected
@@ -214,6 +216,7 @@ def test_ledger_invariants_hold_under_random_operations(
             code = member_code.current_code(app.config["SECRET_KEY"], self.member.id, now)
             scan_id = scan_member_code(session, clerk, code.code, now)[0].id
             result = till.record_purchase(session, clerk, scan_id, order_no, amount_fen, now=now)
+            session.commit()
             awarded = result["points_awarded"]
             tag = f"purchase:{result['purchase_id']}"
             if awarded:
@@ -239,6 +242,7 @@ def test_ledger_invariants_hold_under_random_operations(
             result = till.refund_purchase(
                 session, clerk, order_no, f"R{next(refs)}", amount, now=self._now()
             )
+            session.commit()
             p["refunded"] += amount
             target = p["awarded"] * p["refunded"] // p["amount"]
             assert result["points_reversed"] == target - p["reversed"]
@@ -254,6 +258,7 @@ def test_ledger_invariants_hold_under_random_operations(
             enough = self._spendable() >= wheel.cost_points
             try:
                 result = lottery.draw(session, self.member.id, wheel.id, now=self._now())
+                session.commit()
             except AppError as err:
                 session.rollback()
                 assert err.code == "points.insufficient" and not enough

@@ -65,6 +65,12 @@ def _existing(session: Session, ref: str) -> Entry:
     )
 
 
+def balance_of(session: Session, member_id: int) -> int:
+    """The member's balance as the database has it now (not a Member loaded earlier in the
+    transaction: the ledger moves balances by statements that the session's objects don't see)."""
+    return session.scalar(select(Member.points_balance).where(Member.id == member_id))
+
+
 def lock_member(session: Session, member_id: int) -> int:
     """Lock the member's row for this transaction and return their balance (404 if unknown)."""
     balance = session.execute(

@@ -30,14 +30,15 @@ def _answer(session: Session, purchase: Purchase) -> dict:
     entry = session.execute(
         select(PointEntry).where(PointEntry.ref == f"purchase:{purchase.id}")
     ).scalar_one_or_none()
-    member = session.get(Member, purchase.member_id)
     return {
         "purchase_id": purchase.id,
         "order_no": purchase.order_no,
         "member_id": purchase.member_id,
         "amount_fen": purchase.amount_fen,
         "points_awarded": purchase.points_awarded,
-        "balance": entry.balance_after if entry is not None else member.points_balance,
+        "balance": entry.balance_after
+        if entry is not None
+        else ledger.balance_of(session, purchase.member_id),
     }
 
 
@@ -218,7 +219,6 @@ def refund_purchase(
 
 
 def _refund_answer(session: Session, purchase: Purchase, refund: Refund) -> dict:
-    member = session.get(Member, purchase.member_id)
     return {
         "refund_id": refund.id,
         "order_no": purchase.order_no,
@@ -226,7 +226,7 @@ def _refund_answer(session: Session, purchase: Purchase, refund: Refund) -> dict
         "amount_fen": refund.amount_fen,
         "points_reversed": refund.points_reversed,
         "refunded_fen": purchase.refunded_fen,
-        "balance": member.points_balance,
+        "balance": ledger.balance_of(session, purchase.member_id),
     }
 
 
