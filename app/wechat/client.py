@@ -45,7 +45,7 @@ class _Client(WeChatClient):
         self.API_BASE_URL = self.base + "/cgi-bin/"
         # The API groups carry absolute base URLs of their own; point them here too.
         self.wxa.API_BASE_URL = self.base + "/"
-        for group in ("message", "user", "qrcode"):
+        for group in ("message", "user"):
             getattr(self, group).API_BASE_URL = self.API_BASE_URL
 
     @property
@@ -198,14 +198,6 @@ def send_template_message(
     if miniprogram:
         body["miniprogram"] = miniprogram
     return _call("oa", "template_send", lambda c: c.post("message/template/send", data=body))
-
-
-def create_qrcode(scene_str: str) -> dict:
-    body = {
-        "action_name": "QR_LIMIT_STR_SCENE",
-        "action_info": {"scene": {"scene_str": scene_str}},
-    }
-    return _call("oa", "qrcode_create", lambda c: c.post("qrcode/create", data=body))
 
 
 def oa_user_info(openid: str, timeout: float | None = None) -> dict:

@@ -25,10 +25,6 @@ def new_member_no() -> str:
     return body + luhn_digit(body)
 
 
-def is_valid_member_no(value: str) -> bool:
-    return len(value) == 12 and value.isdigit() and luhn_digit(value[:-1]) == value[-1]
-
-
 def new_referral_code() -> str:
     """8 characters of Crockford base32 (no I, L, O, U): easy to read aloud and type."""
     return "".join(secrets.choice(CROCKFORD) for _ in range(8))

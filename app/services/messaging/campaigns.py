@@ -26,12 +26,9 @@ _HASH_MULT = 2654435761
 _HASH_MOD = 4294967291
 
 
-def holdout_bucket(member_id: int, salt: int) -> int:
+def holdout_bucket(member_id, salt: int):
+    """The member's bucket, 0..9999: of an int in Python, or of a member_id column in SQL."""
     return ((member_id * _HASH_MULT + salt) % _HASH_MOD) % HOLDOUT_SCALE
-
-
-def _bucket_sql(member_id_col, salt: int):
-    return ((member_id_col * _HASH_MULT + salt) % _HASH_MOD) % HOLDOUT_SCALE
 
 
 def get(session: Session, campaign_id: int, lock: bool = False) -> Campaign:
@@ -165,7 +162,7 @@ def enqueue(session: Session, campaign: Campaign, now: datetime) -> dict:
     targets = select(
         literal(campaign.id).label("campaign_id"),
         member_id,
-        (_bucket_sql(member_id, campaign.holdout_salt) < campaign.holdout_bp).label("holdout"),
+        (holdout_bucket(member_id, campaign.holdout_salt) < campaign.holdout_bp).label("holdout"),
     ).where(member_id.is_not(None))  # a WHERE keeps SQLite's parser clear of ON CONFLICT
     _insert_from_select(
         session,
