@@ -4,7 +4,21 @@ from __future__ import annotations
 
 from flask import Flask
 
+from app import models  # noqa: F401  (registers every table)
+from app.api import register_blueprints as register_member_api
+from app.cli import register_cli
 from app.config import load_settings
+from app.console import init_console
+from app.db_pool import ping_when_idle
+from app.errors import register_error_handlers
+from app.extensions import RedisStore, api, db, limiter, migrate
+from app.input_guard import init_input_guard
+from app.logging import configure_logging
+from app.metrics import init_metrics
+from app.ops import blp as ops_blp
+from app.proxy import trust_proxies
+from app.staff import register_blueprints as register_staff_api
+from app.wechat import register_wechat
 
 
 def create_app(overrides: dict | None = None) -> Flask:
@@ -15,20 +29,12 @@ def create_app(overrides: dict | None = None) -> Flask:
     if overrides:
         app.config.update(overrides)
 
-    from app import models  # noqa: F401  (register every table)
-    from app.errors import register_error_handlers
-    from app.extensions import RedisStore, api, db, limiter, migrate
-    from app.logging import configure_logging
-
     configure_logging(app)
-    from app.proxy import trust_proxies
 
     trust_proxies(app)
-    from app.metrics import init_metrics
 
     init_metrics(app)
     db.init_app(app)
-    from app.db_pool import ping_when_idle
 
     with app.app_context():
         for engine in db.engines.values():
@@ -45,25 +51,15 @@ def create_app(overrides: dict | None = None) -> Flask:
         "bearerAuth", {"type": "http", "scheme": "bearer", "bearerFormat": "opaque"}
     )
     register_error_handlers(app)
-    from app.input_guard import init_input_guard
 
     init_input_guard(app)
-
-    from app.api import register_blueprints as register_member_api
-    from app.ops import blp as ops_blp
-    from app.staff import register_blueprints as register_staff_api
-    from app.wechat import register_wechat
 
     api.register_blueprint(ops_blp)
     register_member_api(api)
     register_staff_api(api)
     register_wechat(app, api)
 
-    from app.console import init_console
-
     init_console(app)
-
-    from app.cli import register_cli
 
     register_cli(app)
     return app

@@ -12,6 +12,8 @@ from flask import current_app, g, request
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
 from app.errors import AppError
+from app.extensions import db
+from app.models import Staff
 
 ROLE_RANK = {"clerk": 1, "manager": 2, "marketer": 3, "admin": 4}
 _MEMBER_SALT = "huiyuan.member-token.v1"
@@ -76,8 +78,6 @@ def staff_required(min_role: str = "clerk") -> Callable:
     def decorator(fn: Callable) -> Callable:
         @functools.wraps(fn)
         def wrapper(*args, **kwargs):
-            from app.extensions import db
-            from app.models import Staff
 
             payload = _load(_STAFF_SALT, "STAFF_TOKEN_TTL")
             staff_id = payload.get("sid")

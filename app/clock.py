@@ -12,6 +12,8 @@ from zoneinfo import ZoneInfo
 
 from flask import current_app, has_app_context
 
+from app.extensions import get_redis, rkey
+
 _override: datetime | None = None  # tests: a frozen instant for this process
 _cache: tuple[float, float] = (0.0, 0.0)  # (fetched_at monotonic, offset seconds)
 _CACHE_SECONDS = 0.5
@@ -27,7 +29,6 @@ def _sandbox_offset() -> float:
     fetched_at, offset = _cache
     if time.monotonic() - fetched_at < _CACHE_SECONDS:
         return offset
-    from app.extensions import get_redis, rkey
 
     raw = get_redis().get(rkey("sandbox", "clock_offset"))
     offset = float(raw) if raw else 0.0
@@ -58,7 +59,6 @@ def freeze(instant: datetime | None) -> None:
 def set_sandbox_now(instant: datetime | None) -> None:
     """SANDBOX: set (or with None, clear) the deployment-wide test clock."""
     global _cache
-    from app.extensions import get_redis, rkey
 
     key = rkey("sandbox", "clock_offset")
     if instant is None:

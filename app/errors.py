@@ -8,6 +8,10 @@ from typing import Any
 import marshmallow as ma
 from flask import Flask, g, jsonify
 from flask_smorest import Api
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger("huiyuan.errors")
@@ -113,10 +117,6 @@ class HuiyuanApi(Api):
 
 
 def register_error_handlers(app: Flask) -> None:
-    from redis.exceptions import ConnectionError as RedisConnectionError
-    from redis.exceptions import TimeoutError as RedisTimeoutError
-    from sqlalchemy.exc import DBAPIError, OperationalError
-    from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
     @app.errorhandler(AppError)
     def _app_error(err: AppError):
@@ -171,6 +171,7 @@ def register_error_handlers(app: Flask) -> None:
 
 
 def _rollback_quietly() -> None:
+    # Lazy: app.extensions imports this module (HuiyuanApi), a real cycle.
     from app.extensions import db
 
     try:

@@ -14,6 +14,7 @@ from sqlalchemy import (
     String,
     event,
     select,
+    text,
 )
 from sqlalchemy.orm import Mapped, column_property, mapped_column
 
@@ -191,7 +192,5 @@ PURCHASE_TRIGGERS = {
 @event.listens_for(db.metadata, "after_create")
 def _create_purchase_triggers(target, connection, **kw) -> None:
     """Schemas made from the models (the tests) get the triggers the migrations create."""
-    from sqlalchemy import text
-
     for statement in PURCHASE_TRIGGERS.get(connection.dialect.name, []):
         connection.execute(text(statement))

@@ -12,6 +12,7 @@ import hmac
 import logging
 
 import marshmallow as ma
+import xmltodict
 from flask import Response, current_app, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
@@ -68,7 +69,6 @@ def _aes_keys() -> list[str]:
 
 def _decrypt(body: bytes, args: dict) -> tuple[str, str]:
     """The plain XML of a safe-mode POST and the AES key that opened it (403 if forged)."""
-    import xmltodict
 
     try:
         encrypt = xmltodict.parse(body)["xml"]["Encrypt"]

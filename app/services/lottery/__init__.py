@@ -29,6 +29,8 @@ from app.models.lottery import (
 )
 from app.services import ledger
 from app.services.coupons import coupon_view, issue_coupon
+from app.services.staff import audit, require_store
+from app.services.till.scans import resolve_scan
 
 
 def pick_slot(weights: Sequence[int], randbelow: Callable[[int], int] = secrets.randbelow) -> int:
@@ -292,8 +294,6 @@ def open_lotteries(session: Session, member_id: int, now=None) -> list[dict]:
 def fulfil_physical_prize(session: Session, staff, scan_id: str, draw_id: int, now=None) -> dict:
     """Hand over a physical prize at a store to the scanned member who won it; once only
     (409 lottery.already_fulfilled)."""
-    from app.services.staff import audit, require_store
-    from app.services.till.scans import resolve_scan
 
     now = now or clock.now()
     store_id = require_store(staff)

@@ -13,7 +13,9 @@ from app.errors import AppError
 from app.models import Member, Store
 from app.models.base import insert_ignore
 from app.models.segments import MemberSegment
-from app.services.members import identifiers
+from app.services.members import identifiers, member_summary, signup_hooks
+from app.services.staff import store_scope
+from app.services.till.scans import member_view
 from app.wechat import client as wechat
 
 
@@ -96,7 +98,6 @@ def on_member_created(
     session: Session, member: Member, referral_code: str | None, unionid: str | None = None
 ) -> None:
     """Everything a brand-new member gets, in the sign-up transaction (referrals, gifts)."""
-    from app.services.members import signup_hooks
 
     signup_hooks.run(session, member, referral_code, unionid)
 
@@ -125,7 +126,6 @@ def bind_phone(session: Session, member_id: int, phone_code: str) -> Member:
         raise AppError(
             "member.phone_taken", 409, "This phone number belongs to another member."
         ) from exc
-    from app.services.members import signup_hooks
 
     signup_hooks.phone_bound(session, member)
     session.commit()
@@ -160,7 +160,6 @@ def profile(session: Session, member_id: int) -> dict:
     member = session.get(Member, member_id)
     if member is None:
         raise AppError("member.not_found", 404, "No such member.")
-    from app.services.members import member_summary
 
     today = clock.business_today()
     return {
@@ -185,8 +184,6 @@ def find_for_staff(
 ) -> list[dict]:
     """Members matching a phone or member number that this staff member may see, each with
     their segment (stage, RFM group, odds of still buying) from the last nightly refresh."""
-    from app.services.staff import store_scope
-    from app.services.till.scans import member_view
 
     query = select(Member)
     if phone:

@@ -18,11 +18,13 @@ from sqlalchemy.orm import Session
 
 from app import clock
 from app.errors import AppError
+from app.extensions import get_redis, rkey
 from app.models import Member, Purchase
 from app.models.base import insert_ignore
 from app.models.referrals import MemberIdentity, Referral, ReferralReward
 from app.services import ledger, programs
 from app.services.referrals import referral_rewards
+from app.wechat import client as wechat
 
 DEFAULTS = {
     "enabled": True,
@@ -283,8 +285,6 @@ def member_view(session: Session, member_id: int, now=None) -> dict:
 def poster_code(session: Session, member_id: int) -> bytes:
     """The member's mini-program code (PNG) with the referral code in its scene; generated
     once per code and page, then served from Redis (WeChat limits and bills generation)."""
-    from app.extensions import get_redis, rkey
-    from app.wechat import client as wechat
 
     member = session.get(Member, member_id)
     if member is None:
