@@ -76,7 +76,7 @@ def metrics() -> Response:
     if token:
         given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
         if not hmac.compare_digest(given.encode(), token.encode()):
-            raise AppError("auth.required", 401, "Send the metrics token.")
+            raise AppError("auth.required", message="Send the metrics token.")
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)

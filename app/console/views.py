@@ -306,7 +306,9 @@ def campaign_preview():
 
     body = request.get_json(silent=True)
     if not isinstance(body, dict) or not isinstance(body.get("template"), dict):
-        raise AppError("request.invalid", 422, "Send the template.", {"template": ["Required."]})
+        raise AppError(
+            "request.invalid", message="Send the template.", details={"template": ["Required."]}
+        )
     member_no = body.get("member_no") or None
     preview = console_choices.message_preview(
         db.session,

@@ -52,7 +52,7 @@ def _sha1(*parts: str) -> str:
 
 
 def _forbidden() -> AppError:
-    return AppError("wechat.bad_signature", 403, "The WeChat signature does not match.")
+    return AppError("wechat.bad_signature")
 
 
 def _check(expected: str, given: str) -> None:

@@ -293,7 +293,7 @@ def oa_openid():
 def add_fault():
     body = _body()
     if not body.get("api"):
-        raise AppError("request.invalid", 422, "Name the api.", {"api": ["Required."]})
+        raise AppError("request.invalid", message="Name the api.", details={"api": ["Required."]})
     get_redis().rpush(rkey("sandbox", "faults", body["api"]), json.dumps(body))
     return jsonify({"ok": True}), 201
 

@@ -91,7 +91,7 @@ def _create(session: Session, openid: str, unionid: str | None, store_id: int | 
         if _by_openid(session, openid) is not None:
             return False
         # Otherwise a random member_no or referral_code collided: draw again.
-    raise AppError("member.create_failed", 503, "Could not create the member; try again.")
+    raise AppError("member.create_failed")
 
 
 def on_member_created(
@@ -106,7 +106,7 @@ def bind_phone(session: Session, member_id: int, phone_code: str) -> Member:
     """Bind the WeChat-verified phone; a phone belongs to one member (409 member.phone_taken)."""
     member = session.get(Member, member_id)
     if member is None:
-        raise AppError("member.not_found", 404, "No such member.")
+        raise AppError("member.not_found")
     try:
         info = wechat.get_phone_number(phone_code)  # billed per call: once per code
     except (wechat.WeChatAPIError, wechat.WeChatUnavailable) as exc:
@@ -115,7 +115,7 @@ def bind_phone(session: Session, member_id: int, phone_code: str) -> Member:
     country = str(info.get("countryCode") or "86").lstrip("+")
     phone = pure if country == "86" else f"+{country}{pure}"
     if not pure:
-        raise AppError("wechat.error", 502, "WeChat returned no phone number.")
+        raise AppError("wechat.error", message="WeChat returned no phone number.")
     if member.phone == phone:
         return member
     try:
@@ -124,7 +124,7 @@ def bind_phone(session: Session, member_id: int, phone_code: str) -> Member:
     except IntegrityError as exc:
         session.rollback()
         raise AppError(
-            "member.phone_taken", 409, "This phone number belongs to another member."
+            "member.phone_taken", message="This phone number belongs to another member."
         ) from exc
 
     signup_hooks.phone_bound(session, member)
@@ -137,16 +137,18 @@ def update_profile(session: Session, member_id: int, changes: dict) -> Member:
     """Change nickname, avatar, gender; the birthday can be set once (it drives birthday gifts)."""
     member = session.get(Member, member_id)
     if member is None:
-        raise AppError("member.not_found", 404, "No such member.")
+        raise AppError("member.not_found")
     birthday: date | None = changes.get("birthday")
     if birthday is not None:
         if birthday > clock.business_today():
             raise AppError(
-                "request.invalid", 422, "The birthday is in the future.", {"birthday": ["Future."]}
+                "request.invalid",
+                message="The birthday is in the future.",
+                details={"birthday": ["Future."]},
             )
         if member.birthday is not None and member.birthday != birthday:
             raise AppError(
-                "member.birthday_locked", 409, "The birthday is set; ask a store to change it."
+                "member.birthday_locked", message="The birthday is set; ask a store to change it."
             )
     for field in ("nickname", "avatar_url", "gender", "birthday"):
         if field in changes and changes[field] is not None:
@@ -159,7 +161,7 @@ def profile(session: Session, member_id: int) -> dict:
     """What GET /me shows: identity, tier, points (with what expires soon), check-in, referral."""
     member = session.get(Member, member_id)
     if member is None:
-        raise AppError("member.not_found", 404, "No such member.")
+        raise AppError("member.not_found")
 
     today = clock.business_today()
     return {

@@ -37,7 +37,7 @@ def get(session: Session, campaign_id: int, lock: bool = False) -> Campaign:
         query = query.with_for_update()
     campaign = session.execute(query).scalar_one_or_none()
     if campaign is None:
-        raise AppError("campaign.not_found", 404, "No such campaign.")
+        raise AppError("campaign.not_found")
     return campaign
 
 
@@ -78,7 +78,9 @@ def update_draft(session: Session, campaign_id: int, fields: dict, staff: Staff)
     """Change a campaign while it is a draft (scheduled ones must be cancelled first)."""
     campaign = get(session, campaign_id, lock=True)
     if campaign.status != "draft":
-        raise AppError("campaign.not_editable", 409, f"A {campaign.status} campaign is not edited.")
+        raise AppError(
+            "campaign.not_editable", message=f"A {campaign.status} campaign is not edited."
+        )
     _apply(campaign, dict(fields))
     audit.record(session, staff, "campaign.update", "campaign", campaign.id, {})
     session.commit()
@@ -88,7 +90,7 @@ def update_draft(session: Session, campaign_id: int, fields: dict, staff: Staff)
 def delete_draft(session: Session, campaign_id: int, staff: Staff) -> None:
     campaign = get(session, campaign_id, lock=True)
     if campaign.status != "draft":
-        raise AppError("campaign.not_editable", 409, "Only drafts are deleted; cancel instead.")
+        raise AppError("campaign.not_editable")
     session.delete(campaign)
     audit.record(session, staff, "campaign.delete", "campaign", campaign_id, {})
     session.commit()
@@ -101,21 +103,22 @@ def _check_sendable(campaign: Campaign) -> None:
     if not wanted:
         raise AppError(
             "message.invalid_template",
-            422,
-            f"The {campaign.channel} channel needs a template for it.",
-            {"template": {campaign.channel: "required"}},
+            message=f"The {campaign.channel} channel needs a template for it.",
+            details={"template": {campaign.channel: "required"}},
         )
     for channel in wanted:
         message_templates.check_template(template[channel], channel == "oa", f"template.{channel}")
     if campaign.send_at is None:
-        raise AppError("request.invalid", 422, "Set send_at first.", {"send_at": ["Required."]})
+        raise AppError(
+            "request.invalid", message="Set send_at first.", details={"send_at": ["Required."]}
+        )
 
 
 def schedule(session: Session, campaign_id: int, staff: Staff) -> Campaign:
     """Fix the campaign to go at its send time; its template is checked against WeChat's rules."""
     campaign = get(session, campaign_id, lock=True)
     if campaign.status != "draft":
-        raise AppError("campaign.not_draft", 409, f"The campaign is already {campaign.status}.")
+        raise AppError("campaign.not_draft", message=f"The campaign is already {campaign.status}.")
     _check_sendable(campaign)
     campaign.status = "scheduled"
     audit.record(session, staff, "campaign.schedule", "campaign", campaign.id, {})
@@ -129,7 +132,7 @@ def cancel(session: Session, campaign_id: int, staff: Staff, now: datetime | Non
     campaign = get(session, campaign_id, lock=True)
     if campaign.status in ("sent", "cancelled"):
         raise AppError(
-            "campaign.not_cancellable", 409, f"The campaign is already {campaign.status}."
+            "campaign.not_cancellable", message=f"The campaign is already {campaign.status}."
         )
     campaign.status, campaign.cancelled_at = "cancelled", now
     dropped = session.execute(

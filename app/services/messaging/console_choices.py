@@ -58,7 +58,7 @@ def message_preview(
             select(Member).where(Member.member_no == member_no)
         ).scalar_one_or_none()
         if member is None:
-            raise AppError("member.not_found", 404, "No member with this number.")
+            raise AppError("member.not_found", message="No member with this number.")
         values = member_values(session, member, None, now)
     else:
         today = clock.business_date(now)
@@ -68,9 +68,8 @@ def message_preview(
     except ValueError as exc:
         raise AppError(
             "message.invalid_template",
-            422,
-            "The template's fields break WeChat's rules.",
-            {"template": str(exc)},
+            message="The template's fields break WeChat's rules.",
+            details={"template": str(exc)},
         ) from exc
     return {"template_id": spec.get("template_id"), "data": data, "member": values["nickname"]}
 

@@ -239,7 +239,7 @@ def member_view(session: Session, member_id: int, now=None) -> dict:
     """What GET /referrals shows: my code, each invitee's status, and my rewards."""
     member = session.get(Member, member_id)
     if member is None:
-        raise AppError("member.not_found", 404, "No such member.")
+        raise AppError("member.not_found")
     invitees = session.execute(
         select(Referral, Member.nickname)
         .join(Member, Member.id == Referral.invitee_id)
@@ -288,7 +288,7 @@ def poster_code(session: Session, member_id: int) -> bytes:
 
     member = session.get(Member, member_id)
     if member is None:
-        raise AppError("member.not_found", 404, "No such member.")
+        raise AppError("member.not_found")
     page = program(session)["poster_page"]
     key = rkey("poster", member.referral_code, page)
     cached = get_redis().get(key)
