@@ -8,8 +8,26 @@ from pathlib import Path
 import click
 from flask import Flask
 
+from app import (
+    clock,
+    models,  # noqa: F401  (registers every table)
+)
+from app.api import register_blueprints as register_member_api
+from app.api_docs import init_api_docs
+from app.cli import register_cli
 from app.config import ConfigError, load_settings
+from app.console import init_console
+from app.db_pool import ping_when_idle
 from app.embedded_postgres import start_or_join
+from app.errors import register_error_handlers
+from app.extensions import RedisStore, api, db, limiter, migrate
+from app.input_guard import init_input_guard
+from app.logging import configure_logging
+from app.metrics import init_metrics
+from app.ops import blp as ops_blp
+from app.proxy import trust_proxies
+from app.staff import register_blueprints as register_staff_api
+from app.wechat import register_wechat
 
 # What `flask … --help` connects to: nothing (it lists and describes commands, runs none).
 HELP_ONLY_DATABASE_URL = "postgresql+psycopg://help-only@127.0.0.1:1/none"
@@ -40,21 +58,10 @@ def create_app(overrides: dict | None = None) -> Flask:
     app.config.update(settings.as_flask())
     app.config.update(overrides)
 
-    from app import models  # noqa: F401  (register every table)
-    from app.errors import register_error_handlers
-    from app.extensions import RedisStore, api, db, limiter, migrate
-    from app.logging import configure_logging
-
     configure_logging(app)
-    from app.proxy import trust_proxies
-
     trust_proxies(app)
-    from app.metrics import init_metrics
-
     init_metrics(app)
     db.init_app(app)
-    from app.db_pool import ping_when_idle
-
     with app.app_context():
         for engine in db.engines.values():
             ping_when_idle(engine)
@@ -66,36 +73,18 @@ def create_app(overrides: dict | None = None) -> Flask:
     app.config.setdefault("RATELIMIT_HEADERS_ENABLED", True)
     limiter.init_app(app)
     api.init_app(app)
-    from app.api_docs import init_api_docs
-
     init_api_docs(app)
     api.spec.components.security_scheme(
         "bearerAuth", {"type": "http", "scheme": "bearer", "bearerFormat": "opaque"}
     )
     register_error_handlers(app)
-    from app import clock
-
     clock.init_app(app)
-    from app.input_guard import init_input_guard
-
     init_input_guard(app)
-
-    from app.api import register_blueprints as register_member_api
-    from app.ops import blp as ops_blp
-    from app.staff import register_blueprints as register_staff_api
-    from app.wechat import register_wechat
-
     api.register_blueprint(ops_blp)
     register_member_api(api)
     register_staff_api(api)
     register_wechat(app, api)
-
-    from app.console import init_console
-
     init_console(app)
-
-    from app.cli import register_cli
-
     register_cli(app)
     return app
 

@@ -13,6 +13,8 @@ from flask import current_app, g, request
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
 from app.errors import AppError
+from app.extensions import db
+from app.models import Staff
 
 ROLE_RANK = {"clerk": 1, "manager": 2, "marketer": 3, "admin": 4}
 _MEMBER_SALT = "huiyuan.member-token.v1"
@@ -52,7 +54,7 @@ def _bearer() -> str:
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
-        raise AppError("auth.required", 401, "Send Authorization: Bearer <token>.")
+        raise AppError("auth.required", message="Send Authorization: Bearer <token>.")
     return token.strip()
 
 
@@ -60,11 +62,13 @@ def _load(salt: str, ttl_key: str) -> dict:
     try:
         payload = _serializer(salt).loads(_bearer(), max_age=int(current_app.config[ttl_key]))
     except SignatureExpired as exc:
-        raise AppError("auth.token_expired", 401, "The token has expired; sign in again.") from exc
+        raise AppError(
+            "auth.token_expired", message="The token has expired; sign in again."
+        ) from exc
     except BadSignature as exc:
-        raise AppError("auth.invalid_token", 401, "The token is not valid here.") from exc
+        raise AppError("auth.invalid_token") from exc
     if not isinstance(payload, dict):
-        raise AppError("auth.invalid_token", 401, "The token is not valid here.")
+        raise AppError("auth.invalid_token")
     return payload
 
 
@@ -76,7 +80,7 @@ def member_required(fn: Callable) -> Callable:
         payload = _load(_MEMBER_SALT, "MEMBER_TOKEN_TTL")
         member_id = payload.get("mid")
         if not isinstance(member_id, int):
-            raise AppError("auth.invalid_token", 401, "The token is not valid here.")
+            raise AppError("auth.invalid_token")
         g.member_id = member_id
         g.auth_scope = f"member:{member_id}"
         return fn(*args, **kwargs)
@@ -92,16 +96,15 @@ def staff_required(min_role: str = "clerk") -> Callable:
     def decorator(fn: Callable) -> Callable:
         @functools.wraps(fn)
         def wrapper(*args, **kwargs):
-            from app.extensions import db
-            from app.models import Staff
-
             payload = _load(_STAFF_SALT, "STAFF_TOKEN_TTL")
             staff_id = payload.get("sid")
             staff = db.session.get(Staff, staff_id) if isinstance(staff_id, int) else None
             if staff is None or not staff.is_active:
-                raise AppError("auth.invalid_token", 401, "The token is not valid here.")
+                raise AppError("auth.invalid_token")
             if ROLE_RANK[staff.role] < needed:
-                raise AppError("auth.forbidden", 403, f"This needs the {min_role} role or above.")
+                raise AppError(
+                    "auth.forbidden", message=f"This needs the {min_role} role or above."
+                )
             g.staff = staff
             g.auth_scope = f"staff:{staff.id}"
             return fn(*args, **kwargs)

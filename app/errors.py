@@ -8,26 +8,153 @@ from typing import Any
 import marshmallow as ma
 from flask import Flask, g, jsonify
 from flask_smorest import Api
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger("huiyuan.errors")
 
 
+# The one catalogue of error codes: every code the API answers with, its HTTP status and a
+# default message (a raise may say more). The contract names these codes; never rename one.
+CODES: dict[str, tuple[int | None, str]] = {
+    # The HTTP layer: what Flask, webargs and the limiter refuse before a handler runs.
+    "request.malformed": (400, "The request could not be read."),
+    "auth.required": (401, "Sign in first."),
+    "auth.forbidden": (403, "You are not allowed to do this."),
+    "not_found": (404, "Not found."),
+    "method.not_allowed": (405, "This method is not allowed here."),
+    "conflict": (409, "The request conflicts with the current state."),
+    "request.too_large": (413, "The request body is too large."),
+    "request.unsupported_media_type": (415, "Send JSON."),
+    "request.invalid": (422, "The request has invalid fields."),
+    "rate.limited": (429, "Too many requests; slow down."),
+    "internal.error": (500, "Something went wrong on our side. Quote the request id to support."),
+    "service.unavailable": (503, "A service is unavailable; try again shortly."),
+    "http.error": (None, "The request failed."),  # any other HTTP status, as werkzeug raised it
+    # Sign-in and tokens.
+    "auth.invalid_credentials": (401, "Wrong username or password."),
+    "auth.invalid_token": (401, "The token is not valid here."),
+    "auth.token_expired": (401, "The token has expired; sign in again."),
+    "idempotency.in_progress": (
+        409,
+        "A request with this Idempotency-Key is still being processed.",
+    ),
+    "idempotency.mismatch": (409, "This Idempotency-Key was used with a different request."),
+    # Members and the member code.
+    "member.not_found": (404, "No such member."),
+    "member.birthday_locked": (409, "The birthday is set; ask a store to change it."),
+    "member.phone_taken": (409, "This phone number belongs to another member."),
+    "member.create_failed": (503, "Could not create the member; try again."),
+    "member_code.unknown": (404, "This is not a member code."),
+    "member_code.used": (409, "This member code was already scanned."),
+    "member_code.expired": (410, "This member code has expired; ask for a fresh one."),
+    "member_code.unavailable": (503, "Try again in a moment."),
+    # Points, check-in, the till.
+    "points.insufficient": (409, "Not enough points."),
+    "checkin.already_done": (409, "Already checked in today."),
+    "checkin.makeup_limit_reached": (409, "No make-up check-ins left this month."),
+    "checkin.makeup_out_of_window": (422, "This day cannot be made up."),
+    "scan.not_found": (404, "No such scan; scan the member code again."),
+    "scan.expired": (410, "The scan has expired; scan the member code again."),
+    "purchase.not_found": (404, "No such order at this store."),
+    "purchase.duplicate_order": (
+        409,
+        "This order number was already recorded with different details.",
+    ),
+    "refund.duplicate": (409, "This refund number was already used with another amount."),
+    "refund.exceeds_purchase": (422, "The refunds would exceed what was paid."),
+    # Coupons.
+    "coupon.not_found": (404, "No such coupon."),
+    "coupon.not_claimable": (409, "This coupon cannot be claimed now."),
+    "coupon.limit_reached": (409, "You already hold as many of this coupon as allowed."),
+    "coupon.out_of_stock": (409, "This coupon has run out."),
+    "coupon.used": (409, "This coupon has already been used."),
+    "coupon.expired": (409, "This coupon has expired."),
+    "coupon.not_yet_valid": (409, "This coupon cannot be used yet."),
+    "coupon.stock_below_issued": (
+        409,
+        "The stock cannot be lower than the coupons already issued.",
+    ),
+    "coupon.threshold_not_met": (422, "The order does not reach this coupon's threshold."),
+    "redemption.not_found": (404, "No such redemption."),
+    # Lotteries.
+    "lottery.not_found": (404, "No such lottery."),
+    "lottery.prize_not_found": (404, "No such prize."),
+    "lottery.win_not_found": (404, "No such prize won by this member."),
+    "lottery.not_active": (409, "This lottery is not open."),
+    "lottery.already_fulfilled": (409, "This prize was already handed over."),
+    "lottery.budget_below_given": (
+        409,
+        "The budget cannot be lower than the points already given.",
+    ),
+    "lottery.stock_below_won": (409, "The stock cannot be lower than the prizes already won."),
+    "lottery.daily_limit": (429, "No draws left today."),
+    # Referrals, campaigns, messages.
+    "referral.not_found": (404, "No such referral."),
+    "campaign.not_found": (404, "No such campaign."),
+    "campaign.not_draft": (409, "Only drafts can be changed."),
+    "campaign.not_editable": (409, "Only drafts are deleted; cancel instead."),
+    "campaign.not_cancellable": (409, "This campaign can no longer be cancelled."),
+    "message.invalid_template": (422, "The template breaks WeChat's field rules."),
+    # Staff and stores.
+    "staff.store_required": (403, "Till actions need a staff account bound to a store."),
+    "staff.self_lockout": (409, "You cannot demote or deactivate yourself."),
+    "staff.username_taken": (409, "This username is taken."),
+    "store.code_taken": (409, "This store code is taken."),
+    # WeChat.
+    "wechat.invalid_code": (
+        400,
+        "The WeChat code is invalid or already used; call wx.login again.",
+    ),
+    "wechat.bad_signature": (403, "The WeChat signature does not match."),
+    "wechat.user_blocked": (403, "WeChat blocked this user as high-risk."),
+    "wechat.error": (502, "WeChat refused the request."),
+    "wechat.unavailable": (502, "WeChat did not answer; try again."),
+    # Named by the contract for features not built yet (the points mall, the POS API).
+    "points.redeem_over_limit": (422, "Too many points for this order."),
+    "mall.not_available": (409, "This item is not available."),
+    "mall.out_of_stock": (409, "This item has run out."),
+    "mall.limit_reached": (409, "You have exchanged as many of this item as allowed."),
+    "exchange.unknown": (404, "No such exchange."),
+    "exchange.already_collected": (409, "This exchange was already collected."),
+    "exchange.not_cancellable": (409, "This exchange can no longer be cancelled."),
+    "pos.bad_signature": (401, "The request signature does not match."),
+    "pos.key_revoked": (401, "This POS key was revoked."),
+    "pos.stale_timestamp": (401, "The request timestamp is too far from now."),
+    "pos.replayed": (401, "This request was already received."),
+    "purchase.lines_mismatch": (422, "The lines do not add up to the order's amount."),
+}
+
+
 class AppError(Exception):
-    """A failure the client can act on: a dotted code, an HTTP status and a human message."""
+    """A failure the client can act on: a dotted code of CODES, its status and a human message.
+
+    The status comes from the catalogue; a status given here must agree with it. An unknown code
+    is a programming error (ValueError), caught by tests/test_error_codes.py before it ships.
+    """
 
     def __init__(
         self,
         code: str,
-        status: int = 400,
+        status: int | None = None,
         message: str | None = None,
         details: dict[str, Any] | None = None,
         headers: dict[str, str] | None = None,
     ) -> None:
-        super().__init__(message or code)
+        if code not in CODES:
+            raise ValueError(f"error code {code!r} is not in app.errors.CODES")
+        catalogued, default_message = CODES[code]
+        if catalogued is not None and status is not None and status != catalogued:
+            raise ValueError(f"error code {code!r} is {catalogued}, not {status}")
+        status = catalogued or status or 500
+        message = message or default_message
+        super().__init__(message)
         self.code = code
         self.status = status
-        self.message = message or code
+        self.message = message
         self.details = details or {}
         self.headers = headers or {}
 
@@ -54,17 +181,18 @@ class ErrorBodySchema(ma.Schema):
     error = ma.fields.Nested(Inner, required=True)
 
 
+# The catalogue's code for each status werkzeug or webargs may raise.
 _HTTP_CODES = {
-    400: ("request.malformed", "The request could not be read."),
-    401: ("auth.required", "Sign in first."),
-    403: ("auth.forbidden", "You are not allowed to do this."),
-    404: ("not_found", "Not found."),
-    405: ("method.not_allowed", "This method is not allowed here."),
-    409: ("conflict", "The request conflicts with the current state."),
-    413: ("request.too_large", "The request body is too large."),
-    415: ("request.unsupported_media_type", "Send JSON."),
-    422: ("request.invalid", "The request has invalid fields."),
-    429: ("rate.limited", "Too many requests; slow down."),
+    400: "request.malformed",
+    401: "auth.required",
+    403: "auth.forbidden",
+    404: "not_found",
+    405: "method.not_allowed",
+    409: "conflict",
+    413: "request.too_large",
+    415: "request.unsupported_media_type",
+    422: "request.invalid",
+    429: "rate.limited",
 }
 
 
@@ -78,7 +206,8 @@ def render_error(err: AppError):
 
 def _from_http_exception(exc: HTTPException) -> AppError:
     status = exc.code or 500
-    code, message = _HTTP_CODES.get(status, ("http.error", exc.name))
+    code = _HTTP_CODES.get(status, "http.error")
+    message = CODES[code][1] if code != "http.error" else exc.name
     details: dict[str, Any] = {}
     headers: dict[str, str] = {}
     data = getattr(exc, "data", None) or {}
@@ -113,11 +242,6 @@ class HuiyuanApi(Api):
 
 
 def register_error_handlers(app: Flask) -> None:
-    from redis.exceptions import ConnectionError as RedisConnectionError
-    from redis.exceptions import TimeoutError as RedisTimeoutError
-    from sqlalchemy.exc import DBAPIError, OperationalError
-    from sqlalchemy.exc import TimeoutError as PoolTimeoutError
-
     @app.errorhandler(AppError)
     def _app_error(err: AppError):
         # A refused use case leaves nothing behind in the session.
@@ -163,14 +287,14 @@ def register_error_handlers(app: Flask) -> None:
         return render_error(
             AppError(
                 "internal.error",
-                500,
-                "Something went wrong on our side. Quote the request id to support.",
-                {"request_id": g.get("request_id")},
+                message="Something went wrong on our side. Quote the request id to support.",
+                details={"request_id": g.get("request_id")},
             )
         )
 
 
 def _rollback_quietly() -> None:
+    # Lazy: app.extensions imports this module (HuiyuanApi), a real cycle.
     from app.extensions import db
 
     try:

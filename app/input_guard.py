@@ -56,7 +56,9 @@ def _first_problem(value: Any, where: str, depth: int = 0) -> tuple[str, str] | 
 
 
 def _refuse(field: str, message: str) -> AppError:
-    return AppError("request.invalid", 422, "The request has invalid fields.", {field: [message]})
+    return AppError(
+        "request.invalid", message="The request has invalid fields.", details={field: [message]}
+    )
 
 
 def check_request_input() -> None:
@@ -66,7 +68,7 @@ def check_request_input() -> None:
             raise _refuse(name, _PROBLEM)
         if isinstance(value, int) and not 0 <= value <= MAX_ID:
             # No row has such an id; the database would refuse to even compare it.
-            raise AppError("not_found", 404, "Not found.")
+            raise AppError("not_found")
     for name, values in request.args.lists():
         if _bad_text(name) or any(_bad_text(v) for v in values):
             raise _refuse(name if not _bad_text(name) else "_query", _PROBLEM)
@@ -74,7 +76,7 @@ def check_request_input() -> None:
         return
     if not request.is_json:
         if request.path.startswith(JSON_ONLY_PREFIXES):
-            raise AppError("request.unsupported_media_type", 415, "Send JSON.")
+            raise AppError("request.unsupported_media_type")
         return
     try:
         body = request.get_json(silent=True)

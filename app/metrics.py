@@ -21,6 +21,8 @@ from prometheus_client import (
     multiprocess,
 )
 
+from app.errors import AppError
+
 HTTP_REQUESTS = Counter(
     "huiyuan_http_requests_total", "HTTP requests answered", ["method", "endpoint", "status"]
 )
@@ -74,9 +76,7 @@ def metrics() -> Response:
     if token:
         given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
         if not hmac.compare_digest(given.encode(), token.encode()):
-            from app.errors import AppError
-
-            raise AppError("auth.required", 401, "Send the metrics token.")
+            raise AppError("auth.required", message="Send the metrics token.")
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)

@@ -34,9 +34,8 @@ def per_caller(rate: str, key: Callable[[], str]) -> Callable:
                     wait = max(1, math.ceil(reset_at - time.time()))
                     raise AppError(
                         "rate.limited",
-                        429,
-                        "Too many requests; slow down.",
-                        {"limit": str(item)},
+                        message="Too many requests; slow down.",
+                        details={"limit": str(item)},
                         headers={"Retry-After": str(wait)},
                     )
             return fn(*args, **kwargs)

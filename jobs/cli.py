@@ -7,6 +7,10 @@ from datetime import datetime
 import click
 from flask.cli import AppGroup
 
+from jobs.queue import QueueUnavailable, run_worker
+from jobs.schedule import JOBS, run_job
+from jobs.scheduler import run_scheduler
+
 jobs_cli = AppGroup("jobs", help="Scheduled jobs.")
 
 
@@ -27,8 +31,6 @@ def _parse_instant(value: str | None) -> datetime | None:
 @click.option("--now", "now_text", default=None, help="Run as of this ISO instant.")
 def run_once(name: str, now_text: str | None) -> None:
     """Run one job now, as of an instant."""
-    from jobs.schedule import JOBS, run_job
-
     if name not in JOBS:
         raise click.UsageError(f"unknown job {name!r}; known: {', '.join(sorted(JOBS))}")
     outcome = run_job(name, now=_parse_instant(now_text))
@@ -38,8 +40,6 @@ def run_once(name: str, now_text: str | None) -> None:
 @jobs_cli.command("run")
 def run() -> None:
     """The scheduler process (one per deployment; extra copies stand by)."""
-    from jobs.scheduler import run_scheduler
-
     run_scheduler()
 
 
@@ -48,8 +48,6 @@ def run() -> None:
 @click.option("--name", default=None, help="Worker name (default: host pid and a random tag).")
 def worker(burst: bool, name: str | None) -> None:
     """An RQ worker for message dispatch (with DISPATCH_VIA=rq; run as many as needed)."""
-    from jobs.queue import QueueUnavailable, run_worker
-
     try:
         run_worker(burst=burst, name=name)
     except QueueUnavailable as exc:

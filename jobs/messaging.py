@@ -99,6 +99,7 @@ def messages_dispatch_job(now: datetime) -> dict:
     counts.update(dispatch.recover_stale(db.session, now))
     counts["followers_linked"] = link_followers(db.session)
     workers = int(current_app.config.get("DISPATCH_WORKERS", 2))
+    # Lazy: jobs.queue imports this module (its tasks call send_bucket), a real cycle.
     from jobs import queue
 
     if queue.dispatch_via_queue():

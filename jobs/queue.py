@@ -21,6 +21,13 @@ from datetime import datetime
 
 import redis
 from flask import Flask, current_app
+from rq import Queue, Worker, get_current_job
+
+from app import clock, create_app
+from app.extensions import db
+from app.metrics import DISPATCH_TASKS
+from app.services.messaging import dispatch
+from jobs.messaging import send_bucket
 
 log = logging.getLogger("huiyuan.queue")
 QUEUE = "messages"
@@ -51,8 +58,6 @@ def queue_name(app: Flask | None = None) -> str:
 
 
 def message_queue(app: Flask | None = None):
-    from rq import Queue
-
     app = app or current_app
     return Queue(queue_name(app), connection=connection(app), default_timeout=TASK_TIMEOUT_SECONDS)
 
@@ -92,8 +97,6 @@ def _app_for_worker() -> Flask:
     """The app of this worker process (made once, from the environment, like gunicorn's)."""
     global _worker_app
     if _worker_app is None:
-        from app import create_app
-
         _worker_app = create_app()
     return _worker_app
 
@@ -106,14 +109,6 @@ def dispatch_batch(
     `as_of` fixes the clock (tests, `run-once --now`); otherwise the worker's clock is used at
     each claim, so a task that waited in the queue still honours quiet hours.
     """
-    from rq import get_current_job
-
-    from app import clock
-    from app.extensions import db
-    from app.metrics import DISPATCH_TASKS
-    from app.services.messaging import dispatch
-    from jobs.messaging import send_bucket
-
     fixed = datetime.fromisoformat(as_of) if as_of else None
     job = get_current_job()
     # The claim names the RQ worker (process) and this task, for the outbox's claimed_by.
@@ -144,8 +139,6 @@ def dispatch_batch(
 
 def run_worker(burst: bool = False, name: str | None = None) -> bool:
     """Work the message queue in this process until stopped (or, with burst, until empty)."""
-    from rq import Worker
-
     app = current_app._get_current_object()
     global _worker_app
     _worker_app = app  # tasks run in this very app: one set of pools per worker process

@@ -20,17 +20,18 @@ import time
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
-from flask import Flask, current_app
+from flask import Flask, current_app, has_app_context
 
 from app.extensions import db, get_redis, rkey
+from app.schedule import JOBSTORE_TABLE
 from jobs.sandbox_time import SandboxClockFollower
+from jobs.schedule import JOBS, run_job
 
 log = logging.getLogger("huiyuan.scheduler")
 LEASE_SECONDS = float(os.environ.get("SCHEDULER_LEASE_SECONDS", "30"))
 HEARTBEAT_SECONDS = LEASE_SECONDS / 3
 STANDBY_POLL = float(os.environ.get("SCHEDULER_STANDBY_POLL", "5"))
 MISFIRE_GRACE_SECONDS = 600
-JOBSTORE_TABLE = "apscheduler_jobs"
 
 _RENEW = """
 if redis.call('get', KEYS[1]) == ARGV[1] then
@@ -81,8 +82,6 @@ class Lease:
 
 
 def build_scheduler(app: Flask) -> BackgroundScheduler:
-    from jobs.schedule import JOBS
-
     tz = app.config["BUSINESS_TZ"]
     # The sandbox clock jumps: a job it jumps past runs once, however far, instead of "missed".
     grace = None if app.config.get("SANDBOX") else MISFIRE_GRACE_SECONDS
@@ -101,7 +100,7 @@ def build_scheduler(app: Flask) -> BackgroundScheduler:
     )
     for spec in JOBS.values():
         scheduler.add_job(
-            "jobs.schedule:run_scheduled",
+            "jobs.scheduler:run_scheduled",
             CronTrigger(timezone=tz, **spec.cron),
             args=[spec.name],
             id=spec.name,
@@ -179,3 +178,16 @@ def _try_renew(lease: Lease) -> bool:
             log.warning("lease renew failed: %s", type(exc).__name__)
             time.sleep(1)
     return False
+
+
+def run_scheduled(name: str) -> None:
+    """Entry point APScheduler calls (by reference, so the job store can persist it)."""
+    app = current_app if has_app_context() else app_for_jobs()
+    with app.app_context():
+        if not holds_lease():
+            log.warning("job %s not run: this scheduler no longer holds the lease", name)
+            return
+        try:
+            run_job(name, trigger="schedule")
+        except Exception:  # noqa: BLE001 - recorded in job_runs; the scheduler keeps going
+            pass

@@ -11,6 +11,7 @@ import requests
 
 from app.logging import JsonFormatter
 from app.metrics import count_delivery
+from jobs.cli import jobs_cli
 
 
 def _sample(text: str, name: str, **labels) -> float:
@@ -27,7 +28,7 @@ def _metrics(client) -> str:
 
 def test_job_runs_are_counted_by_job_and_outcome(app, client):
     before = _sample(_metrics(client), "huiyuan_job_runs_total", job="idempotency_purge")
-    result = app.test_cli_runner().invoke(args=["jobs", "run-once", "idempotency_purge"])
+    result = app.test_cli_runner().invoke(jobs_cli, args=["run-once", "idempotency_purge"])
     assert result.exit_code == 0, result.output
     after = _sample(
         _metrics(client), "huiyuan_job_runs_total", job="idempotency_purge", outcome="ok"

@@ -1,3 +1,1 @@
-"""CLI command modules; each attaches commands to a group in app.cli. One import per module."""
-
-from app.commands import demo, orders, sandbox, staff  # noqa: F401
+"""CLI command modules, one group each; app.cli registers them."""

@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import click
+from flask.cli import AppGroup
 from sqlalchemy import select
 
-from app.cli import demo_cli
+from app import clock
 from app.extensions import db
 from app.models import Member, Staff, Store
+from app.models.coupons import CouponTemplate
+from app.models.lottery import Lottery
+from app.schemas.coupons import CouponTemplateSchema
+from app.schemas.lottery import LotteryAdminSchema
+from app.services import identifiers
 from app.services import staff as staff_service
-from app.services.members import identifiers
+from app.services.coupons import coupon_admin
+from app.services.lottery import lottery_admin
+
+demo_cli = AppGroup("demo", help="Demo data for the sandbox.")
 
 DEMO_PASSWORD = "demo-pass-123"
 STAFF = [
@@ -62,15 +73,6 @@ def load_demo() -> list[tuple[str, str, str | None]]:
 def _load_engagement(session) -> None:
     """A claimable coupon and an open points lottery, made as the marketer would make them
     (through the admin schemas and services), so a new sandbox has something to claim and draw."""
-    from datetime import timedelta
-
-    from app import clock
-    from app.models.coupons import CouponTemplate
-    from app.models.lottery import Lottery
-    from app.schemas.coupons import CouponTemplateSchema
-    from app.schemas.lottery import LotteryAdminSchema
-    from app.services.coupons import coupon_admin
-    from app.services.lottery import lottery_admin
 
     marketer = session.execute(select(Staff).where(Staff.username == "marketer")).scalar_one()
     coupon = session.execute(

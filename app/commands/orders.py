@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import click
+from flask.cli import AppGroup
 
-from app.cli import orders_cli
 from app.extensions import db
 from app.services.till import order_import
 from app.services.till.order_rows import FORMATS
+
+orders_cli = AppGroup("orders", help="Historical purchases.")
 
 MAX_BAD_LINES_SHOWN = 50
 

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import click
+from flask.cli import AppGroup
 
-from app.cli import staff_cli
 from app.errors import AppError
 from app.extensions import db
 from app.models.staff import ROLES
 from app.services import staff as staff_service
+
+staff_cli = AppGroup("staff", help="Staff accounts.")
 
 
 @staff_cli.command("create")

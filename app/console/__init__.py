@@ -9,37 +9,13 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from flask import Blueprint, Flask
+from flask import Flask
 
-bp = Blueprint(
-    "console",
-    __name__,
-    url_prefix="/console",
-    template_folder="templates",
-    static_folder="static",
-    static_url_path="/static",
-)
-
-# Pages may load only their own scripts (vendored libraries included) and talk only to this
-# origin; the camera stream is a blob: URL.
-CONTENT_SECURITY_POLICY = "; ".join(
-    [
-        "default-src 'self'",
-        "script-src 'self'",
-        "style-src 'self' 'unsafe-inline'",
-        "img-src 'self' data: blob:",
-        "media-src 'self' blob:",
-        "connect-src 'self'",
-        "frame-ancestors 'none'",
-        "base-uri 'none'",
-        "form-action 'self'",
-    ]
-)
+from app.console import views  # noqa: F401  (its routes register on bp)
+from app.console.blueprint import bp
 
 
 def init_console(app: Flask) -> None:
-    from app.console import views  # noqa: F401  (routes register on bp)
-
     # The console session lasts as long as the staff token it hands to its pages.
     app.config["PERMANENT_SESSION_LIFETIME"] = timedelta(seconds=int(app.config["STAFF_TOKEN_TTL"]))
     app.config["SESSION_COOKIE_NAME"] = "huiyuan_console"

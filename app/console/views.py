@@ -17,8 +17,8 @@ from flask import (
 )
 
 from app.auth import issue_staff_token
-from app.console import CONTENT_SECURITY_POLICY, bp
 from app.console import forms as form_rules
+from app.console.blueprint import CONTENT_SECURITY_POLICY, bp
 from app.console.i18n import catalogue, translate
 from app.console.menus import PAGES, may_open, menu_for
 from app.console.session import (
@@ -37,7 +37,23 @@ from app.console.session import (
 from app.errors import AppError
 from app.extensions import db, limiter
 from app.models import Staff, Store
+from app.models.segments import LIFECYCLE_STAGES, RFM_GROUPS
+from app.schemas.checkin import CheckinRulesSchema
+from app.schemas.coupons import CouponTemplateSchema
+from app.schemas.lottery import LotteryAdminSchema, PrizeSchema
+from app.schemas.messaging import CampaignInSchema
+from app.schemas.points import (
+    ExpiryConfigSchema,
+    PointsProgramSchema,
+    PurchaseSchema,
+    RefundSchema,
+    TierConfigSchema,
+)
+from app.schemas.referrals import ReferralProgramSchema
+from app.schemas.segments import SegmentsProgramSchema
+from app.schemas.staff import ScanRequestSchema
 from app.services import staff as staff_service
+from app.services.messaging import console_choices
 
 
 @bp.after_request
@@ -193,9 +209,6 @@ def _rate_limited(_exc):
 @bp.route("/till")
 @console_page("till")
 def till():
-    from app.schemas.points import PurchaseSchema, RefundSchema
-    from app.schemas.staff import ScanRequestSchema
-
     return render_page(
         "console/till.html",
         ScanRequestSchema=ScanRequestSchema,
@@ -207,8 +220,6 @@ def till():
 @bp.route("/programs/points")
 @console_page("programs_points")
 def programs_points():
-    from app.schemas.points import ExpiryConfigSchema, PointsProgramSchema, TierConfigSchema
-
     return render_page(
         "console/programs_points.html",
         PointsProgramSchema=PointsProgramSchema,
@@ -223,8 +234,6 @@ def programs_points():
 @bp.route("/programs/checkin")
 @console_page("programs_checkin")
 def programs_checkin():
-    from app.schemas.checkin import CheckinRulesSchema
-
     return render_page(
         "console/programs_checkin.html",
         CheckinRulesSchema=CheckinRulesSchema,
@@ -241,8 +250,6 @@ def jobs():
 @bp.route("/programs/lotteries")
 @console_page("programs_lotteries")
 def programs_lotteries():
-    from app.schemas.lottery import LotteryAdminSchema, PrizeSchema
-
     return render_page(
         "console/programs_lotteries.html",
         LotteryAdminSchema=LotteryAdminSchema,
@@ -253,16 +260,12 @@ def programs_lotteries():
 @bp.route("/programs/coupons")
 @console_page("programs_coupons")
 def programs_coupons():
-    from app.schemas.coupons import CouponTemplateSchema
-
     return render_page("console/programs_coupons.html", CouponTemplateSchema=CouponTemplateSchema)
 
 
 @bp.route("/programs/referral")
 @console_page("programs_referral")
 def programs_referral():
-    from app.schemas.referrals import ReferralProgramSchema
-
     return render_page(
         "console/programs_referral.html", ReferralProgramSchema=ReferralProgramSchema
     )
@@ -278,10 +281,6 @@ def segments():
 @bp.route("/campaigns/<int:campaign_id>")
 @console_page("campaigns")
 def campaigns(campaign_id: int | None = None):
-    from app.models.segments import LIFECYCLE_STAGES, RFM_GROUPS
-    from app.schemas.messaging import CampaignInSchema
-    from app.services.messaging import console_choices
-
     return render_page(
         "console/campaigns.html",
         CampaignInSchema=CampaignInSchema,
@@ -297,11 +296,12 @@ def campaigns(campaign_id: int | None = None):
 @console_page("campaigns")
 def campaign_preview():
     """The message as a member will see it (JSON for the campaign page's preview pane)."""
-    from app.services.messaging import console_choices
 
     body = request.get_json(silent=True)
     if not isinstance(body, dict) or not isinstance(body.get("template"), dict):
-        raise AppError("request.invalid", 422, "Send the template.", {"template": ["Required."]})
+        raise AppError(
+            "request.invalid", message="Send the template.", details={"template": ["Required."]}
+        )
     member_no = body.get("member_no") or None
     preview = console_choices.message_preview(
         db.session,
@@ -315,8 +315,6 @@ def campaign_preview():
 @bp.route("/programs/segments")
 @console_page("programs_segments")
 def programs_segments():
-    from app.schemas.segments import SegmentsProgramSchema
-
     return render_page(
         "console/programs_segments.html", SegmentsProgramSchema=SegmentsProgramSchema
     )

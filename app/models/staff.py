@@ -33,10 +33,6 @@ class Staff(CreatedAt, db.Model):
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 
-    @property
-    def is_chain_wide(self) -> bool:
-        return self.role in CHAIN_ROLES
-
 
 class AuditEntry(CreatedAt, db.Model):
     """Every staff write: who, at which store, what, on what."""

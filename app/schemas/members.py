@@ -4,7 +4,7 @@ import marshmallow as ma
 
 from app.schemas.common import ModelResultSchema, TierSchema, computed
 from app.services.coupons import describe
-from app.services.members.identifiers import mask_phone
+from app.services.identifiers import mask_phone
 
 
 class LoginSchema(ma.Schema):

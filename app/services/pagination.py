@@ -34,7 +34,9 @@ def decode_cursor(cursor: str | None) -> int | None:
         return value
     except (ValueError, KeyError, TypeError) as exc:
         raise AppError(
-            "request.invalid", 422, "The cursor is not valid.", {"cursor": ["Not valid."]}
+            "request.invalid",
+            message="The cursor is not valid.",
+            details={"cursor": ["Not valid."]},
         ) from exc
 
 

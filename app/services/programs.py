@@ -1,7 +1,9 @@
-"""Program settings (points, checkin, referral, ...): defaults in code, overrides in the database.
+"""The one registry of program settings (points, checkin, referral, segments, messaging).
 
-Each program module registers its defaults with `register_defaults(name, dict)` at import time;
-`get_config` returns the stored settings merged over those defaults.
+Defaults in code, overrides in the database (`program_configs`). Each program's module registers
+its defaults with `register_defaults(name, dict)` at import time; every read of a program's
+settings is `get_config` (the stored settings merged over those defaults) and every write is
+`put_config`. A name nobody registered is a programming error, not an empty program.
 """
 
 from __future__ import annotations
@@ -28,16 +30,29 @@ _cache_lock = threading.Lock()
 
 
 def register_defaults(name: str, defaults: dict) -> None:
+    if name in _DEFAULTS and _DEFAULTS[name] != defaults:
+        raise ValueError(f"program {name!r} is registered twice with different defaults")
     _DEFAULTS[name] = defaults
+
+
+def registered() -> list[str]:
+    """The programs whose settings this registry holds."""
+    return sorted(_DEFAULTS)
+
+
+def _known(name: str) -> None:
+    if name not in _DEFAULTS:
+        raise KeyError(f"no program {name!r} is registered (known: {', '.join(registered())})")
 
 
 def get_config(session: Session, name: str) -> dict:
     """The program's settings: what marketing saved, over the built-in defaults."""
+    _known(name)
     key = (str(session.get_bind().url), name)
     cached = _cache.get(key)
     if cached is not None and time.monotonic() - cached[0] < CACHE_SECONDS:
         return pickle.loads(cached[1])
-    merged = copy.deepcopy(_DEFAULTS.get(name, {}))
+    merged = copy.deepcopy(_DEFAULTS[name])
     row = session.get(ProgramConfig, name)
     if row is not None:
         merged.update(copy.deepcopy(row.config))
@@ -54,6 +69,7 @@ def forget_cached() -> None:
 
 def put_config(session: Session, name: str, config: dict, staff: Staff) -> dict:
     """Replace the program's settings (already validated by its schema) and audit who did it."""
+    _known(name)
     row = session.get(ProgramConfig, name)
     if row is None:
         row = ProgramConfig(name=name, config=config, updated_by=staff.id)

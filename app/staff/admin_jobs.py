@@ -8,6 +8,7 @@ from flask_smorest import Blueprint
 from app.auth import staff_required
 from app.extensions import db
 from app.schemas.jobs import JobListSchema
+from app.services.job_runs import job_overview
 
 blp = Blueprint("admin_jobs", __name__, url_prefix="/staff/v1/admin/jobs", description="Jobs")
 
@@ -18,6 +19,4 @@ class Jobs(MethodView):
     @blp.response(200, JobListSchema)
     def get(self):
         """Scheduled jobs: schedule, next run, last run and its outcome."""
-        from jobs.runs import job_overview
-
         return job_overview(db.session)

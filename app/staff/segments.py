@@ -38,7 +38,7 @@ class SegmentsCsv(MethodView):
     def get(self, args, figure):
         """One figure as CSV (UTF-8 with BOM, so spreadsheets show the Chinese group names)."""
         if figure not in segments_report.CSV_FIGURES:
-            raise AppError("not_found", 404, "No such figure.")
+            raise AppError("not_found", message="No such figure.")
         data = segments_report.report(db.session, args["period_from"], args["period_to"])
         header, rows = segments_report.csv_rows(data, figure)
         out = io.StringIO()

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from flask import Flask
 
+from app.wechat.oa_callback import blp as oa_callback
+from app.wechat.sandbox import register_sandbox
+
 
 def register_wechat(app: Flask, api) -> None:
-    from app.wechat.oa_callback import blp as oa_callback
-
     api.register_blueprint(oa_callback)
     if app.config.get("SANDBOX"):
-        from app.wechat.sandbox import register_sandbox
-
         register_sandbox(app, api)

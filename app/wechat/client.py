@@ -45,7 +45,7 @@ class _Client(WeChatClient):
         self.API_BASE_URL = self.base + "/cgi-bin/"
         # The API groups carry absolute base URLs of their own; point them here too.
         self.wxa.API_BASE_URL = self.base + "/"
-        for group in ("message", "user", "qrcode"):
+        for group in ("message", "user"):
             getattr(self, group).API_BASE_URL = self.API_BASE_URL
 
     @property
@@ -200,14 +200,6 @@ def send_template_message(
     return _call("oa", "template_send", lambda c: c.post("message/template/send", data=body))
 
 
-def create_qrcode(scene_str: str) -> dict:
-    body = {
-        "action_name": "QR_LIMIT_STR_SCENE",
-        "action_info": {"scene": {"scene_str": scene_str}},
-    }
-    return _call("oa", "qrcode_create", lambda c: c.post("qrcode/create", data=body))
-
-
 def oa_user_info(openid: str, timeout: float | None = None) -> dict:
     return _call(
         "oa",
@@ -222,18 +214,17 @@ def as_app_error(exc: Exception) -> AppError:
     if isinstance(exc, WeChatAPIError):
         if exc.errcode == 40029:
             message = "The WeChat code is invalid or already used; call wx.login again."
-            return AppError("wechat.invalid_code", 400, message)
+            return AppError("wechat.invalid_code", message=message)
         if exc.errcode == 45011:
             message = "WeChat is rate-limiting this user."
-            return AppError("rate.limited", 429, message, headers={"Retry-After": "60"})
+            return AppError("rate.limited", message=message, headers={"Retry-After": "60"})
         if exc.errcode == 40226:
-            return AppError("wechat.user_blocked", 403, "WeChat blocked this user as high-risk.")
+            return AppError("wechat.user_blocked")
         if exc.errcode == -1:
-            return AppError("wechat.unavailable", 502, "WeChat is busy; try again.")
+            return AppError("wechat.unavailable", message="WeChat is busy; try again.")
         return AppError(
             "wechat.error",
-            502,
-            "WeChat refused the request.",
-            {"errcode": exc.errcode, "api": exc.api},
+            message="WeChat refused the request.",
+            details={"errcode": exc.errcode, "api": exc.api},
         )
-    return AppError("wechat.unavailable", 502, "WeChat did not answer; try again.")
+    return AppError("wechat.unavailable")

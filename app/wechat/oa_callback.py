@@ -12,6 +12,7 @@ import hmac
 import logging
 
 import marshmallow as ma
+import xmltodict
 from flask import Response, current_app, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
@@ -51,7 +52,7 @@ def _sha1(*parts: str) -> str:
 
 
 def _forbidden() -> AppError:
-    return AppError("wechat.bad_signature", 403, "The WeChat signature does not match.")
+    return AppError("wechat.bad_signature")
 
 
 def _check(expected: str, given: str) -> None:
@@ -68,7 +69,6 @@ def _aes_keys() -> list[str]:
 
 def _decrypt(body: bytes, args: dict) -> tuple[str, str]:
     """The plain XML of a safe-mode POST and the AES key that opened it (403 if forged)."""
-    import xmltodict
 
     try:
         encrypt = xmltodict.parse(body)["xml"]["Encrypt"]

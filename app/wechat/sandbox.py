@@ -268,21 +268,6 @@ def wxa_code_unlimited():
     return current_app.response_class(png, mimetype="image/png")
 
 
-@wechat_bp.post("/cgi-bin/qrcode/create")
-def qrcode_create():
-    failure = _guard("qrcode_create")
-    if failure:
-        return failure
-    body = _body()
-    scene = ((body.get("action_info") or {}).get("scene") or {}).get("scene_str", "")
-    if not scene or len(scene) > 64:
-        return _error(40097, "invalid args")
-    ticket = _digest("ticket", scene, 40)
-    return jsonify(
-        {"ticket": ticket, "expire_seconds": None, "url": f"http://weixin.qq.com/q/{ticket}"}
-    )
-
-
 @wechat_bp.get("/cgi-bin/user/info")
 def user_info():
     failure = _guard("user_info")
@@ -308,7 +293,7 @@ def oa_openid():
 def add_fault():
     body = _body()
     if not body.get("api"):
-        raise AppError("request.invalid", 422, "Name the api.", {"api": ["Required."]})
+        raise AppError("request.invalid", message="Name the api.", details={"api": ["Required."]})
     get_redis().rpush(rkey("sandbox", "faults", body["api"]), json.dumps(body))
     return jsonify({"ok": True}), 201
 

@@ -105,8 +105,3 @@ def sign_in(page):
         page.wait_for_load_state("networkidle")
 
     return do
-
-
-def has_endpoint(app, rule: str, method: str = "GET") -> bool:
-    """Whether the app serves this path (APIs built by other issues may not be merged yet)."""
-    return any(r.rule == rule and method in r.methods for r in app.url_map.iter_rules())

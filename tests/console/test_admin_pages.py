@@ -98,12 +98,8 @@ def test_a_clerks_browser_is_refused_admin_pages_and_shown_no_admin_menu(
 
 
 def test_admin_sets_segment_rules_and_sees_the_contracts_error(
-    page, app, sign_in, make_staff, client, staff_headers
+    page, sign_in, make_staff, client, staff_headers
 ):
-    from tests.console.conftest import has_endpoint
-
-    if not has_endpoint(app, "/staff/v1/admin/programs/segments", "PUT"):
-        pytest.skip("PUT /staff/v1/admin/programs/segments is not in this build yet (issue 5)")
     admin = make_staff("admin")
     sign_in(admin, "/console/programs/segments")
     page.wait_for_function("document.querySelector('[data-field=lost_days]').value !== ''")

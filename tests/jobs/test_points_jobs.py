@@ -10,13 +10,14 @@ from sqlalchemy import select
 from app.models import Member
 from app.models.points import PointEntry
 from app.services.ledger import points_expiry
+from jobs.cli import jobs_cli
 from tests.conftest import ledger_invariants
 
 EARNED = datetime(2026, 6, 1, 4, 0, tzinfo=UTC)
 
 
 def run_once(app, name: str, now: str):
-    result = app.test_cli_runner().invoke(args=["jobs", "run-once", name, "--now", now])
+    result = app.test_cli_runner().invoke(jobs_cli, args=["run-once", name, "--now", now])
     assert result.exit_code == 0, result.output
     return result
 

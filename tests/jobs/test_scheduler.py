@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import select
 
 from app.models.jobs import JobRun
+from jobs.cli import jobs_cli
 from tests.conftest import sandbox_process_env
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -22,7 +23,7 @@ def test_run_once_records_the_run_and_admin_sees_it(
 ):
     runner = app.test_cli_runner()
     result = runner.invoke(
-        args=["jobs", "run-once", "idempotency_purge", "--now", "2026-11-25T04:10:00+08:00"]
+        jobs_cli, args=["run-once", "idempotency_purge", "--now", "2026-11-25T04:10:00+08:00"]
     )
     assert result.exit_code == 0, result.output
     run = session.execute(select(JobRun)).scalar_one()
@@ -42,9 +43,9 @@ def test_run_once_records_the_run_and_admin_sees_it(
 
 def test_run_once_rejects_unknown_jobs_and_naive_instants(app):
     runner = app.test_cli_runner()
-    assert runner.invoke(args=["jobs", "run-once", "nope"]).exit_code != 0
+    assert runner.invoke(jobs_cli, args=["run-once", "nope"]).exit_code != 0
     naive = runner.invoke(
-        args=["jobs", "run-once", "idempotency_purge", "--now", "2026-11-25T04:10:00"]
+        jobs_cli, args=["run-once", "idempotency_purge", "--now", "2026-11-25T04:10:00"]
     )
     assert naive.exit_code != 0
     assert "offset" in naive.output
@@ -98,15 +99,15 @@ def test_a_standby_takes_over_within_a_minute_by_default():
 
 def test_a_copy_that_lost_the_lease_runs_nothing(app, session, monkeypatch):
     from app.extensions import get_redis, rkey
-    from jobs import schedule, scheduler
+    from jobs import scheduler
 
     lease = scheduler.Lease()
     monkeypatch.setattr(scheduler, "_lease", lease)
     get_redis().set(rkey("scheduler", "lease"), "someone-else")
-    schedule.run_scheduled("idempotency_purge")
+    scheduler.run_scheduled("idempotency_purge")
     assert session.execute(select(JobRun)).first() is None
     get_redis().set(rkey("scheduler", "lease"), lease.owner)
-    schedule.run_scheduled("idempotency_purge")
+    scheduler.run_scheduled("idempotency_purge")
     assert session.execute(select(JobRun)).scalar_one().trigger == "schedule"
 
 

@@ -13,6 +13,7 @@ from app.models import Member, Purchase
 from app.models.points import PointEntry
 from app.models.segments import MemberSegment
 from app.services.segments import model as segments_model
+from jobs.cli import jobs_cli
 
 # shared/ sits beside the repository (as in CI); a checkout elsewhere can point at it.
 _SAMPLE = Path("data/cdnow/CDNOW_sample.txt")
@@ -53,7 +54,7 @@ def test_cdnow_import_then_refresh_reproduces_fader_hardie_lee_2005(app, session
 
     # The job, as of the end of the paper's calibration period (1997-09-30, Shanghai time).
     run = runner.invoke(
-        args=["jobs", "run-once", "segments_refresh", "--now", "1997-09-30T23:00:00+08:00"]
+        jobs_cli, args=["run-once", "segments_refresh", "--now", "1997-09-30T23:00:00+08:00"]
     )
     assert run.exit_code == 0, run.output
     from app.models.jobs import JobRun

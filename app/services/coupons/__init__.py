@@ -23,8 +23,8 @@ from app.errors import AppError
 from app.models import Member
 from app.models.coupons import COUPON_SOURCES, Coupon, CouponHolding, CouponTemplate
 from app.services import pagination
+from app.services.identifiers import CROCKFORD
 from app.services.ledger import points_program
-from app.services.members.identifiers import CROCKFORD
 
 CODE_LENGTH = 16  # 16 Crockford characters: 80 random bits, hopeless to guess
 
@@ -81,7 +81,7 @@ def _by_ref(session: Session, ref: str) -> Coupon | None:
 
 
 def _not_claimable(message: str) -> AppError:
-    return AppError("coupon.not_claimable", 409, message)
+    return AppError("coupon.not_claimable", message=message)
 
 
 def in_audience(session: Session, template: CouponTemplate, member: Member, now) -> bool:
@@ -125,7 +125,7 @@ def _issue_new(session, template_id: int, member_id: int, source: str, ref: str,
     """issue_coupon for a ref not seen before (a claim's ref is random, so it skips the look-up)."""
     template = session.get(CouponTemplate, template_id, populate_existing=True)
     if template is None:
-        raise AppError("coupon.not_found", 404, "No such coupon.")
+        raise AppError("coupon.not_found")
     if not template.is_active:
         raise _not_claimable("This coupon is no longer offered.")
     valid_from, valid_until = validity(template, now)
@@ -137,7 +137,7 @@ def _issue_new(session, template_id: int, member_id: int, source: str, ref: str,
         if template.audience != "all":
             member = session.get(Member, member_id)
             if member is None:
-                raise AppError("member.not_found", 404, "No such member.")
+                raise AppError("member.not_found")
             if not in_audience(session, template, member, now):
                 raise _not_claimable("This coupon is for other members.")
     if template.issued >= template.stock_total:
@@ -151,9 +151,8 @@ def _issue_new(session, template_id: int, member_id: int, source: str, ref: str,
             return existing
         raise AppError(
             "coupon.limit_reached",
-            409,
-            f"At most {template.limit_per_member} of this coupon per member.",
-            {"limit_per_member": template.limit_per_member},
+            message=f"At most {template.limit_per_member} of this coupon per member.",
+            details={"limit_per_member": template.limit_per_member},
         )
     coupon = _insert_coupon(
         session,
@@ -198,7 +197,7 @@ def _uncount_holding(session: Session, template_id: int, member_id: int) -> None
 
 
 def _out_of_stock() -> AppError:
-    return AppError("coupon.out_of_stock", 409, "This coupon has run out.")
+    return AppError("coupon.out_of_stock")
 
 
 def _insert_coupon(session: Session, values: dict) -> Coupon | None:
@@ -282,7 +281,7 @@ def available(session: Session, member_id: int, now=None) -> list[ClaimableTempl
     now = now or clock.now()
     member = session.get(Member, member_id)
     if member is None:
-        raise AppError("member.not_found", 404, "No such member.")
+        raise AppError("member.not_found")
     rows = session.execute(
         select(CouponTemplate, CouponHolding.count)
         .outerjoin(

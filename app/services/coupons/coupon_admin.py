@@ -47,7 +47,7 @@ def create_template(session: Session, fields: dict, staff: Staff) -> CouponTempl
 def get_template(session: Session, template_id: int) -> CouponTemplate:
     template = session.get(CouponTemplate, template_id)
     if template is None:
-        raise AppError("coupon.not_found", 404, "No such coupon template.")
+        raise AppError("coupon.not_found", message="No such coupon template.")
     return template
 
 
@@ -74,9 +74,8 @@ def update_template(
         if changed is None:
             raise AppError(
                 "coupon.stock_below_issued",
-                409,
-                "The stock cannot be lower than the coupons already issued.",
-                {"issued": template.issued},
+                message="The stock cannot be lower than the coupons already issued.",
+                details={"issued": template.issued},
             )
     for field in MUTABLE:
         if field in changes:

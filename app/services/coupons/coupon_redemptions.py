@@ -37,26 +37,24 @@ def _find_coupon(session: Session, staff: Staff, coupon_code, scan_id, coupon_id
         if coupon is not None and coupon.member_id != scan.member_id:
             coupon = None
     if coupon is None:
-        raise AppError("coupon.not_found", 404, "No such coupon.")
+        raise AppError("coupon.not_found")
     return coupon
 
 
 def _refusal(coupon: Coupon, now: datetime) -> AppError | None:
     if coupon.status == "used":
-        return AppError("coupon.used", 409, "This coupon has already been used.")
+        return AppError("coupon.used")
     if coupon.valid_until <= now:
         return AppError(
             "coupon.expired",
-            409,
-            "This coupon has expired.",
-            {"valid_until": str(coupon.valid_until)},
+            message="This coupon has expired.",
+            details={"valid_until": str(coupon.valid_until)},
         )
     if coupon.valid_from > now:
         return AppError(
             "coupon.not_yet_valid",
-            409,
-            "This coupon cannot be used yet.",
-            {"valid_from": coupon.valid_from.isoformat()},
+            message="This coupon cannot be used yet.",
+            details={"valid_from": coupon.valid_from.isoformat()},
         )
     return None
 
@@ -90,9 +88,8 @@ def redeem(
     if order_amount_fen < template.threshold_fen:
         raise AppError(
             "coupon.threshold_not_met",
-            422,
-            f"This coupon needs an order of at least {template.threshold_fen} fen.",
-            {"threshold_fen": template.threshold_fen, "order_amount_fen": order_amount_fen},
+            message=f"This coupon needs an order of at least {template.threshold_fen} fen.",
+            details={"threshold_fen": template.threshold_fen, "order_amount_fen": order_amount_fen},
         )
     discount = discount_for(template, order_amount_fen)
     if dry_run:
@@ -117,7 +114,7 @@ def redeem(
         replay = _same_order(session, coupon, store_id, order_no)
         if replay is not None:
             return RedemptionResult(replay, template, dry_run=False)
-        raise _refusal(coupon, now) or AppError("coupon.used", 409, "Already used.")
+        raise _refusal(coupon, now) or AppError("coupon.used", message="Already used.")
     redemption = CouponRedemption(
         coupon_id=coupon.id,
         member_id=coupon.member_id,
@@ -177,7 +174,7 @@ def reverse(
     redemption = session.get(CouponRedemption, redemption_id)
     scope = store_scope(staff)
     if redemption is None or (scope is not None and redemption.store_id != scope):
-        raise AppError("redemption.not_found", 404, "No such redemption.")
+        raise AppError("redemption.not_found")
     if _reverse(session, redemption_id, staff.id, reason, now):
         audit.record(
             session,

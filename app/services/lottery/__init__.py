@@ -30,6 +30,8 @@ from app.models.lottery import (
 )
 from app.services import ledger
 from app.services.coupons import issue_coupon
+from app.services.staff import audit, require_store
+from app.services.till.scans import resolve_scan
 
 
 def pick_slot(weights: Sequence[int], randbelow: Callable[[int], int] = secrets.randbelow) -> int:
@@ -49,7 +51,7 @@ def pick_slot(weights: Sequence[int], randbelow: Callable[[int], int] = secrets.
 def get_lottery(session: Session, lottery_id: int) -> Lottery:
     lottery = session.get(Lottery, lottery_id)
     if lottery is None:
-        raise AppError("lottery.not_found", 404, "No such lottery.")
+        raise AppError("lottery.not_found")
     return lottery
 
 
@@ -83,9 +85,8 @@ def _use_allowance(session: Session, lottery: Lottery, member_id: int, day: date
         wait = int((clock.business_day_end(day) - now).total_seconds()) + 1
         raise AppError(
             "lottery.daily_limit",
-            429,
-            f"At most {lottery.daily_draw_limit} draws a day in this lottery.",
-            {"daily_draw_limit": lottery.daily_draw_limit},
+            message=f"At most {lottery.daily_draw_limit} draws a day in this lottery.",
+            details={"daily_draw_limit": lottery.daily_draw_limit},
             headers={"Retry-After": str(max(wait, 1))},
         )
 
@@ -97,10 +98,10 @@ def draw(session: Session, member_id: int, lottery_id: int, now: datetime | None
     now = now or clock.now()
     lottery = get_lottery(session, lottery_id)
     if not is_open(lottery, now):
-        raise AppError("lottery.not_active", 409, "This lottery is not open.")
+        raise AppError("lottery.not_active")
     prizes = active_prizes(session, lottery.id)
     if sum(p.weight for p in prizes) <= 0:  # nothing to draw: do not take the member's points
-        raise AppError("lottery.not_active", 409, "This lottery has no prizes to draw.")
+        raise AppError("lottery.not_active", message="This lottery has no prizes to draw.")
     day = clock.business_date(now)
     _use_allowance(session, lottery, member_id, day, now)
     record = LotteryDraw(
@@ -292,8 +293,6 @@ def open_lotteries(session: Session, member_id: int, now=None) -> list[dict]:
 def fulfil_physical_prize(session: Session, staff, scan_id: str, draw_id: int, now=None) -> dict:
     """Hand over a physical prize at a store to the scanned member who won it; once only
     (409 lottery.already_fulfilled)."""
-    from app.services.staff import audit, require_store
-    from app.services.till.scans import resolve_scan
 
     now = now or clock.now()
     store_id = require_store(staff)
@@ -301,9 +300,9 @@ def fulfil_physical_prize(session: Session, staff, scan_id: str, draw_id: int, n
     record = session.get(LotteryDraw, draw_id)
     prize = session.get(LotteryPrize, record.prize_id) if record and record.prize_id else None
     if record is None or record.member_id != scan.member_id or prize is None:
-        raise AppError("lottery.win_not_found", 404, "No such prize won by this member.")
+        raise AppError("lottery.win_not_found")
     if prize.kind != "physical":
-        raise AppError("lottery.win_not_found", 404, "No physical prize on this draw.")
+        raise AppError("lottery.win_not_found", message="No physical prize on this draw.")
     done = session.execute(
         update(LotteryDraw)
         .where(LotteryDraw.id == draw_id, LotteryDraw.fulfilled_at.is_(None))
@@ -311,6 +310,6 @@ def fulfil_physical_prize(session: Session, staff, scan_id: str, draw_id: int, n
         .returning(LotteryDraw.id)
     ).scalar_one_or_none()
     if done is None:
-        raise AppError("lottery.already_fulfilled", 409, "This prize was already handed over.")
+        raise AppError("lottery.already_fulfilled")
     audit.record(session, staff, "lottery.fulfil", "lottery_draw", draw_id, {"prize": prize.name})
     return {"draw_id": draw_id, "prize": prize.name, "fulfilled_at": now, "store_id": store_id}

@@ -34,15 +34,16 @@ def _jsonable(values: dict) -> dict:
 def _check_prize(session: Session, fields: dict) -> None:
     kind = fields["kind"]
     if kind == "points" and fields.get("points", 0) <= 0:
-        raise AppError("request.invalid", 422, "A points prize needs points.", {"points": ["> 0"]})
+        raise AppError(
+            "request.invalid", message="A points prize needs points.", details={"points": ["> 0"]}
+        )
     if kind == "coupon":
         template_id = fields.get("coupon_template_id")
         if template_id is None or session.get(CouponTemplate, template_id) is None:
             raise AppError(
                 "request.invalid",
-                422,
-                "A coupon prize needs an existing coupon template.",
-                {"coupon_template_id": ["Unknown coupon template."]},
+                message="A coupon prize needs an existing coupon template.",
+                details={"coupon_template_id": ["Unknown coupon template."]},
             )
 
 
@@ -95,14 +96,13 @@ def update_lottery(session: Session, lottery_id: int, changes: dict, staff: Staf
             setattr(lottery, field, changes[field])
     if lottery.starts_at >= lottery.ends_at:
         raise AppError(
-            "request.invalid", 422, "The window is empty.", {"ends_at": ["After start."]}
+            "request.invalid", message="The window is empty.", details={"ends_at": ["After start."]}
         )
     if lottery.points_budget is not None and lottery.points_budget < lottery.points_given:
         raise AppError(
             "lottery.budget_below_given",
-            409,
-            "The budget cannot be lower than the points already given.",
-            {"points_given": lottery.points_given},
+            message="The budget cannot be lower than the points already given.",
+            details={"points_given": lottery.points_given},
         )
     audit.record(session, staff, "lottery.update", "lottery", lottery_id, _jsonable(changes))
     session.commit()
@@ -125,7 +125,7 @@ def update_prize(
     below what was already won: 409 lottery.stock_below_won)."""
     prize = session.get(LotteryPrize, prize_id)
     if prize is None or prize.lottery_id != lottery_id:
-        raise AppError("lottery.prize_not_found", 404, "No such prize.")
+        raise AppError("lottery.prize_not_found")
     if "stock_total" in changes and prize.kind != "none":
         changed = session.execute(
             update(LotteryPrize)
@@ -136,9 +136,8 @@ def update_prize(
         if changed is None:
             raise AppError(
                 "lottery.stock_below_won",
-                409,
-                "The stock cannot be lower than the prizes already won.",
-                {"won": prize.won},
+                message="The stock cannot be lower than the prizes already won.",
+                details={"won": prize.won},
             )
     for field in PRIZE_FIELDS:
         if field in changes:

@@ -14,7 +14,10 @@ from app.errors import AppError
 from app.models import Member, Store
 from app.models.base import insert_ignore
 from app.models.segments import MemberSegment
-from app.services.members import identifiers
+from app.services import identifiers
+from app.services.members import member_summary, signup_hooks
+from app.services.staff import store_scope
+from app.services.till.scans import till_member
 from app.wechat import client as wechat
 
 
@@ -99,14 +102,13 @@ def _create(session: Session, openid: str, unionid: str | None, store_id: int | 
         if _by_openid(session, openid) is not None:
             return False
         # Otherwise a random member_no or referral_code collided: draw again.
-    raise AppError("member.create_failed", 503, "Could not create the member; try again.")
+    raise AppError("member.create_failed")
 
 
 def on_member_created(
     session: Session, member: Member, referral_code: str | None, unionid: str | None = None
 ) -> None:
     """Everything a brand-new member gets, in the sign-up transaction (referrals, gifts)."""
-    from app.services.members import signup_hooks
 
     signup_hooks.run(session, member, referral_code, unionid)
 
@@ -115,7 +117,7 @@ def bind_phone(session: Session, member_id: int, phone_code: str) -> Member:
     """Bind the WeChat-verified phone; a phone belongs to one member (409 member.phone_taken)."""
     member = session.get(Member, member_id)
     if member is None:
-        raise AppError("member.not_found", 404, "No such member.")
+        raise AppError("member.not_found")
     try:
         info = wechat.get_phone_number(phone_code)  # billed per call: once per code
     except (wechat.WeChatAPIError, wechat.WeChatUnavailable) as exc:
@@ -124,7 +126,7 @@ def bind_phone(session: Session, member_id: int, phone_code: str) -> Member:
     country = str(info.get("countryCode") or "86").lstrip("+")
     phone = pure if country == "86" else f"+{country}{pure}"
     if not pure:
-        raise AppError("wechat.error", 502, "WeChat returned no phone number.")
+        raise AppError("wechat.error", message="WeChat returned no phone number.")
     if member.phone == phone:
         return member
     try:
@@ -133,9 +135,8 @@ def bind_phone(session: Session, member_id: int, phone_code: str) -> Member:
     except IntegrityError as exc:
         session.rollback()
         raise AppError(
-            "member.phone_taken", 409, "This phone number belongs to another member."
+            "member.phone_taken", message="This phone number belongs to another member."
         ) from exc
-    from app.services.members import signup_hooks
 
     signup_hooks.phone_bound(session, member)
     session.commit()
@@ -147,16 +148,18 @@ def update_profile(session: Session, member_id: int, changes: dict) -> Member:
     """Change nickname, avatar, gender; the birthday can be set once (it drives birthday gifts)."""
     member = session.get(Member, member_id)
     if member is None:
-        raise AppError("member.not_found", 404, "No such member.")
+        raise AppError("member.not_found")
     birthday: date | None = changes.get("birthday")
     if birthday is not None:
         if birthday > clock.business_today():
             raise AppError(
-                "request.invalid", 422, "The birthday is in the future.", {"birthday": ["Future."]}
+                "request.invalid",
+                message="The birthday is in the future.",
+                details={"birthday": ["Future."]},
             )
         if member.birthday is not None and member.birthday != birthday:
             raise AppError(
-                "member.birthday_locked", 409, "The birthday is set; ask a store to change it."
+                "member.birthday_locked", message="The birthday is set; ask a store to change it."
             )
     for field in ("nickname", "avatar_url", "gender", "birthday"):
         if field in changes and changes[field] is not None:
@@ -169,8 +172,7 @@ def profile(session: Session, member_id: int) -> dict:
     """What GET /me shows: identity, tier, points (with what expires soon), check-in, referral."""
     member = session.get(Member, member_id)
     if member is None:
-        raise AppError("member.not_found", 404, "No such member.")
-    from app.services.members import member_summary
+        raise AppError("member.not_found")
 
     today = clock.business_today()
     return {
@@ -195,8 +197,6 @@ def find_for_staff(
 ) -> list[LookedUpMember]:
     """Members matching a phone or member number that this staff member may see, each with
     their segment (stage, RFM group, odds of still buying) from the last nightly refresh."""
-    from app.services.staff import store_scope
-    from app.services.till.scans import till_member
 
     query = select(Member)
     if phone:

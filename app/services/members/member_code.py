@@ -53,7 +53,7 @@ def current_code(secret: str, member_id: int, now: datetime) -> MemberCode:
         if client.set(key, value, nx=True, ex=REMEMBER_SECONDS) or client.get(key) == value:
             break
     else:  # pragma: no cover - four collisions in one step are practically impossible
-        raise AppError("member_code.unavailable", 503, "Try again in a moment.")
+        raise AppError("member_code.unavailable")
     next_step = _step_start(step + 1)
     return MemberCode(
         code=code,
@@ -66,13 +66,13 @@ def current_code(secret: str, member_id: int, now: datetime) -> MemberCode:
 def resolve_code(code: str, now: datetime) -> tuple[int, int]:
     """(member_id, step) of a scanned code: 404 for garbage, 410 once it is too old."""
     if len(code) != 18 or not code.isdigit() or not code.startswith(PREFIX):
-        raise AppError("member_code.unknown", 404, "This is not a member code.")
+        raise AppError("member_code.unknown")
     raw = get_redis().get(rkey("mcode", code))
     if raw is None:
-        raise AppError("member_code.unknown", 404, "This is not a member code.")
+        raise AppError("member_code.unknown")
     member_id, step = (int(part) for part in raw.split(":"))
     if now > _step_start(step) + timedelta(seconds=ACCEPT_SECONDS):
         raise AppError(
-            "member_code.expired", 410, "This member code has expired; ask for a fresh one."
+            "member_code.expired", message="This member code has expired; ask for a fresh one."
         )
     return member_id, step

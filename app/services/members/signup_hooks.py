@@ -8,6 +8,7 @@ from __future__ import annotations
 from sqlalchemy.orm import Session
 
 from app.models import Member
+from app.services import coupons, referrals
 
 
 def run(
@@ -15,7 +16,6 @@ def run(
 ) -> None:
     """Called inside the sign-up transaction of a brand-new member. `unionid` is what WeChat
     said, even when sign-in kept it off the member because another member already holds it."""
-    from app.services import coupons, referrals
 
     referrals.bind_at_signup(session, member, referral_code, unionid)
     coupons.give_signup_gifts(session, member)
@@ -23,7 +23,6 @@ def run(
 
 def phone_bound(session: Session, member: Member) -> None:
     """Called inside the transaction that bound the member's phone."""
-    from app.services import referrals
 
     session.refresh(member)
     referrals.on_phone_bound(session, member)

@@ -31,7 +31,9 @@ def load_filter(raw: dict | None) -> dict:
         return AudienceFilterSchema().load(as_json)
     except ma.ValidationError as err:
         raise AppError(
-            "request.invalid", 422, "The audience filter has invalid fields.", err.messages
+            "request.invalid",
+            message="The audience filter has invalid fields.",
+            details=err.messages,
         ) from err
 
 

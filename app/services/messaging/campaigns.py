@@ -26,12 +26,9 @@ _HASH_MULT = 2654435761
 _HASH_MOD = 4294967291
 
 
-def holdout_bucket(member_id: int, salt: int) -> int:
+def holdout_bucket(member_id, salt: int):
+    """The member's bucket, 0..9999: of an int in Python, or of a member_id column in SQL."""
     return ((member_id * _HASH_MULT + salt) % _HASH_MOD) % HOLDOUT_SCALE
-
-
-def _bucket_sql(member_id_col, salt: int):
-    return ((member_id_col * _HASH_MULT + salt) % _HASH_MOD) % HOLDOUT_SCALE
 
 
 def list_campaigns(session: Session, limit: int, cursor: str | None) -> pagination.Page:
@@ -45,7 +42,7 @@ def get(session: Session, campaign_id: int, lock: bool = False) -> Campaign:
         query = query.with_for_update()
     campaign = session.execute(query).scalar_one_or_none()
     if campaign is None:
-        raise AppError("campaign.not_found", 404, "No such campaign.")
+        raise AppError("campaign.not_found")
     return campaign
 
 
@@ -86,7 +83,9 @@ def update_draft(session: Session, campaign_id: int, fields: dict, staff: Staff)
     """Change a campaign while it is a draft (scheduled ones must be cancelled first)."""
     campaign = get(session, campaign_id, lock=True)
     if campaign.status != "draft":
-        raise AppError("campaign.not_editable", 409, f"A {campaign.status} campaign is not edited.")
+        raise AppError(
+            "campaign.not_editable", message=f"A {campaign.status} campaign is not edited."
+        )
     _apply(campaign, dict(fields))
     audit.record(session, staff, "campaign.update", "campaign", campaign.id, {})
     session.commit()
@@ -96,7 +95,7 @@ def update_draft(session: Session, campaign_id: int, fields: dict, staff: Staff)
 def delete_draft(session: Session, campaign_id: int, staff: Staff) -> None:
     campaign = get(session, campaign_id, lock=True)
     if campaign.status != "draft":
-        raise AppError("campaign.not_editable", 409, "Only drafts are deleted; cancel instead.")
+        raise AppError("campaign.not_editable")
     session.delete(campaign)
     audit.record(session, staff, "campaign.delete", "campaign", campaign_id, {})
     session.commit()
@@ -109,21 +108,22 @@ def _check_sendable(campaign: Campaign) -> None:
     if not wanted:
         raise AppError(
             "message.invalid_template",
-            422,
-            f"The {campaign.channel} channel needs a template for it.",
-            {"template": {campaign.channel: "required"}},
+            message=f"The {campaign.channel} channel needs a template for it.",
+            details={"template": {campaign.channel: "required"}},
         )
     for channel in wanted:
         message_templates.check_template(template[channel], channel == "oa", f"template.{channel}")
     if campaign.send_at is None:
-        raise AppError("request.invalid", 422, "Set send_at first.", {"send_at": ["Required."]})
+        raise AppError(
+            "request.invalid", message="Set send_at first.", details={"send_at": ["Required."]}
+        )
 
 
 def schedule(session: Session, campaign_id: int, staff: Staff) -> Campaign:
     """Fix the campaign to go at its send time; its template is checked against WeChat's rules."""
     campaign = get(session, campaign_id, lock=True)
     if campaign.status != "draft":
-        raise AppError("campaign.not_draft", 409, f"The campaign is already {campaign.status}.")
+        raise AppError("campaign.not_draft", message=f"The campaign is already {campaign.status}.")
     _check_sendable(campaign)
     campaign.status = "scheduled"
     audit.record(session, staff, "campaign.schedule", "campaign", campaign.id, {})
@@ -137,7 +137,7 @@ def cancel(session: Session, campaign_id: int, staff: Staff, now: datetime | Non
     campaign = get(session, campaign_id, lock=True)
     if campaign.status in ("sent", "cancelled"):
         raise AppError(
-            "campaign.not_cancellable", 409, f"The campaign is already {campaign.status}."
+            "campaign.not_cancellable", message=f"The campaign is already {campaign.status}."
         )
     campaign.status, campaign.cancelled_at = "cancelled", now
     dropped = session.execute(
@@ -169,7 +169,7 @@ def enqueue(session: Session, campaign: Campaign, now: datetime) -> dict:
     targets = select(
         literal(campaign.id).label("campaign_id"),
         member_id,
-        (_bucket_sql(member_id, campaign.holdout_salt) < campaign.holdout_bp).label("holdout"),
+        (holdout_bucket(member_id, campaign.holdout_salt) < campaign.holdout_bp).label("holdout"),
     ).where(member_id.is_not(None))
     _insert_from_select(
         session,

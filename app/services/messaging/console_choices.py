@@ -13,6 +13,9 @@ from sqlalchemy.orm import Session
 from app import clock
 from app.errors import AppError
 from app.models import Member, Store
+from app.services.ledger import points_program
+from app.services.messaging import message_templates
+from app.services.messaging.dispatch import member_values
 
 # The member a preview is shown for when no real member is named.
 SAMPLE_MEMBER = {
@@ -31,7 +34,6 @@ def store_choices(session: Session) -> list[dict]:
 
 def tier_choices(session: Session) -> list[dict]:
     """The tiers of the points program, lowest first."""
-    from app.services.ledger import points_program
 
     return [
         {"code": t["code"], "name": t["name"]}
@@ -48,8 +50,6 @@ def message_preview(
 ) -> dict:
     """The message as the member will read it: the template checked against WeChat's rules
     (422 message.invalid_template) and filled with that member's values, or a sample member's."""
-    from app.services.messaging import message_templates
-    from app.services.messaging.dispatch import member_values
 
     now = now or clock.now()
     message_templates.check_template(spec, official_account)
@@ -58,7 +58,7 @@ def message_preview(
             select(Member).where(Member.member_no == member_no)
         ).scalar_one_or_none()
         if member is None:
-            raise AppError("member.not_found", 404, "No member with this number.")
+            raise AppError("member.not_found", message="No member with this number.")
         values = member_values(session, member, None, now)
     else:
         today = clock.business_date(now)
@@ -68,9 +68,8 @@ def message_preview(
     except ValueError as exc:
         raise AppError(
             "message.invalid_template",
-            422,
-            "The template's fields break WeChat's rules.",
-            {"template": str(exc)},
+            message="The template's fields break WeChat's rules.",
+            details={"template": str(exc)},
         ) from exc
     return {"template_id": spec.get("template_id"), "data": data, "member": values["nickname"]}
 

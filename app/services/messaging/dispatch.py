@@ -11,6 +11,7 @@ as `uncertain` and never resent (WeChat's advice: do not blindly resend).
 from __future__ import annotations
 
 import logging
+import time
 from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
@@ -20,6 +21,7 @@ from app import clock
 from app.metrics import count_delivery
 from app.models import Member
 from app.models.messaging import Campaign, OaFollower, OutboxMessage
+from app.services.ledger import expiring_summary
 from app.services.messaging import marketing_cap, message_templates, outbox, subscriptions
 from app.services.messaging.send_outcomes import DAILY_QUOTA_PAUSE, Prepared
 from app.services.messaging.send_outcomes import give_up as _give_up
@@ -93,7 +95,6 @@ def member_values(
 ) -> dict:
     """What a template can show of a member (nickname, balance, points expiring soonest...).
     The lots are read only when the template (`spec`; None: any) shows expiring points."""
-    from app.services.ledger import expiring_summary
 
     values = {
         "nickname": member.nickname,
@@ -287,7 +288,6 @@ def dispatch_due(
     budget_seconds: float | None = None,
 ) -> dict:
     """Claim and deliver due messages until none are left (or the budget is spent)."""
-    import time
 
     counts: dict[str, int] = {}
     started = time.monotonic()

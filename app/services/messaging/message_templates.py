@@ -124,9 +124,8 @@ def check_template(spec: dict, official_account: bool = False, where: str = "tem
     if errors:
         raise AppError(
             "message.invalid_template",
-            422,
-            "The template's fields break WeChat's rules.",
-            {where: errors},
+            message="The template's fields break WeChat's rules.",
+            details={where: errors},
         )
 
 

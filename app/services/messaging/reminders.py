@@ -8,6 +8,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app import clock
+from app.models.base import insert_ignore
 from app.models.messaging import OutboxMessage
 from app.models.points import PointLot
 from app.models.segments import MemberSegment
@@ -120,8 +121,6 @@ def dormant_wakeup(session: Session, now: datetime) -> dict:
 
 
 def _enqueue_ids(session: Session, rows: list[dict], now: datetime, cfg: dict) -> list[int]:
-    from app.models.base import insert_ignore
-
     values = [
         {
             "purpose": "dormant_wakeup",

@@ -19,11 +19,13 @@ from sqlalchemy.orm import Session
 
 from app import clock
 from app.errors import AppError
+from app.extensions import get_redis, rkey
 from app.models import Member, Purchase
 from app.models.base import insert_ignore
 from app.models.referrals import MemberIdentity, Referral, ReferralReward
 from app.services import ledger, programs
 from app.services.referrals import referral_rewards
+from app.wechat import client as wechat
 
 DEFAULTS = {
     "enabled": True,
@@ -247,7 +249,7 @@ def my_referrals(session: Session, member_id: int) -> MyReferrals:
     rewards (the 200 latest of each)."""
     member = session.get(Member, member_id)
     if member is None:
-        raise AppError("member.not_found", 404, "No such member.")
+        raise AppError("member.not_found")
     invitees = session.execute(
         select(Referral, Member.nickname)
         .join(Member, Member.id == Referral.invitee_id)
@@ -272,12 +274,10 @@ def my_referrals(session: Session, member_id: int) -> MyReferrals:
 def poster_code(session: Session, member_id: int) -> bytes:
     """The member's mini-program code (PNG) with the referral code in its scene; generated
     once per code and page, then served from Redis (WeChat limits and bills generation)."""
-    from app.extensions import get_redis, rkey
-    from app.wechat import client as wechat
 
     member = session.get(Member, member_id)
     if member is None:
-        raise AppError("member.not_found", 404, "No such member.")
+        raise AppError("member.not_found")
     page = program(session)["poster_page"]
     key = rkey("poster", member.referral_code, page)
     cached = get_redis().get(key)

@@ -181,7 +181,7 @@ def review(session: Session, referral_id: int, approve: bool, staff: Staff, now=
     now = now or clock.now()
     referral = session.get(Referral, referral_id)
     if referral is None:
-        raise AppError("referral.not_found", 404, "No such referral.")
+        raise AppError("referral.not_found")
     referral.reviewed_by = staff.id
     if approve:
         referral.flagged = False

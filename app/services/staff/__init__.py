@@ -22,7 +22,7 @@ def authenticate(session: Session, username: str, password: str) -> Staff:
     staff = session.execute(select(Staff).where(Staff.username == username)).scalar_one_or_none()
     ok = check_password_hash(staff.password_hash if staff else _DUMMY_HASH, password)
     if staff is None or not ok or not staff.is_active:
-        raise AppError("auth.invalid_credentials", 401, "Wrong username or password.")
+        raise AppError("auth.invalid_credentials")
     return staff
 
 
@@ -35,30 +35,32 @@ def require_store(staff: Staff) -> int:
     """The store a till action happens at: clerks and managers have one; others cannot."""
     if staff.store_id is None:
         raise AppError(
-            "staff.store_required", 403, "Till actions need a staff account bound to a store."
+            "staff.store_required", message="Till actions need a staff account bound to a store."
         )
     return staff.store_id
 
 
 def _validate_role(session: Session, role: str, store_id: int | None) -> None:
     if role not in ROLES:
-        raise AppError("request.invalid", 422, "Unknown role.", {"role": [f"One of {ROLES}."]})
+        raise AppError(
+            "request.invalid", message="Unknown role.", details={"role": [f"One of {ROLES}."]}
+        )
     if role in STORE_ROLES and store_id is None:
         raise AppError(
             "request.invalid",
-            422,
-            "Clerks and managers belong to a store.",
-            {"store_id": ["Required."]},
+            message="Clerks and managers belong to a store.",
+            details={"store_id": ["Required."]},
         )
     if role in CHAIN_ROLES and store_id is not None:
         raise AppError(
             "request.invalid",
-            422,
-            "Marketers and admins act on all stores.",
-            {"store_id": ["Must be empty for this role."]},
+            message="Marketers and admins act on all stores.",
+            details={"store_id": ["Must be empty for this role."]},
         )
     if store_id is not None and session.get(Store, store_id) is None:
-        raise AppError("request.invalid", 422, "No such store.", {"store_id": ["Unknown store."]})
+        raise AppError(
+            "request.invalid", message="No such store.", details={"store_id": ["Unknown store."]}
+        )
 
 
 def create_staff(
@@ -85,7 +87,7 @@ def create_staff(
         session.flush()
     except IntegrityError as exc:
         session.rollback()
-        raise AppError("staff.username_taken", 409, "This username is taken.") from exc
+        raise AppError("staff.username_taken") from exc
     if by is not None:
         audit.record(session, by, "staff.create", "staff", staff.id, {"role": role})
     session.commit()
@@ -98,7 +100,7 @@ def update_staff(session: Session, staff_id: int, changes: dict, by: Staff) -> S
     store_id = changes.get("store_id", staff.store_id)
     _validate_role(session, role, store_id)
     if staff.id == by.id and (changes.get("is_active") is False or role != staff.role):
-        raise AppError("staff.self_lockout", 409, "You cannot demote or deactivate yourself.")
+        raise AppError("staff.self_lockout")
     staff.role, staff.store_id = role, store_id
     for field in ("display_name", "is_active"):
         if field in changes:
@@ -119,7 +121,7 @@ def list_staff(session: Session, limit: int, cursor: str | None) -> pagination.P
 def get_staff(session: Session, staff_id: int) -> Staff:
     staff = session.get(Staff, staff_id)
     if staff is None:
-        raise AppError("not_found", 404, "No such staff member.")
+        raise AppError("not_found", message="No such staff member.")
     return staff
 
 
@@ -130,7 +132,7 @@ def create_store(session: Session, fields: dict, by: Staff | None = None) -> Sto
         session.flush()
     except IntegrityError as exc:
         session.rollback()
-        raise AppError("store.code_taken", 409, "This store code is taken.") from exc
+        raise AppError("store.code_taken") from exc
     if by is not None:
         audit.record(session, by, "store.create", "store", store.id, fields)
     session.commit()
@@ -145,7 +147,7 @@ def list_stores(session: Session, limit: int, cursor: str | None) -> pagination.
 def get_store(session: Session, store_id: int) -> Store:
     store = session.get(Store, store_id)
     if store is None:
-        raise AppError("not_found", 404, "No such store.")
+        raise AppError("not_found", message="No such store.")
     return store
 
 
@@ -157,7 +159,7 @@ def update_store(session: Session, store_id: int, changes: dict, by: Staff) -> S
         session.flush()
     except IntegrityError as exc:
         session.rollback()
-        raise AppError("store.code_taken", 409, "This store code is taken.") from exc
+        raise AppError("store.code_taken") from exc
     audit.record(session, by, "store.update", "store", store.id, changes)
     session.commit()
     return store

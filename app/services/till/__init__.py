@@ -60,7 +60,7 @@ def record_purchase(
     store_id = require_store(staff)
     if paid_at is not None and paid_at > now + timedelta(minutes=1):
         raise AppError(
-            "request.invalid", 422, "paid_at is in the future.", {"paid_at": ["Future."]}
+            "request.invalid", message="paid_at is in the future.", details={"paid_at": ["Future."]}
         )
     existing = _by_order(session, store_id, order_no)
     scan = resolve_scan(session, scan_id, staff, now) if existing is None else None
@@ -95,8 +95,7 @@ def record_purchase(
         if existing.fingerprint != fingerprint or existing.source != "till":
             raise AppError(
                 "purchase.duplicate_order",
-                409,
-                "This order number was already recorded with different details.",
+                message="This order number was already recorded with different details.",
             )
         return _answer(session, existing)
     purchase = _by_order(session, store_id, order_no)
@@ -151,7 +150,7 @@ def refund_purchase(
     store_id = require_store(staff)
     purchase = _by_order(session, store_id, order_no, lock=True)
     if purchase is None:
-        raise AppError("purchase.not_found", 404, "No such order at this store.")
+        raise AppError("purchase.not_found")
     fingerprint = _fingerprint(order_no, refund_no, amount_fen)
     prior = session.execute(
         select(Refund).where(Refund.purchase_id == purchase.id, Refund.refund_no == refund_no)
@@ -159,15 +158,15 @@ def refund_purchase(
     if prior is not None:
         if prior.fingerprint != fingerprint:
             raise AppError(
-                "refund.duplicate", 409, "This refund number was already used with another amount."
+                "refund.duplicate",
+                message="This refund number was already used with another amount.",
             )
         return _refund_answer(session, purchase, prior)
     if purchase.refunded_fen + amount_fen > purchase.amount_fen:
         raise AppError(
             "refund.exceeds_purchase",
-            422,
-            "The refunds would exceed what was paid.",
-            {"refundable_fen": purchase.amount_fen - purchase.refunded_fen},
+            message="The refunds would exceed what was paid.",
+            details={"refundable_fen": purchase.amount_fen - purchase.refunded_fen},
         )
     refunded_total = purchase.refunded_fen + amount_fen
     # Proportional, rounded down, on the running total: the last refund reverses the remainder.
@@ -238,7 +237,7 @@ def adjust_points(
     member = session.get(Member, member_id)
     scope = store_scope(staff)
     if member is None or (scope is not None and member.store_id != scope):
-        raise AppError("member.not_found", 404, "No such member.")
+        raise AppError("member.not_found")
     ref = f"adjustment:{secrets.token_hex(12)}"
     common = {
         "reason": "adjustment",

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from app import clock
 from app.models import Member, Purchase, Store
 from app.models.base import UTCDateTime, insert_ignore
-from app.services.members import identifiers
+from app.services import identifiers
 from app.services.till.order_rows import BadRow, OrderRow, RowError, read_rows
 
 BATCH_SIZE = 1000

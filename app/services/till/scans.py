@@ -40,7 +40,7 @@ def scan_member_code(
     member_id, step = member_code.resolve_code(code, now)
     member = session.get(Member, member_id)
     if member is None:
-        raise AppError("member_code.unknown", 404, "This is not a member code.")
+        raise AppError("member_code.unknown")
     scan = Scan(
         id=secrets.token_hex(16),
         member_code=code,
@@ -56,7 +56,7 @@ def scan_member_code(
         session.flush()  # the unique (member_code, code_step) picks one winner
     except IntegrityError as exc:
         session.rollback()
-        raise AppError("member_code.used", 409, "This member code was already scanned.") from exc
+        raise AppError("member_code.used") from exc
     session.commit()
     return ScannedMember(scan, till_member(session, member, now))
 
@@ -74,7 +74,7 @@ def resolve_scan(session: Session, scan_id: str, staff: Staff, now: datetime | N
     """The scan behind a till action: only its own staff member's, and only for 10 minutes."""
     scan = session.get(Scan, scan_id) if isinstance(scan_id, str) and len(scan_id) <= 32 else None
     if scan is None or scan.staff_id != staff.id:
-        raise AppError("scan.not_found", 404, "No such scan; scan the member code again.")
+        raise AppError("scan.not_found")
     if (now or clock.now()) > scan.expires_at:
-        raise AppError("scan.expired", 410, "The scan has expired; scan the member code again.")
+        raise AppError("scan.expired")
     return scan

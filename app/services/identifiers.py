@@ -1,4 +1,5 @@
-"""Member numbers and referral codes: unguessable, and telling nothing about sign-up order."""
+"""Identifiers: member numbers and referral codes (unguessable, telling nothing about sign-up
+order), coupon codes share their Crockford alphabet; phone masking."""
 
 from __future__ import annotations
 
@@ -23,10 +24,6 @@ def new_member_no() -> str:
     """12 digits: 11 random (first not 0) + a Luhn check digit, so typos are caught at the till."""
     body = str(secrets.randbelow(9) + 1) + "".join(str(secrets.randbelow(10)) for _ in range(10))
     return body + luhn_digit(body)
-
-
-def is_valid_member_no(value: str) -> bool:
-    return len(value) == 12 and value.isdigit() and luhn_digit(value[:-1]) == value[-1]
 
 
 def new_referral_code() -> str:

@@ -8,8 +8,7 @@ from sqlalchemy import func, inspect, select, text
 from sqlalchemy.orm import Session
 
 from app.models.jobs import JobRun
-from jobs.schedule import JOBS
-from jobs.scheduler import JOBSTORE_TABLE
+from app.schedule import JOBSTORE_TABLE, SCHEDULE
 
 
 def _next_runs(session: Session) -> dict[str, datetime]:
@@ -33,7 +32,7 @@ def job_overview(session: Session) -> list[dict]:
     }
     next_runs = _next_runs(session)
     overview = []
-    for spec in JOBS.values():
+    for spec in SCHEDULE.values():
         run = last_runs.get(spec.name)
         overview.append(
             {
