@@ -58,6 +58,7 @@ class RedisStore:
             )
             self.embedded = False
         else:
+            # Only `make run` (no REDIS_URL) needs the stand-in; a production worker never loads it.
             import fakeredis
 
             with RedisStore._fake_lock:

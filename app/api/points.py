@@ -8,10 +8,9 @@ from flask_smorest import Blueprint
 
 from app.auth import member_required
 from app.extensions import db
-from app.models.points import PointEntry
 from app.schemas.common import PageArgsSchema
 from app.schemas.points import PointEntryPageSchema
-from app.services import ledger, pagination
+from app.services import ledger
 
 blp = Blueprint("points", __name__, url_prefix="/api/v1/me/points", description="Points")
 
@@ -23,10 +22,4 @@ class Entries(MethodView):
     @blp.response(200, PointEntryPageSchema)
     def get(self, args):
         """Every movement of the member's points, newest first."""
-        return pagination.page(
-            db.session,
-            ledger.entries_query(g.member_id),
-            PointEntry.id,
-            args["limit"],
-            args["cursor"],
-        )
+        return ledger.entries(db.session, g.member_id, args["limit"], args["cursor"])

@@ -27,6 +27,7 @@ from app.errors import AppError
 from app.models import Member
 from app.models.base import insert_ignore
 from app.models.points import PointEntry, PointLot
+from app.services import pagination
 from app.services.ledger import points_program, rules
 
 
@@ -335,5 +336,7 @@ def expiring_summary(session: Session, member_id: int, today: date, days: int = 
     return [{"points": int(total), "expires_on": day} for day, total in rows]
 
 
-def entries_query(member_id: int):
-    return select(PointEntry).where(PointEntry.member_id == member_id)
+def entries(session: Session, member_id: int, limit: int, cursor: str | None) -> pagination.Page:
+    """Every movement of the member's points, newest first, a page at a time."""
+    query = select(PointEntry).where(PointEntry.member_id == member_id)
+    return pagination.page(session, query, PointEntry.id, limit, cursor)
