@@ -207,34 +207,9 @@ def spend(
     lots first. Points past their expiry date are expired first, so they cannot be spent."""
     if points <= 0:
         raise ValueError("spend needs a positive number of points")
-    now = now or clock.now()
-    balance = lock_member(session, member_id)
-    balance -= expire_member(session, member_id, clock.business_date(now), now)
-    if balance < points:
-        already = session.execute(select(_ENTRIES.c.id).where(_ENTRIES.c.ref == ref)).first()
-        if already is not None:
-            return _existing(session, ref)
-        raise AppError("points.insufficient", 409, "Not enough points.", {"needed": points})
-    entry = _write_entry(
-        session,
-        member_id,
-        -points,
-        reason,
-        ref,
-        balance - points,
-        None,
-        now,
-        staff_id,
-        store_id,
-        note,
+    return _take(
+        session, member_id, points, reason, ref, now, None, staff_id, store_id, note, False
     )
-    if entry is None:
-        return _existing(session, ref)
-    # The conditional update is the guard of last resort: never below zero by spending.
-    if _move_balance(session, member_id, -points, at_least=points) is None:
-        raise AppError("points.insufficient", 409, "Not enough points.", {"needed": points})
-    _consume_lots(session, member_id, points, prefer_entry_id=None)
-    return entry
 
 
 def debit(
@@ -254,9 +229,44 @@ def debit(
     the named earning's lot first; what is already spent becomes a negative balance."""
     if points <= 0:
         raise ValueError("debit needs a positive number of points")
+    return _take(
+        session,
+        member_id,
+        points,
+        reason,
+        ref,
+        now,
+        prefer_entry_id,
+        staff_id,
+        store_id,
+        note,
+        True,
+    )
+
+
+def _take(
+    session: Session,
+    member_id: int,
+    points: int,
+    reason: str,
+    ref: str,
+    now: datetime | None,
+    prefer_entry_id: int | None,
+    staff_id: int | None,
+    store_id: int | None,
+    note: str,
+    overdraw: bool,
+) -> Entry:
+    """Spend (overdraw False: never below zero) or debit (overdraw True: a negative balance is
+    debt) `points` under the member's lock, once per ref."""
     now = now or clock.now()
     balance = lock_member(session, member_id)
     balance -= expire_member(session, member_id, clock.business_date(now), now)
+    if not overdraw and balance < points:
+        already = session.execute(select(_ENTRIES.c.id).where(_ENTRIES.c.ref == ref)).first()
+        if already is not None:
+            return _existing(session, ref)
+        raise AppError("points.insufficient", 409, "Not enough points.", {"needed": points})
     entry = _write_entry(
         session,
         member_id,
@@ -272,7 +282,11 @@ def debit(
     )
     if entry is None:
         return _existing(session, ref)
-    _move_balance(session, member_id, -points)
+    if overdraw:
+        _move_balance(session, member_id, -points)
+    # The conditional update is the guard of last resort: never below zero by spending.
+    elif _move_balance(session, member_id, -points, at_least=points) is None:
+        raise AppError("points.insufficient", 409, "Not enough points.", {"needed": points})
     _consume_lots(session, member_id, points, prefer_entry_id=prefer_entry_id)
     return entry
 
