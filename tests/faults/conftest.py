@@ -256,8 +256,6 @@ def production_env(app, **extra: str) -> dict:
             "LOG_PLAIN": "1",
             "DB_POOL_SIZE": "4",
             "DB_MAX_OVERFLOW": "4",
-            # Retries after an outage may take over a claim left pending by a failed request.
-            "IDEMPOTENCY_STALE_SECONDS": "3",
         }
     )
     env.update(extra)
