@@ -6,9 +6,14 @@ export FLASK_APP := wsgi
 
 .PHONY: run test lint format venv migrate bench clean test-console
 
-$(BIN)/.installed: requirements.txt requirements-dev.txt
+## What runs (make run installs only this), then what tests, lints and benches need.
+$(BIN)/.runtime: requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip==24.3.1
+	$(BIN)/pip install --quiet -r requirements.txt
+	touch $@
+
+$(BIN)/.installed: $(BIN)/.runtime requirements-dev.txt
 	$(BIN)/pip install --quiet -r requirements-dev.txt
 	touch $@
 
@@ -16,7 +21,7 @@ venv: $(BIN)/.installed
 
 ## The service on a bare machine: embedded PostgreSQL (data in instance/pg), embedded Redis,
 ## built-in WeChat sandbox, demo data, the API and the scheduler process, in one command.
-run: venv
+run: $(BIN)/.runtime
 	SANDBOX=1 $(BIN)/flask sandbox run
 
 ## The tests: lint, then the suite, once, on PostgreSQL (TEST_PG_URL when it answers, else an
@@ -36,7 +41,7 @@ format: venv
 	$(BIN)/ruff check --fix app jobs tests bench wsgi.py
 	$(BIN)/ruff format app jobs tests bench wsgi.py
 
-migrate: venv
+migrate: $(BIN)/.runtime
 	SANDBOX=1 $(BIN)/flask db upgrade
 
 clean:
