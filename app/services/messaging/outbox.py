@@ -98,8 +98,21 @@ def enqueue(
     Returns how many were new. The unique (purpose, member, key) makes a second run of a job, or
     two at once, queue nothing more.
     """
+    return len(enqueue_ids(session, purpose, rows, now, marketing=marketing, not_before=not_before))
+
+
+def enqueue_ids(
+    session: Session,
+    purpose: str,
+    rows: list[dict],
+    now: datetime,
+    *,
+    marketing: bool,
+    not_before: datetime | None = None,
+) -> list[int]:
+    """As enqueue, returning the ids of the messages that were new."""
     if not rows:
-        return 0
+        return []
     values = [
         {
             "purpose": purpose,
@@ -118,4 +131,4 @@ def enqueue(
     ]
     return insert_ignore(
         session, OutboxMessage, values, "purpose", "member_id", "dedupe_key"
-    ).rowcount
+    ).inserted

@@ -8,7 +8,6 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app import clock
-from app.models.base import insert_ignore
 from app.models.messaging import OutboxMessage
 from app.models.points import PointLot
 from app.models.segments import MemberSegment
@@ -98,7 +97,14 @@ def dormant_wakeup(session: Session, now: datetime) -> dict:
     for start in range(0, len(candidates), BATCH):
         chunk = candidates[start : start + BATCH]
         rows = [{"member_id": m, "dedupe_key": d.isoformat(), "params": None} for m, d in chunk]
-        new_ids = _enqueue_ids(session, rows, now, cfg)
+        new_ids = outbox.enqueue_ids(
+            session,
+            "dormant_wakeup",
+            rows,
+            now,
+            marketing=True,
+            not_before=outbox.send_time(now, cfg),
+        )
         queued += len(new_ids)
         if coupon_template and new_ids:
             new_members = session.execute(
@@ -118,23 +124,3 @@ def dormant_wakeup(session: Session, now: datetime) -> dict:
                 coupons += pushed is not None
         session.commit()
     return {"sleeping": len(candidates), "queued": queued, "coupons": coupons}
-
-
-def _enqueue_ids(session: Session, rows: list[dict], now: datetime, cfg: dict) -> list[int]:
-    values = [
-        {
-            "purpose": "dormant_wakeup",
-            "member_id": row["member_id"],
-            "dedupe_key": row["dedupe_key"],
-            "marketing": True,
-            "state": "pending",
-            "not_before": outbox.send_time(now, cfg),
-            "attempts": 0,
-            "cap_taken": False,
-            "created_at": now,
-        }
-        for row in rows
-    ]
-    return insert_ignore(
-        session, OutboxMessage, values, "purpose", "member_id", "dedupe_key"
-    ).inserted
