@@ -8,8 +8,12 @@ a correction); the next earnings repay it before they create a lot, and it block
 The functions flush but never commit: they run inside the caller's use case, so a lottery draw's
 cost and its prize, or a purchase and its points, commit together or not at all. Each entry has a
 unique `ref`; repeating a ref is a no-op that returns the first entry. Concurrency: every
-operation first locks the member's row (the balance update, or SELECT ... FOR UPDATE), so one
-member's ledger changes one transaction at a time; spending is an atomic conditional update.
+operation first locks the member's row (the balance update, or SELECT ... FOR NO KEY UPDATE), so
+one member's ledger changes one transaction at a time; spending is an atomic conditional update.
+The member's row is always locked FOR NO KEY UPDATE (what an UPDATE of the balance takes), never
+FOR UPDATE: an insert that references the member (a purchase, a draw, an allowance row) holds
+the foreign key's FOR KEY SHARE on it, which FOR UPDATE waits for, so two such transactions on one
+member deadlocked. Lock order: the member's row, then their lots.
 Earning and expiring are SQL written once in `rules`, which check-in's one-statement fast path
 and the nightly expiry run too.
 """
@@ -73,9 +77,14 @@ def balance_of(session: Session, member_id: int) -> int:
 
 
 def lock_member(session: Session, member_id: int) -> int:
-    """Lock the member's row for this transaction and return their balance (404 if unknown)."""
+    """Lock the member's row for this transaction and return their balance (404 if unknown).
+
+    FOR NO KEY UPDATE: it does not wait for the FOR KEY SHARE that this or another transaction's
+    insert of a row referencing the member holds (see the module's docstring)."""
     balance = session.execute(
-        select(_MEMBERS.c.points_balance).where(_MEMBERS.c.id == member_id).with_for_update()
+        select(_MEMBERS.c.points_balance)
+        .where(_MEMBERS.c.id == member_id)
+        .with_for_update(key_share=True)
     ).scalar_one_or_none()
     if balance is None:
         raise AppError("member.not_found", 404, "No such member.")

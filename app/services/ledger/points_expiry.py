@@ -51,7 +51,10 @@ def expire_due_lots(session: Session, today: date, now: datetime, batch: int = B
 
 def _expire_batch(session: Session, ids: list[int], today: date, now: datetime) -> tuple[int, int]:
     session.execute(
-        select(Member.id).where(Member.id.in_(ids)).order_by(Member.id).with_for_update()
+        select(Member.id)
+        .where(Member.id.in_(ids))
+        .order_by(Member.id)
+        .with_for_update(key_share=True)  # FOR NO KEY UPDATE, as ledger.lock_member
     )
     expired = ledger.expire_members(session, ids, today, now)
     return len(expired), sum(expired.values())

@@ -22,8 +22,8 @@ def earn_ctes(credit: str, name: str = "earn") -> str:
     """The earn rule as CTEs over `credit`, a relation (a CTE defined before these) of at most one
     row per member with the columns member_id, points, balance, reason, ref, expires_on,
     created_at, staff_id, store_id, note (typed as their table's columns), where `balance` is the
-    member's balance read under the row lock of this statement or of its transaction (FOR UPDATE
-    returns the latest version).
+    member's balance read under the row lock of this statement or of its transaction (FOR NO KEY
+    UPDATE returns the latest version).
 
     Defines `<name>_entry` (id, member_id, delta, balance_after, expires_on, created_at: empty
     when the ref was used before or the points are not positive), `<name>_moved` (member_id,
@@ -57,7 +57,7 @@ def earn_ctes(credit: str, name: str = "earn") -> str:
 EARN = text(
     f"""
     WITH member AS MATERIALIZED (
-        SELECT id, points_balance FROM members WHERE id = :mid FOR UPDATE
+        SELECT id, points_balance FROM members WHERE id = :mid FOR NO KEY UPDATE
     ), credit AS (
         SELECT id AS member_id, CAST(:points AS integer) AS points, points_balance AS balance,
                CAST(:reason AS varchar) AS reason, CAST(:ref AS varchar) AS ref,
