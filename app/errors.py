@@ -172,6 +172,32 @@ class ServiceUnavailable(AppError):
         )
 
 
+# Deadlock detected, serialization failure: PostgreSQL rolled the transaction back, and running it
+# again may well succeed (app.unit_of_work.retrying does, at the entry points).
+RETRYABLE_SQLSTATES = frozenset({"40P01", "40001"})
+
+
+def aborted_by_contention(exc: BaseException) -> bool:
+    """Whether PostgreSQL aborted the transaction for a deadlock or a serialization failure."""
+    return (
+        isinstance(exc, DBAPIError)
+        and getattr(exc.orig, "sqlstate", None) in RETRYABLE_SQLSTATES
+        and not exc.connection_invalidated
+    )
+
+
+class Contention(AppError):
+    """Every attempt was aborted: the database is up, the request met others on the same rows."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "conflict",
+            409,
+            "Other requests changed the same records at the same moment; try again.",
+            headers={"Retry-After": "1"},
+        )
+
+
 class ErrorBodySchema(ma.Schema):
     class Inner(ma.Schema):
         code = ma.fields.String(required=True, metadata={"example": "points.insufficient"})
@@ -259,6 +285,10 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(OperationalError)
     def _db_operational(exc):
+        if aborted_by_contention(exc):  # a deadlock outside a retrying entry point: not "down"
+            log.warning("transaction aborted by the database: %s", exc.orig.sqlstate)
+            _rollback_quietly()
+            return render_error(Contention())
         return _db_down(exc)
 
     @app.errorhandler(PoolTimeoutError)

@@ -13,8 +13,15 @@ failure runs the work afresh. There is no claim to release and none left pending
   `idempotency.in_progress` with `Retry-After: 1` (a transaction-scoped advisory lock per key:
   the second neither waits on the first nor runs the work).
 - A business refusal (an AppError, 4xx) is an answer too: the work is rolled back to a savepoint
-  taken after the key's row, and the refusal is stored and replayed. A request whose fields do
-  not validate, a 5xx or a crash stores nothing (the key stays unused).
+  taken after the key's row, and the refusal is stored and replayed with its Retry-After. A
+  request whose fields do not validate, a rate-limited one (429 rate.limited: the work did not
+  run), a 5xx or a crash stores nothing (the key stays unused, and its retry runs).
+- A replay is answered before any rate limit: an endpoint's `per_caller` limit goes inside this
+  decorator, so the replay of an answered draw is never 429.
+- The key's lock lives and dies with the transaction: when the database drops the connection (a
+  restart, a cut), the key is free at once and the retry runs.
+- A transaction aborted by PostgreSQL for a deadlock or a serialization failure runs again,
+  whole: claim, work, answer (app.unit_of_work.retrying, 3 attempts).
 
 Without a key the handler still runs as one unit of work: committed once if it answered, rolled
 back if it raised.
@@ -37,7 +44,7 @@ from app.errors import AppError, render_error
 from app.extensions import db
 from app.models.base import UTCDateTime
 from app.models.idempotency import IdempotencyKey
-from app.unit_of_work import atomic
+from app.unit_of_work import atomic, retrying
 
 HEADER = "Idempotency-Key"
 KEEP_FOR = timedelta(hours=48)  # the contract promises at least 24 hours
@@ -81,13 +88,15 @@ def request_fingerprint() -> str:
 
 def idempotent(fn: Callable) -> Callable:
     """Honour the Idempotency-Key header on this endpoint (inside an auth decorator), and commit
-    the endpoint's work once, at the end."""
+    the endpoint's work once, at the end. A transaction that PostgreSQL aborts for a deadlock or
+    a serialization failure runs again, whole (unit_of_work.retrying). Rate limits go inside
+    this decorator: a replay is answered before them, and a rate-limited request stores nothing."""
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         key = request.headers.get(HEADER)
         if key is None:
-            return _unit_of_work(fn, args, kwargs)
+            return retrying(db.session, lambda: _unit_of_work(fn, args, kwargs), request.path)
         key = key.strip()
         if not key or len(key) > 255:
             raise AppError(
@@ -96,46 +105,60 @@ def idempotent(fn: Callable) -> Callable:
                 "Idempotency-Key must be 1 to 255 characters.",
                 {HEADER: ["Must be 1 to 255 characters."]},
             )
-        session = db.session
-        try:
-            row_id = _claim(g.auth_scope, key, request_fingerprint())
-            if isinstance(row_id, Response):
-                session.rollback()
-                return row_id
-            with atomic(session) as savepoint:
-                try:
-                    response = make_response(fn(*args, **kwargs))
-                except AppError as err:
-                    # A business refusal is an answer too: replaying the key gives it again.
-                    savepoint.rollback()
-                    response = render_error(err)
-        except BaseException:
-            session.rollback()
-            raise
-        if response.status_code >= 500:
-            session.rollback()
-            return response
-        stored = session.execute(
-            update(IdempotencyKey)
-            .where(IdempotencyKey.id == row_id)
-            .values(
-                state="done",
-                status_code=response.status_code,
-                response_body=response.get_data(as_text=True),
-            )
-            .returning(IdempotencyKey.id)
-        ).scalar_one_or_none()
-        if stored is None:  # the work ended the transaction that held the key: a bug
-            session.rollback()
-            raise RuntimeError("the Idempotency-Key's row left the transaction of the work")
-        session.commit()
-        _exit_if_told_to()
-        return response
+        return retrying(db.session, lambda: _keyed(fn, args, kwargs, key), request.path)
 
     return wrapper
 
 
+def _keyed(fn: Callable, args, kwargs, key: str):
+    """One attempt: claim the key, run the work, store the answer, commit."""
+    session = db.session
+    try:
+        row_id = _claim(g.auth_scope, key, request_fingerprint())
+        if isinstance(row_id, Response):
+            session.rollback()
+            return row_id
+        with atomic(session) as savepoint:
+            try:
+                response = make_response(fn(*args, **kwargs))
+            except AppError as err:
+                if not _is_an_answer(err.status, err.code):
+                    raise
+                # A business refusal is an answer too: replaying the key gives it again.
+                savepoint.rollback()
+                response = render_error(err)
+    except BaseException:
+        session.rollback()
+        raise
+    if response.status_code >= 500:
+        session.rollback()
+        return response
+    stored = session.execute(
+        update(IdempotencyKey)
+        .where(IdempotencyKey.id == row_id)
+        .values(
+            state="done",
+            status_code=response.status_code,
+            response_body=_stored_body(response),
+        )
+        .returning(IdempotencyKey.id)
+    ).scalar_one_or_none()
+    if stored is None:  # the work ended the transaction that held the key: a bug
+        session.rollback()
+        raise RuntimeError("the Idempotency-Key's row left the transaction of the work")
+    session.commit()
+    _exit_if_told_to()
+    return response
+
+
+def _is_an_answer(status: int, code: str) -> bool:
+    """Whether a refusal is the request's answer, stored for replay: not a 5xx (the work could
+    not run; its retry must) and not a rate limit (pacing: the work did not run either)."""
+    return status < 500 and code != "rate.limited"
+
+
 def _unit_of_work(fn: Callable, args, kwargs):
+    """One attempt without a key: the work, committed once if it answered."""
     session = db.session
     try:
         response = make_response(fn(*args, **kwargs))
@@ -194,12 +217,37 @@ def _in_progress() -> AppError:
     )
 
 
+# Headers that are part of an answer and come back with its replay (a 429's Retry-After). They are
+# kept in `response_body` ahead of the body, as HTTP writes them ("Name: value" lines, then an
+# empty line): a stored JSON body starts with "{" or "[" (or is empty), so a stored text that
+# starts otherwise carries headers, and rows written before this read as they were.
+REPLAYED_HEADERS = ("Retry-After", "Location")
+
+
+def _stored_body(response: Response) -> str:
+    body = response.get_data(as_text=True)
+    kept = [(name, response.headers[name]) for name in REPLAYED_HEADERS if name in response.headers]
+    if not kept:
+        return body
+    return "".join(f"{name}: {value}\r\n" for name, value in kept) + "\r\n" + body
+
+
+def _split_stored(stored: str) -> tuple[list[tuple[str, str]], str]:
+    if not stored or stored[0] in "{[" or "\r\n\r\n" not in stored:
+        return [], stored
+    head, body = stored.split("\r\n\r\n", 1)
+    headers = []
+    for line in head.split("\r\n"):
+        name, _, value = line.partition(": ")
+        headers.append((name, value))
+    return headers, body
+
+
 def replay_response(row: IdempotencyKey) -> Response:
-    response = Response(
-        row.response_body or "",
-        status=row.status_code or 200,
-        mimetype="application/json",
-    )
+    headers, body = _split_stored(row.response_body or "")
+    response = Response(body, status=row.status_code or 200, mimetype="application/json")
+    for name, value in headers:
+        response.headers[name] = value
     response.headers["Idempotent-Replayed"] = "true"
     return response
 

@@ -6,17 +6,60 @@ runs the use case `atomic`: a service that has a faster path outside the session
 autocommitted statement) then runs inside the caller's transaction instead, a refusal can be
 rolled back without losing what the caller did before it, and a service that commits by mistake
 fails loudly instead of committing half of the unit.
+
+A transaction that PostgreSQL aborts for a deadlock (SQLSTATE 40P01) or a serialization failure
+(40001) did nothing: the entry point runs it again (`retrying`, 3 attempts with a short jittered
+pause) instead of answering 503 for a database that is up. Spent attempts answer 409 `conflict`.
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+import logging
+import random
+import time
+from collections.abc import Callable, Iterator
+from typing import TypeVar
 
 from sqlalchemy import event
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, SessionTransaction
 
+from app.errors import Contention, aborted_by_contention
+
+log = logging.getLogger("huiyuan.unit_of_work")
+
 _ATOMIC = "huiyuan.atomic"
+ATTEMPTS = 3
+# The pause before attempt n+1 is uniform in [0, PAUSE * 2**(n-1)]: the two sides of a deadlock
+# do not meet again at once. PostgreSQL needs deadlock_timeout (1 s) to see a deadlock, so these
+# pauses are small beside what a deadlock already cost.
+PAUSE_SECONDS = 0.05
+
+T = TypeVar("T")
+
+
+def retrying(session, attempt: Callable[[], T], what: str = "transaction") -> T:
+    """Run `attempt` (a whole transaction, commit included) up to ATTEMPTS times while
+    PostgreSQL aborts it for a deadlock or a serialization failure; 409 conflict after that."""
+    for number in range(1, ATTEMPTS + 1):
+        try:
+            return attempt()
+        except DBAPIError as exc:
+            if not aborted_by_contention(exc):
+                raise
+            session.rollback()
+            log.warning(
+                "%s aborted by the database (%s), attempt %d of %d",
+                what,
+                exc.orig.sqlstate,
+                number,
+                ATTEMPTS,
+            )
+            if number == ATTEMPTS:
+                raise Contention() from exc
+            time.sleep(random.uniform(0, PAUSE_SECONDS * 2 ** (number - 1)))
+    raise AssertionError("unreachable")
 
 
 def is_atomic(session) -> bool:

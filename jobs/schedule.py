@@ -18,6 +18,7 @@ from app.extensions import db
 from app.metrics import JOB_RUNS
 from app.models.jobs import JobRun
 from app.schedule import SCHEDULE
+from app.unit_of_work import retrying
 from jobs import housekeeping, messaging, points
 from jobs import referrals as referral_jobs
 from jobs import segments as segments_jobs
@@ -70,7 +71,9 @@ def run_job(name: str, now: datetime | None = None, trigger: str = "manual") -> 
     db.session.commit()
     run_id = run.id
     try:
-        counts = spec.func(as_of) or {}
+        # A job commits in batches and each run starts from what the database says is left (as
+        # the next scheduled run would): one that PostgreSQL aborted for a deadlock runs again.
+        counts = retrying(db.session, lambda: spec.func(as_of) or {}, f"job {name}")
     except Exception as exc:
         db.session.rollback()
         failed = db.session.get(JobRun, run_id)

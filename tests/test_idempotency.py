@@ -12,7 +12,7 @@ from flask_smorest import Blueprint
 from sqlalchemy import select, update
 
 from app.auth import member_required
-from app.errors import AppError
+from app.errors import AppError, ServiceUnavailable
 from app.extensions import get_redis, rkey
 from app.idempotency import idempotent
 from app.models.idempotency import IdempotencyKey
@@ -38,6 +38,8 @@ class Moves(MethodView):
             raise AppError("points.insufficient", 409, "Not enough points.")
         if body.get("crash"):
             raise RuntimeError("boom")
+        if get_redis().get(rkey("test", "down")):  # a dependency is down: 503 for now
+            raise ServiceUnavailable("database")
         if body.get("commit"):
             from app.extensions import db
 
@@ -283,3 +285,133 @@ def test_concurrent_adjustments_with_one_key_add_500_once(
     after = requests.post(url, json={"delta": 500, "reason": "补录"}, headers=headers, timeout=20)
     assert after.headers["Idempotent-Replayed"] == "true"
     assert after.json() == answered[0].json()
+
+
+# ---- issue 14: what is stored, what is replayed, and what a rate limit does to a replay --------
+
+
+def test_a_5xx_is_not_stored_so_the_retry_after_the_outage_runs(
+    idem_client, make_member, member_headers
+):
+    headers = member_headers(make_member(), **{"Idempotency-Key": "k-503"})
+    get_redis().set(rkey("test", "down"), 1)
+    down = idem_client.post("/_test/moves", json={"amount": 3}, headers=headers)
+    assert down.status_code == 503
+    assert down.get_json()["error"]["code"] == "service.unavailable"
+    get_redis().delete(rkey("test", "down"))
+    retried = idem_client.post("/_test/moves", json={"amount": 3}, headers=headers)
+    assert retried.status_code == 201 and "Idempotent-Replayed" not in retried.headers
+    assert retried.get_json() == {"executions": 2, "amount": 3}
+
+
+def test_a_key_whose_connection_was_cut_mid_work_is_free_for_the_retry_at_once(
+    idem_app, session, make_member, member_headers
+):
+    """The database drops the connection of a request that holds a key (an outage, as a
+    restart or a network cut does): the retry runs at once, never 409 in_progress."""
+    from sqlalchemy import text
+
+    headers = member_headers(make_member(), **{"Idempotency-Key": "k-cut"})
+    first = {}
+
+    def slow():
+        first["r"] = idem_app.test_client().post(
+            "/_test/moves", json={"amount": 1, "sleep": 2}, headers=headers
+        )
+
+    thread = threading.Thread(target=slow)
+    thread.start()
+    holder = text(
+        "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted "
+        "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+    )
+    deadline = time.monotonic() + 5
+    while not (pids := session.execute(holder).scalars().all()):
+        session.rollback()
+        assert time.monotonic() < deadline, "the first request never claimed its key"
+        time.sleep(0.02)
+    session.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pids[0]})
+    session.rollback()
+    started = time.monotonic()
+    retried = idem_app.test_client().post(
+        "/_test/moves", json={"amount": 1, "sleep": 2}, headers=headers
+    )
+    waited = time.monotonic() - started
+    thread.join(10)
+    assert retried.status_code == 201, retried.get_json()
+    assert "Idempotent-Replayed" not in retried.headers
+    assert waited < 5
+    assert first["r"].status_code == 503  # its work went with its connection
+    replay = idem_app.test_client().post(
+        "/_test/moves", json={"amount": 1, "sleep": 2}, headers=headers
+    )
+    assert replay.headers["Idempotent-Replayed"] == "true"
+    assert replay.get_json() == retried.get_json()
+
+
+def _draw(client, member_headers, member, lottery_id, key):
+    return client.post(
+        f"/api/v1/lotteries/{lottery_id}/draws",
+        headers=member_headers(member, **{"Idempotency-Key": key}),
+    )
+
+
+def test_a_replayed_draw_gets_its_answer_even_when_the_rate_limit_is_spent(
+    client, make_member, member_headers, make_lottery, grant
+):
+    from app.api.lotteries import DRAW_RATE
+
+    member = make_member()
+    grant(member, 1000)
+    lottery = make_lottery([{"name": "无", "kind": "none", "weight": 1}], daily_draw_limit=50)
+    first = _draw(client, member_headers, member, lottery.id, "draw-0")
+    assert first.status_code == 201
+    taps = int(DRAW_RATE.split("/")[0])
+    for n in range(1, taps):
+        assert _draw(client, member_headers, member, lottery.id, f"draw-{n}").status_code == 201
+    limited = _draw(client, member_headers, member, lottery.id, "draw-over")
+    assert limited.status_code == 429
+    assert limited.get_json()["error"]["code"] == "rate.limited"
+    replay = _draw(client, member_headers, member, lottery.id, "draw-0")
+    assert replay.status_code == 201, replay.get_json()
+    assert replay.headers["Idempotent-Replayed"] == "true"
+    assert replay.get_json() == first.get_json()
+    # The refused tap stored nothing: once the window is over, its key runs the draw.
+    redis = get_redis()
+    for name in redis.scan_iter(match="*" + rkey("rl") + "*"):
+        redis.delete(name)
+    later = _draw(client, member_headers, member, lottery.id, "draw-over")
+    assert later.status_code == 201 and "Idempotent-Replayed" not in later.headers
+
+
+def test_a_stored_refusal_replays_with_its_retry_after(
+    client, make_member, member_headers, make_lottery, grant
+):
+    member = make_member()
+    grant(member, 100)
+    lottery = make_lottery([{"name": "无", "kind": "none", "weight": 1}], daily_draw_limit=1)
+    assert _draw(client, member_headers, member, lottery.id, "once").status_code == 201
+    refused = _draw(client, member_headers, member, lottery.id, "twice")
+    assert refused.status_code == 429
+    assert refused.get_json()["error"]["code"] == "lottery.daily_limit"
+    assert int(refused.headers["Retry-After"]) > 0
+    replay = _draw(client, member_headers, member, lottery.id, "twice")
+    assert replay.status_code == 429 and replay.headers["Idempotent-Replayed"] == "true"
+    assert replay.get_json() == refused.get_json()
+    assert replay.headers.get("Retry-After") == refused.headers["Retry-After"]
+
+
+def test_rate_limit_keys_live_under_the_redis_key_prefix(
+    app, client, make_member, member_headers, make_lottery, grant
+):
+    member = make_member()
+    grant(member, 100)
+    lottery = make_lottery([{"name": "无", "kind": "none", "weight": 1}])
+    assert _draw(client, member_headers, member, lottery.id, "rl-1").status_code == 201
+    client.post("/api/v1/auth/login", json={"code": "test:prefix"})  # Flask-Limiter's own limit
+    prefix = app.config["REDIS_KEY_PREFIX"]
+    # This session's prefix is unique: every key that names it is this app's.
+    keys = list(get_redis().scan_iter(match=f"*{prefix}*", count=1000))
+    limits = [k for k in keys if "draw:" in k or "login" in k.lower() or "LIMITER" in k]
+    assert limits, keys
+    assert [k for k in keys if not k.startswith(prefix)] == []

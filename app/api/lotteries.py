@@ -35,8 +35,8 @@ class Lotteries(MethodView):
 @blp.route("/<int:lottery_id>/draws")
 class Draws(MethodView):
     @member_required
+    @idempotent  # outside the rate limit: a replay is answered whatever the taps
     @per_caller(DRAW_RATE, _member_key)
-    @idempotent
     @blp.response(201, DrawResultSchema)
     @blp.alt_response(404, schema=ErrorBodySchema, description="lottery.not_found")
     @blp.alt_response(
