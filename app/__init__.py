@@ -20,7 +20,7 @@ from app.console import init_console
 from app.db_pool import ping_when_idle
 from app.embedded_postgres import start_or_join
 from app.errors import register_error_handlers
-from app.extensions import RedisStore, api, db, limiter, migrate
+from app.extensions import RedisStore, api, db, init_limiter, migrate
 from app.input_guard import init_input_guard
 from app.logging import configure_logging
 from app.metrics import init_metrics
@@ -67,11 +67,7 @@ def create_app(overrides: dict | None = None) -> Flask:
             ping_when_idle(engine)
     migrate.init_app(app, db, directory=str(app.root_path + "/../migrations"))
     RedisStore().init_app(app)
-    app.config.setdefault("RATELIMIT_STORAGE_URI", app.config["REDIS_URL"] or "memory://")
-    app.config.setdefault("RATELIMIT_KEY_PREFIX", app.config["REDIS_KEY_PREFIX"] + "rl")
-    app.config.setdefault("RATELIMIT_STRATEGY", "fixed-window")
-    app.config.setdefault("RATELIMIT_HEADERS_ENABLED", True)
-    limiter.init_app(app)
+    init_limiter(app)
     api.init_app(app)
     init_api_docs(app)
     api.spec.components.security_scheme(

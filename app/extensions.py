@@ -34,6 +34,22 @@ api = HuiyuanApi()
 limiter = Limiter(key_func=get_remote_address, headers_enabled=True)
 
 
+def init_limiter(app: Flask) -> None:
+    """Flask-Limiter on the app's Redis, every key under REDIS_KEY_PREFIX like the app's own.
+
+    The `limits` storage names its keys `<key_prefix>:LIMITER/...` (default key_prefix "LIMITS",
+    outside the namespace); with `<REDIS_KEY_PREFIX>rl` they read `hy:rl:LIMITER/...`, so an
+    operator's `hy:*` finds (and a shared Redis keeps apart) the rate limits too."""
+    app.config.setdefault("RATELIMIT_STORAGE_URI", app.config["REDIS_URL"] or "memory://")
+    app.config.setdefault(
+        "RATELIMIT_STORAGE_OPTIONS", {"key_prefix": app.config["REDIS_KEY_PREFIX"] + "rl"}
+    )
+    app.config.setdefault("RATELIMIT_KEY_PREFIX", "")  # the storage's prefix is the namespace
+    app.config.setdefault("RATELIMIT_STRATEGY", "fixed-window")
+    app.config.setdefault("RATELIMIT_HEADERS_ENABLED", True)
+    limiter.init_app(app)
+
+
 class RedisStore:
     """One app's Redis client: a real server from REDIS_URL, else an embedded fakeredis."""
 

@@ -170,10 +170,8 @@ def _fresh_state(app, live_server) -> Iterator[None]:
         db.session.remove()
         _truncate_all(db)
         client = get_redis()
+        # Flask-Limiter's keys too: they live under the prefix (<prefix>rl:LIMITER/...).
         keys = list(client.scan_iter(match=rkey("*"), count=1000))
-        # Flask-Limiter keys look like LIMITS:LIMITER/<prefix>/...
-        limiter_keys = "LIMITS:*" + app.config["RATELIMIT_KEY_PREFIX"] + "*"
-        keys += list(client.scan_iter(match=limiter_keys, count=1000))
         if keys:
             client.delete(*keys)
         ctx.pop()
