@@ -1,6 +1,9 @@
 """Bearer tokens for members and staff, and the decorators that require them.
 
 Member and staff tokens are signed with different salts, so one is never accepted as the other.
+A signed token is only as good as who it names: the member or staff member must exist (a row
+removed, a restored backup, another deployment sharing SECRET_KEY), and its id must be one the
+database can hold (1 to 2^63 - 1), else 401 auth.invalid_token.
 """
 
 from __future__ import annotations
@@ -19,6 +22,8 @@ from app.models import Staff
 ROLE_RANK = {"clerk": 1, "manager": 2, "marketer": 3, "admin": 4}
 _MEMBER_SALT = "huiyuan.member-token.v1"
 _STAFF_SALT = "huiyuan.staff-token.v1"
+_MEMBER_EXISTS = "SELECT 1 FROM members WHERE id = %(id)s"
+_MAX_ID = 2**63 - 1  # BIGINT: a larger id in a token would be a database error, not a 401
 
 
 class MemberSignIn(NamedTuple):
@@ -72,14 +77,29 @@ def _load(salt: str, ttl_key: str) -> dict:
     return payload
 
 
+def _id(value: Any) -> int | None:
+    """A token's id if it can be a row's (bool is an int to Python, not to us)."""
+    if isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= _MAX_ID:
+        return value
+    return None
+
+
+def _member_exists(member_id: int) -> bool:
+    """One primary-key read on a pooled connection of its own, in autocommit: one round trip,
+    and the request's session begins no transaction before its use case (check-in's single
+    statement relies on that). No Member is loaded into the session either."""
+    with db.session.get_bind().connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        return conn.exec_driver_sql(_MEMBER_EXISTS, {"id": member_id}).first() is not None
+
+
 def member_required(fn: Callable) -> Callable:
-    """The caller is a signed-in member: g.member_id and g.auth_scope are set."""
+    """The caller is a signed-in member who exists: g.member_id and g.auth_scope are set."""
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         payload = _load(_MEMBER_SALT, "MEMBER_TOKEN_TTL")
-        member_id = payload.get("mid")
-        if not isinstance(member_id, int):
+        member_id = _id(payload.get("mid"))
+        if member_id is None or not _member_exists(member_id):
             raise AppError("auth.invalid_token")
         g.member_id = member_id
         g.auth_scope = f"member:{member_id}"
@@ -97,8 +117,8 @@ def staff_required(min_role: str = "clerk") -> Callable:
         @functools.wraps(fn)
         def wrapper(*args, **kwargs):
             payload = _load(_STAFF_SALT, "STAFF_TOKEN_TTL")
-            staff_id = payload.get("sid")
-            staff = db.session.get(Staff, staff_id) if isinstance(staff_id, int) else None
+            staff_id = _id(payload.get("sid"))
+            staff = db.session.get(Staff, staff_id) if staff_id is not None else None
             if staff is None or not staff.is_active:
                 raise AppError("auth.invalid_token")
             if ROLE_RANK[staff.role] < needed:

@@ -126,17 +126,11 @@ def render_page(template: str, **context):
 # ---- sign-in, sign-out, language ---------------------------------------------------------
 
 
-def _login_username_key() -> str:
-    # Per username, as the API's sign-in counts (each door keeps its own counter).
-    return f"staff-login:{str(request.form.get('username', ''))[:64].lower()}"
-
-
 def _only_posts() -> bool:
     return request.method != "POST"
 
 
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit("5/minute", key_func=_login_username_key, exempt_when=_only_posts)
 @limiter.limit("30/minute", exempt_when=_only_posts)
 def login():
     target = safe_next(request.values.get("next"))
@@ -148,10 +142,17 @@ def login():
     if not csrf_ok():
         return render_page("console/login.html", next=target, error="login.expired"), 400
     try:
-        staff = staff_service.authenticate(
-            db.session, request.form.get("username", "")[:64], request.form.get("password", "")
+        # Wrong passwords count per username and address, as at the API's sign-in.
+        staff = staff_service.sign_in(
+            db.session,
+            request.form.get("username", "")[:64],
+            request.form.get("password", ""),
+            request.remote_addr or "",
         )
-    except AppError:
+    except AppError as err:
+        if err.code == "rate.limited":
+            page = render_page("console/login.html", next=target, error="login.rate_limited")
+            return page, 429, err.headers
         return render_page("console/login.html", next=target, error="login.failed"), 401
     sign_in(staff)
     landing = _first_page_for(staff)

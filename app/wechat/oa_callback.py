@@ -1,6 +1,11 @@
 """The official account's callback, /wechat/oa: URL check, messages and events, plain and safe mode.
 
-The signature is checked first (403 otherwise), in constant time. WeChat gives up after 5 seconds
+The signature is checked first (403 otherwise), in constant time; then its freshness: a timestamp
+more than 5 minutes off app.clock is refused, and a (timestamp, nonce) pair is good for one
+request only (a repeat of that same request, as WeChat's retry would be, goes on to the dedupe
+below; anything else under that pair is a replay, 403). When an AES key is configured only safe
+mode is accepted: plain mode signs no body, so one captured signature could carry any event.
+WeChat reads only a 200's body: a refusal is the contract's 403. WeChat gives up after 5 seconds
 and retries three times: each message is handled once (by MsgId, events by sender + CreateTime),
 and a retry gets the first answer again. Nothing here waits on WeChat for more than 2 seconds.
 """
@@ -30,6 +35,10 @@ from app.wechat import client as wechat
 log = logging.getLogger("huiyuan.wechat.oa")
 blp = Blueprint("wechat_oa", __name__, url_prefix="/wechat", description="WeChat official account")
 SEEN_SECONDS = 600  # longer than WeChat's three retries
+MAX_SKEW_SECONDS = 300  # a signed timestamp this far off app.clock is refused
+# A (timestamp, nonce) pair is remembered while its timestamp can still pass: up to 300 s ahead
+# of the clock when first seen, and accepted until 300 s after it.
+NONCE_SECONDS = 2 * MAX_SKEW_SECONDS
 PENDING = "\x00pending"
 USER_INFO_TIMEOUT = 2.0
 
@@ -59,6 +68,28 @@ def _check(expected: str, given: str) -> None:
     # Bytes: compare_digest refuses non-ASCII str (a 500), and anyone can send any signature.
     if not given or not hmac.compare_digest(expected.encode(), given.encode("utf-8", "replace")):
         raise _forbidden()
+
+
+def _check_fresh(args: dict, content: bytes) -> None:
+    """Refuse a stale timestamp, and a (timestamp, nonce) already used for other content.
+
+    Call only once the signature holds, so that a forger cannot use up WeChat's nonces. The
+    first request under a pair stores a digest of what it carried; the same content again is a
+    retry (answered by the dedupe, never handled twice), other content is a replay.
+    """
+    timestamp = args["timestamp"]
+    if not timestamp.isascii() or not timestamp.isdigit() or len(timestamp) > 12:
+        raise _forbidden()
+    if abs(clock.now().timestamp() - int(timestamp)) > MAX_SKEW_SECONDS:
+        raise AppError("wechat.bad_signature", message="The WeChat timestamp is stale.")
+    pair = hashlib.sha1(f"{timestamp}\n{args['nonce']}".encode("utf-8", "replace")).hexdigest()
+    digest = hashlib.sha1(request.method.encode() + b"\n" + content).hexdigest()
+    client = get_redis()
+    key = rkey("wechat", "oa_nonce", pair)
+    if client.set(key, digest, nx=True, ex=NONCE_SECONDS):
+        return
+    if client.get(key) != digest:
+        raise AppError("wechat.bad_signature", message="This WeChat nonce was already used.")
 
 
 def _aes_keys() -> list[str]:
@@ -143,7 +174,9 @@ class OfficialAccountCallback(MethodView):
     def get(self, args):
         """WeChat's URL check: answers `echostr` when the signature is WeChat's."""
         token = current_app.config["WECHAT_OA_TOKEN"]
+        # Plain even in safe mode: the official account's URL check signs no message.
         _check(_sha1(token, args["timestamp"], args["nonce"]), args["signature"])
+        _check_fresh(args, args["echostr"].encode("utf-8", "replace"))
         return Response(args["echostr"], mimetype="text/plain")
 
     @blp.arguments(CallbackArgs, location="query")
@@ -160,7 +193,10 @@ class OfficialAccountCallback(MethodView):
             xml, aes_key = _decrypt(body, args)
         else:
             _check(_sha1(token, args["timestamp"], args["nonce"]), args["signature"])
+            if current_app.config.get("WECHAT_OA_AES_KEY"):
+                raise AppError("wechat.bad_signature", message="Safe mode is required.")
             xml = body.decode("utf-8", "replace")
+        _check_fresh(args, body)
         try:
             message = parse_message(xml)
         except Exception as exc:  # noqa: BLE001 - signed but unreadable: nothing to do with it

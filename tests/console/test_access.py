@@ -185,3 +185,18 @@ def test_guessing_passwords_is_slowed_down(client, make_staff):
     statuses = [client.post("/console/login", data=form).status_code for _ in range(6)]
     assert statuses == [401] * 5 + [429]
     assert "尝试次数过多" in client.post("/console/login", data=form).get_data(as_text=True)
+
+
+def test_wrong_passwords_from_another_address_do_not_lock_the_console_out(client, make_staff):
+    clerk = make_staff("clerk")
+    page = client.get("/console/login").get_data(as_text=True)
+    csrf = re.search(r'name="csrf" value="([^"]+)"', page).group(1)
+    form = {"username": clerk.username, "password": "wrong", "csrf": csrf}
+    attacker = {"REMOTE_ADDR": "10.6.6.7"}
+    statuses = [
+        client.post("/console/login", data=form, environ_base=attacker).status_code
+        for _ in range(6)
+    ]
+    assert statuses == [401] * 5 + [429]
+    mine = client.post("/console/login", data={**form, "password": "pass-1234"})
+    assert mine.status_code == 302

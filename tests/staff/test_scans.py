@@ -168,3 +168,31 @@ def test_one_code_scanned_by_two_clerks_at_once_succeeds_once(
     for t in threads:
         t.join()
     assert sorted(statuses) == [201, 409]
+
+
+def test_after_a_scan_the_next_code_is_a_fresh_one(client, login, make_staff, staff_headers):
+    """A shopper paying twice at one till need not wait for the 30-second step to end."""
+    _, headers = login()
+    clerk = staff_headers(make_staff("clerk"))
+    clock.freeze(T0 + timedelta(seconds=5))
+    used = _code(client, headers)["code"]
+    assert (
+        client.post("/staff/v1/scans", json={"member_code": used}, headers=clerk).status_code == 201
+    )
+    clock.freeze(T0 + timedelta(seconds=10))  # the same 30-second step
+    fresh = _code(client, headers)
+    assert fresh["code"] != used
+    assert datetime.fromisoformat(fresh["expires_at"]) == T0 + timedelta(seconds=90)
+    assert _code(client, headers)["code"] == fresh["code"]  # stable until it is used
+    second = client.post("/staff/v1/scans", json={"member_code": fresh["code"]}, headers=clerk)
+    assert second.status_code == 201
+    # The used codes still never scan twice.
+    for code in (used, fresh["code"]):
+        again = client.post("/staff/v1/scans", json={"member_code": code}, headers=clerk)
+        assert (again.status_code, error_code(again)) == (409, "member_code.used")
+    third = _code(client, headers)["code"]
+    assert third not in (used, fresh["code"])
+    assert (
+        client.post("/staff/v1/scans", json={"member_code": third}, headers=clerk).status_code
+        == 201
+    )

@@ -72,6 +72,47 @@ def test_login_attempts_are_limited_per_address(client):
     assert statuses[30] == 429
 
 
+def _staff_login(client, username: str, password: str, address: str):
+    return client.post(
+        "/staff/v1/auth/login",
+        json={"username": username, "password": password},
+        environ_base={"REMOTE_ADDR": address},
+    )
+
+
+def test_wrong_passwords_from_elsewhere_do_not_lock_the_staff_member_out(client, make_staff):
+    """Failures count per username and address; a right password from an address the staff
+    member signed in from before gets through even while the username is under attack."""
+    clerk = make_staff("clerk")
+    till = "10.0.0.1"
+    assert _staff_login(client, clerk.username, "pass-1234", till).status_code == 200
+    attacker = "10.6.6.6"
+    statuses = [_staff_login(client, clerk.username, "bad", attacker).status_code for _ in range(6)]
+    assert statuses == [401] * 5 + [429]
+    limited = _staff_login(client, clerk.username, "pass-1234", attacker)
+    assert (limited.status_code, error_code(limited)) == (429, "rate.limited")
+    assert int(limited.headers["Retry-After"]) > 0
+    assert _staff_login(client, clerk.username, "pass-1234", till).status_code == 200
+    # A new address has its own five tries.
+    assert _staff_login(client, clerk.username, "bad", "10.0.0.2").status_code == 401
+    assert _staff_login(client, clerk.username, "pass-1234", "10.0.0.2").status_code == 200
+
+
+def test_a_username_guessed_from_many_addresses_admits_only_known_ones(client, make_staff):
+    clerk = make_staff("clerk")
+    till = "10.0.1.1"
+    assert _staff_login(client, clerk.username, "pass-1234", till).status_code == 200
+    statuses = [
+        _staff_login(client, clerk.username, "bad", f"10.7.{i}.1").status_code for i in range(25)
+    ]
+    assert statuses == [401] * 20 + [429] * 5
+    # A stranger is refused even with the right password; the staff member's own till is not.
+    stranger = _staff_login(client, clerk.username, "pass-1234", "10.8.0.1")
+    assert (stranger.status_code, error_code(stranger)) == (429, "rate.limited")
+    assert _staff_login(client, clerk.username, "bad", till).status_code == 401
+    assert _staff_login(client, clerk.username, "pass-1234", till).status_code == 200
+
+
 def test_member_tokens_are_refused_on_staff_endpoints(client, make_member, member_headers):
     response = client.get("/staff/v1/admin/stores", headers=member_headers(make_member()))
     assert response.status_code == 401

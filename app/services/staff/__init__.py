@@ -11,7 +11,7 @@ from app.errors import AppError
 from app.models import Staff, Store
 from app.models.staff import CHAIN_ROLES, ROLES, STORE_ROLES
 from app.services import pagination
-from app.services.staff import audit
+from app.services.staff import audit, login_attempts
 
 # Checked against when the username is unknown, so both paths cost one hash.
 _DUMMY_HASH = generate_password_hash("not-a-real-password")
@@ -23,6 +23,15 @@ def authenticate(session: Session, username: str, password: str) -> Staff:
     ok = check_password_hash(staff.password_hash if staff else _DUMMY_HASH, password)
     if staff is None or not ok or not staff.is_active:
         raise AppError("auth.invalid_credentials")
+    return staff
+
+
+def sign_in(session: Session, username: str, password: str, address: str) -> Staff:
+    """authenticate(), with wrong passwords counted per username and address: 429 rate.limited
+    beyond 5 a minute from one address, and a guess from many cannot lock out a known address."""
+    attempt = login_attempts.admit(username, address)
+    staff = authenticate(session, username, password)
+    login_attempts.succeeded(attempt)
     return staff
 
 

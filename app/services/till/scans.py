@@ -58,6 +58,7 @@ def scan_member_code(
         session.rollback()
         raise AppError("member_code.used") from exc
     session.commit()
+    member_code.code_used(member_id, step)
     return ScannedMember(scan, till_member(session, member, now))
 
 
