@@ -301,3 +301,34 @@ def test_thirty_concurrent_spends_never_take_the_balance_below_zero(
         a.json()["error"]["code"] == "points.insufficient" for a in answers if a.status_code == 409
     )
     assert ledger_invariants(session, till.member.id) == 2
+
+
+def test_fifteen_purchases_of_a_million_yuan_are_all_recorded_and_the_balance_is_exact(
+    client, till, session, make_staff, staff_headers, member_headers
+):
+    """At 100 points per yuan a ¥1,000,000 order earns 100,000,000 points (150,000,000 once
+    gold): the balance passes 2^31 at the 15th. Every order is recorded, nothing is a 500, and
+    the balance, the entries and the lots agree to the point. Issue 14, item 3."""
+    admin = staff_headers(make_staff("admin"))
+    program = client.get("/staff/v1/admin/programs/points", headers=admin).get_json()
+    program["points_per_yuan"] = 100
+    assert client.put("/staff/v1/admin/programs/points", json=program, headers=admin).status_code
+    expected = 0
+    for i in range(15):
+        response = buy(client, till, f"BIG-{i}", 100_000_000)
+        assert response.status_code == 201, (i, response.get_json())
+        awarded = 100_000_000 if i == 0 else 150_000_000  # gold (150%) from the second on
+        expected += awarded
+        assert response.get_json()["points_awarded"] == awarded
+        assert response.get_json()["balance"] == expected
+    assert expected == 2_200_000_000 > 2**31
+    assert ledger_invariants(session, till.member.id) == expected
+    me = client.get("/api/v1/me", headers=member_headers(till.member)).get_json()
+    assert me["points"]["balance"] == expected
+    entries = client.get("/api/v1/me/points/entries", headers=member_headers(till.member))
+    assert entries.get_json()["items"][0]["balance_after"] == expected
+    # A whole refund of the last order takes back exactly what it earned.
+    back = refund(client, till, "BIG-14", "BIG-14-r", 100_000_000)
+    assert back.status_code == 201, back.get_json()
+    assert back.get_json()["points_reversed"] == 150_000_000
+    assert ledger_invariants(session, till.member.id) == expected - 150_000_000

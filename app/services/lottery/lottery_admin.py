@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import BigInteger, cast, func, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from app.errors import AppError
@@ -87,7 +87,7 @@ def update_lottery(session: Session, lottery_id: int, changes: dict, staff: Staf
     if lottery.points_budget is None and changes.get("points_budget") is not None:
         # Unbudgeted draws do not count as they go: count what was given so far.
         lottery.points_given = session.scalar(
-            select(func.coalesce(func.sum(LotteryDraw.points_won), 0)).where(
+            select(cast(func.coalesce(func.sum(LotteryDraw.points_won), 0), BigInteger)).where(
                 LotteryDraw.lottery_id == lottery_id
             )
         )
