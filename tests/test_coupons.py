@@ -538,3 +538,35 @@ def test_coupon_answers_have_the_contracts_fields_and_no_others(
     assert reversed_["redemption"]["status"] == "reversed"
     assert reversed_["redemption"]["reversed_at"] == "2026-03-10T04:00:00+00:00"
     assert reversed_["coupon"] == used["coupon"]
+
+
+def test_a_template_for_tiers_names_only_tiers_the_program_has(
+    client, make_staff, staff_headers, make_template
+):
+    """`audience_tiers` naming a tier nobody can be in made a coupon nobody can claim. 422,
+    nothing saved; the program's own codes are fine. Issue 14, item 10."""
+    from app.models.coupons import CouponTemplate
+
+    marketer = staff_headers(make_staff("marketer"))
+    body = {
+        "name": "金卡专享",
+        "kind": "amount_off",
+        "amount_off_fen": 500,
+        "validity_mode": "relative",
+        "valid_days": 7,
+        "stock_total": 10,
+        "audience": "tiers",
+        "audience_tiers": ["gold", "platinum"],
+    }
+    url = "/staff/v1/admin/coupon-templates"
+    refused = client.post(url, json=body, headers=marketer)
+    assert refused.status_code == 422, refused.get_json()
+    assert error_code(refused) == "request.invalid"
+    assert "audience_tiers" in refused.get_json()["error"]["details"]
+    assert CouponTemplate.query.count() == 0
+    created = client.post(url, json={**body, "audience_tiers": ["gold"]}, headers=marketer)
+    assert created.status_code == 201, created.get_json()
+    item = f"{url}/{created.get_json()['id']}"
+    patched = client.patch(item, json={"audience_tiers": ["silver", "vip"]}, headers=marketer)
+    assert patched.status_code == 422
+    assert client.get(item, headers=marketer).get_json()["audience_tiers"] == ["gold"]

@@ -368,3 +368,46 @@ def test_a_budget_set_later_counts_what_was_already_given(
     assert shown.points_given == 200
     prizes = [lottery_service.draw(session, member.id, lottery.id)["prize"] for _ in range(2)]
     assert [p is not None for p in prizes] == [True, False]
+
+
+def test_a_lottery_with_nothing_to_win_cannot_be_published(
+    client, session, make_staff, staff_headers
+):
+    """Published with no prize that can be won (none at all, only the no-prize slot, weight 0,
+    switched off or out of stock), members paid to draw and could never win. 422, nothing
+    saved; a draft (is_active false) may wait for its prizes, and opens once it has one. Issue
+    14, item 10."""
+    from app.models.lottery import Lottery
+
+    headers = staff_headers(make_staff("marketer"))
+    body = {
+        "name": "空转盘",
+        "cost_points": 20,
+        "starts_at": "2026-03-01T00:00:00+08:00",
+        "ends_at": "2026-04-01T00:00:00+08:00",
+    }
+    url = "/staff/v1/admin/lotteries"
+    nothing_to_win = (
+        [],
+        [{"name": "谢谢参与", "kind": "none", "weight": 100}],
+        [{"name": "电饭煲", "kind": "physical", "weight": 0, "stock_total": 2}],
+        [{"name": "电饭煲", "kind": "physical", "weight": 1, "stock_total": 0}],
+        [{"name": "电饭煲", "kind": "physical", "weight": 1, "stock_total": 2, "is_active": False}],
+        [{"name": "电饭煲", "kind": "physical", "weight": 1, "stock_total": 2, "daily_cap": 0}],
+    )
+    for prizes in nothing_to_win:
+        response = client.post(url, json={**body, "prizes": prizes}, headers=headers)
+        assert response.status_code == 422, (prizes, response.get_json())
+        assert error_code(response) == "request.invalid"
+        assert "prizes" in response.get_json()["error"]["details"]
+    assert session.query(Lottery).count() == 0
+    draft = client.post(url, json={**body, "is_active": False}, headers=headers)
+    assert draft.status_code == 201, draft.get_json()
+    item = f"{url}/{draft.get_json()['id']}"
+    opened = client.patch(item, json={"is_active": True}, headers=headers)
+    assert opened.status_code == 422 and error_code(opened) == "request.invalid"
+    assert client.get(item, headers=headers).get_json()["is_active"] is False
+    prize = {"name": "88积分", "kind": "points", "points": 88, "weight": 1, "stock_total": 9}
+    assert client.post(f"{item}/prizes", json=prize, headers=headers).status_code == 201
+    opened = client.patch(item, json={"is_active": True}, headers=headers)
+    assert opened.status_code == 200 and opened.get_json()["is_active"] is True

@@ -40,8 +40,9 @@ class Lottery(CreatedAt, db.Model):
     starts_at: Mapped[datetime] = mapped_column(UTCDateTime())
     ends_at: Mapped[datetime] = mapped_column(UTCDateTime())
     daily_draw_limit: Mapped[int] = mapped_column(Integer, default=3)
-    points_budget: Mapped[int | None] = mapped_column(Integer)
-    points_given: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # 64-bit: the points given add up over every draw of the lottery.
+    points_budget: Mapped[int | None] = mapped_column(BigInteger)
+    points_given: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_by: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("staff.id"))
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import BigInteger, CheckConstraint, Date, ForeignKey, Integer, SmallInteger, String
+from sqlalchemy import BigInteger, CheckConstraint, Date, ForeignKey, SmallInteger, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.extensions import db
@@ -29,6 +29,7 @@ class Member(db.Model):
     referral_code: Mapped[str] = mapped_column(String(16), unique=True)
     tier_code: Mapped[str] = mapped_column(String(32), default="")
     # Kept by the ledger only (services.points), in the same transaction as each entry.
-    points_balance: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # 64-bit, as every ledger amount (app.models.points).
+    points_balance: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     joined_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from sqlalchemy import BigInteger, CheckConstraint, Date, ForeignKey, Index, Integer, String
+from sqlalchemy import BigInteger, CheckConstraint, Date, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.extensions import db
@@ -23,11 +23,12 @@ class PointEntry(CreatedAt, db.Model):
 
     id: Mapped[pk]
     member_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("members.id"))
-    delta: Mapped[int] = mapped_column(Integer)
+    # 64-bit: a balance passes 2^31 after 15 purchases of ¥1,000,000 at 100 points a yuan.
+    delta: Mapped[int] = mapped_column(BigInteger)
     reason: Mapped[str] = mapped_column(String(24))
     # Unique: the same earning or spending (a purchase, a check-in day, a draw) happens once.
     ref: Mapped[str] = mapped_column(String(96), unique=True)
-    balance_after: Mapped[int] = mapped_column(Integer)
+    balance_after: Mapped[int] = mapped_column(BigInteger)
     expires_on: Mapped[date | None] = mapped_column(Date)
     staff_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("staff.id"))
     store_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("stores.id"))
@@ -47,6 +48,6 @@ class PointLot(CreatedAt, db.Model):
     id: Mapped[pk]
     member_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("members.id"))
     entry_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("point_entries.id"), unique=True)
-    earned: Mapped[int] = mapped_column(Integer)
-    remaining: Mapped[int] = mapped_column(Integer)
+    earned: Mapped[int] = mapped_column(BigInteger)
+    remaining: Mapped[int] = mapped_column(BigInteger)
     expires_on: Mapped[date] = mapped_column(Date)

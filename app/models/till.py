@@ -60,11 +60,13 @@ class Purchase(CreatedAt, db.Model):
     staff_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("staff.id"))
     scan_id: Mapped[str | None] = mapped_column(String(32), ForeignKey("scans.id"))
     source: Mapped[str] = mapped_column(String(16), default="till")
-    amount_fen: Mapped[int] = mapped_column(Integer)
-    refunded_fen: Mapped[int] = mapped_column(Integer, default=0)
+    # Money and points are 64-bit: a purchase is bounded by the schemas, but points and sums
+    # over them are not (issue 14: int4 balances broke at 2^31 points).
+    amount_fen: Mapped[int] = mapped_column(BigInteger)
+    refunded_fen: Mapped[int] = mapped_column(BigInteger, default=0)
     items: Mapped[int] = mapped_column(Integer, default=0)
-    points_awarded: Mapped[int] = mapped_column(Integer, default=0)
-    points_reversed: Mapped[int] = mapped_column(Integer, default=0)
+    points_awarded: Mapped[int] = mapped_column(BigInteger, default=0)
+    points_reversed: Mapped[int] = mapped_column(BigInteger, default=0)
     # sha256 of the request that created it, to tell a replay from a different order.
     fingerprint: Mapped[str] = mapped_column(String(64), default="")
     paid_at: Mapped[datetime] = mapped_column(UTCDateTime())
@@ -80,8 +82,8 @@ class Refund(CreatedAt, db.Model):
     id: Mapped[pk]
     purchase_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("purchases.id"), index=True)
     refund_no: Mapped[str] = mapped_column(String(64))
-    amount_fen: Mapped[int] = mapped_column(Integer)
-    points_reversed: Mapped[int] = mapped_column(Integer, default=0)
+    amount_fen: Mapped[int] = mapped_column(BigInteger)
+    points_reversed: Mapped[int] = mapped_column(BigInteger, default=0)
     staff_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("staff.id"))
     store_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("stores.id"))
     fingerprint: Mapped[str] = mapped_column(String(64), default="")

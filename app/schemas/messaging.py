@@ -56,7 +56,13 @@ class CampaignInSchema(ma.Schema):
         validate=ma.validate.Regexp(r"^([^/?][^?]*)?$", error="A page path without / or ?."),
     )
     send_at = ma.fields.AwareDateTime(load_default=None, allow_none=True)
-    coupon_template_id = ma.fields.Integer(load_default=None, allow_none=True)
+    coupon_template_id = ma.fields.Integer(
+        load_default=None,
+        allow_none=True,
+        strict=True,  # 1.9 is not template 1
+        validate=ma.validate.Range(min=1, max=2**63 - 1),
+        metadata={"description": "an existing coupon template, given to each member reached"},
+    )
     holdout_share = ma.fields.Float(load_default=0.1, validate=ma.validate.Range(min=0, max=0.5))
     report_days = ma.fields.Integer(load_default=7, validate=ma.validate.Range(min=1, max=90))
 

@@ -24,10 +24,15 @@ PointEntryPageSchema = page_schema(PointEntrySchema, "PointEntryPageSchema")
 class PurchaseSchema(ma.Schema):
     scan_id = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=32))
     order_no = ma.fields.String(required=True, validate=REF_TEXT)
+    # At least 1 fen (nothing paid is no purchase: it would count in every figure as one), at
+    # most one million yuan (anything larger is a typo; the order import has the same bound).
     amount_fen = ma.fields.Integer(
-        required=True, validate=ma.validate.Range(min=0, max=100_000_000), strict=True
+        required=True, validate=ma.validate.Range(min=1, max=100_000_000), strict=True
     )
-    paid_at = ma.fields.AwareDateTime(load_default=None)
+    paid_at = ma.fields.AwareDateTime(
+        load_default=None,
+        metadata={"description": "not in the future, nor before 2000 or the store's first day"},
+    )
 
 
 class PurchaseResultSchema(ma.Schema):

@@ -90,3 +90,31 @@ def test_cdnow_lines_that_cannot_be_read_are_reported(app, session, tmp_path):
     assert "line 2: date '19971301' is not a date" in result.output
     assert "line 3: expected 5 fields, found 2" in result.output
     assert "1 purchases imported" in result.output
+
+
+def test_history_from_1997_imports_and_impossible_dates_are_bad_lines(
+    app, session, tmp_path, make_store
+):
+    """Old history is what the import is for (CDNOW is 1997-98, before the tills' 2000 floor and
+    before any store row existed); a year like 0197 or 1969 is a typo, reported and skipped,
+    never a member whose history spans millennia. Issue 14, item 2."""
+    clock.freeze(datetime(2026, 6, 1, tzinfo=UTC))
+    make_store(code="S001")
+    path = tmp_path / "orders.csv"
+    path.write_text(
+        "customer_id,paid_at,amount_yuan\n"
+        "H1,1997-01-01,10\n"
+        "H1,1998-06-30 18:00,20\n"
+        "H2,0197-05-01,30\n"
+        "H3,1969-12-31 23:30,40\n",
+        encoding="utf-8",
+    )
+    result = app.test_cli_runner().invoke(
+        args=["orders", "import", str(path), "--format", "csv", "--store", "S001"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "4 lines: 2 purchases imported" in result.output
+    assert "line 4: paid_at is before 1970-01-01" in result.output
+    assert "line 5: paid_at is before 1970-01-01" in result.output
+    imported = session.execute(select(Purchase.amount_fen).order_by(Purchase.paid_at)).scalars()
+    assert list(imported) == [1000, 2000]

@@ -358,3 +358,54 @@ def test_a_purchase_committed_while_the_refresh_runs_is_counted_the_next_night(
         12,
     )
     assert _changes(session) == []
+
+
+def test_a_member_whose_purchases_are_3000_days_apart_does_not_fail_the_night(
+    session, make_store, make_member
+):
+    """Imported history (or a back-dated purchase) far from today's sales: the purchase pattern
+    key holds t_x = 3,000 days (t_x * 2^20 is past 2^31), and the refresh still runs for
+    everyone, with this member's figures and odds right. Issue 14, item 2."""
+    store = make_store()
+    n = iter(range(1, 10_000))
+
+    def buy(member, days_ago, amount=1_000):
+        session.add(
+            Purchase(
+                store_id=store.id,
+                order_no=f"far{next(n)}",
+                member_id=member.id,
+                amount_fen=amount,
+                paid_at=NOW - timedelta(days=days_ago),
+            )
+        )
+
+    old_timer = make_member(store, joined_at=NOW - timedelta(days=3_100))
+    buy(old_timer, 3_010, 5_000)
+    buy(old_timer, 10, 7_000)
+    # Enough other buyers for the model to fit, so the old timer's odds are looked up by key.
+    for i in range(30):
+        member = make_member(store, joined_at=NOW - timedelta(days=400))
+        for days_ago in range(300 - i, 0, -(20 + i)):
+            buy(member, days_ago)
+    session.commit()
+
+    counts = segments.refresh(session, NOW)
+
+    assert counts["model"]["customers"] == 31
+    row = _segment(session, old_timer)
+    assert (row.lifecycle_stage, row.recency_days) == ("active", 10)
+    # Inside the 365-day window only the recent purchase counts.
+    assert (row.frequency, row.monetary_fen) == (1, 7_000)
+    # The key decodes to x = 1 repeat day, t_x = 3,000 days, T = 3,010 days.
+    assert row.model_key == (1 << 40) + (3_000 << 20) + 3_010
+    assert row.p_alive is not None and 0 < row.p_alive <= 1
+    assert row.expected_purchases_90d is not None
+
+    # The next night brings the summaries forward (a new sale) and still runs.
+    buy(old_timer, -1, 2_000)  # paid tomorrow, before the next refresh
+    session.commit()
+    segments.refresh(session, NOW + timedelta(days=1))
+    row = _segment(session, old_timer)
+    assert (row.recency_days, row.frequency, row.monetary_fen) == (0, 2, 9_000)
+    assert row.model_key == (2 << 40) + (3_011 << 20) + 3_011

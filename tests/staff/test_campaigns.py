@@ -16,6 +16,8 @@ from app.services.messaging import campaign_report, campaigns, subscriptions
 from jobs.schedule import run_job
 from tests.conftest import error_code
 
+pytest_plugins = ["tests.engagement_factories"]
+
 SEND_AT = datetime(2026, 12, 1, 2, 0, tzinfo=UTC)  # 10:00 Beijing
 TEMPLATE = {
     "subscribe": {
@@ -302,3 +304,45 @@ def test_admins_set_the_send_rate_and_templates(client, make_staff, staff_header
     assert error_code(refused) == "message.invalid_template"
     marketer = staff_headers(make_staff("marketer"))
     assert client.get("/staff/v1/admin/programs/messaging", headers=marketer).status_code == 403
+
+
+def test_a_campaign_names_only_coupon_templates_and_tiers_that_exist(
+    client, make_staff, staff_headers, make_template
+):
+    """A coupon template that does not exist (or -5, or 1.9) and a tier nobody can be in were
+    accepted, so the campaign went out with no coupon, or to nobody. 422, nothing saved. Issue
+    14, items 8 and 10."""
+    from app.models.messaging import Campaign
+
+    marketer = staff_headers(make_staff("marketer"))
+    url = "/staff/v1/admin/campaigns"
+    for bad in (999_999, -5, 1.9, "7"):
+        response = client.post(url, json=_body(coupon_template_id=bad), headers=marketer)
+        assert response.status_code == 422, (bad, response.get_json())
+        assert error_code(response) == "request.invalid"
+        assert "coupon_template_id" in response.get_json()["error"]["details"]
+    response = client.post(url, json=_body(audience={"tiers": ["platinum"]}), headers=marketer)
+    assert response.status_code == 422, response.get_json()
+    assert "audience" in response.get_json()["error"]["details"]
+    assert Campaign.query.count() == 0
+    template = make_template()
+    good = client.post(
+        url,
+        json=_body(coupon_template_id=template.id, audience={"tiers": ["gold", "normal"]}),
+        headers=marketer,
+    )
+    assert good.status_code == 201, good.get_json()
+    item = f"{url}/{good.get_json()['id']}"
+    patched = client.patch(item, json={"coupon_template_id": 999_999}, headers=marketer)
+    assert patched.status_code == 422
+    patched = client.patch(item, json={"audience": {"tiers": ["diamond"]}}, headers=marketer)
+    assert patched.status_code == 422
+    shown = client.get(item, headers=marketer).get_json()
+    assert shown["coupon_template_id"] == template.id
+    assert shown["audience"] == {"tiers": ["gold", "normal"]}
+    preview = client.post(
+        "/staff/v1/admin/audiences/preview",
+        json={"filter": {"tiers": ["platinum"]}},
+        headers=marketer,
+    )
+    assert preview.status_code == 422 and error_code(preview) == "request.invalid"

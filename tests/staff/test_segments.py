@@ -6,6 +6,8 @@ import csv
 import io
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from app import clock
 from app.models import Purchase
 from app.models.segments import MemberSegment
@@ -206,3 +208,19 @@ def test_purchases_and_refunds_at_the_till_reach_the_next_nights_segments(
     session.expire_all()
     seen = session.get(MemberSegment, member.id)
     assert (seen.frequency, seen.monetary_fen, seen.recency_days) == (1, 3_000, 1)
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["to=9999-12-31", "from=0001-01-01", "to=0001-06-01", "from=1969-12-31&to=2026-01-01"],
+)
+def test_dates_outside_a_sane_range_are_422_not_500(client, make_staff, staff_headers, query):
+    """A business day past 2099 or before 1970 (the oldest history an import takes) is a typo;
+    it was a 500 (the period's instants overflow). Issue 14, item 8."""
+    marketer = staff_headers(make_staff("marketer"))
+    for path in ("/staff/v1/admin/segments", "/staff/v1/admin/segments/stores.csv"):
+        response = client.get(f"{path}?{query}", headers=marketer)
+        assert response.status_code == 422, (path, query)
+        assert error_code(response) == "request.invalid"
+    fine = client.get("/staff/v1/admin/segments?from=1997-01-01&to=1998-06-30", headers=marketer)
+    assert fine.status_code == 200

@@ -301,3 +301,138 @@ def test_thirty_concurrent_spends_never_take_the_balance_below_zero(
         a.json()["error"]["code"] == "points.insufficient" for a in answers if a.status_code == 409
     )
     assert ledger_invariants(session, till.member.id) == 2
+
+
+def test_fifteen_purchases_of_a_million_yuan_are_all_recorded_and_the_balance_is_exact(
+    client, till, session, make_staff, staff_headers, member_headers
+):
+    """At 100 points per yuan a ¥1,000,000 order earns 100,000,000 points (150,000,000 once
+    gold): the balance passes 2^31 at the 15th. Every order is recorded, nothing is a 500, and
+    the balance, the entries and the lots agree to the point. Issue 14, item 3."""
+    admin = staff_headers(make_staff("admin"))
+    program = client.get("/staff/v1/admin/programs/points", headers=admin).get_json()
+    program["points_per_yuan"] = 100
+    assert client.put("/staff/v1/admin/programs/points", json=program, headers=admin).status_code
+    expected = 0
+    for i in range(15):
+        response = buy(client, till, f"BIG-{i}", 100_000_000)
+        assert response.status_code == 201, (i, response.get_json())
+        awarded = 100_000_000 if i == 0 else 150_000_000  # gold (150%) from the second on
+        expected += awarded
+        assert response.get_json()["points_awarded"] == awarded
+        assert response.get_json()["balance"] == expected
+    assert expected == 2_200_000_000 > 2**31
+    assert ledger_invariants(session, till.member.id) == expected
+    me = client.get("/api/v1/me", headers=member_headers(till.member)).get_json()
+    assert me["points"]["balance"] == expected
+    entries = client.get("/api/v1/me/points/entries", headers=member_headers(till.member))
+    assert entries.get_json()["items"][0]["balance_after"] == expected
+    # A whole refund of the last order takes back exactly what it earned.
+    back = refund(client, till, "BIG-14", "BIG-14-r", 100_000_000)
+    assert back.status_code == 201, back.get_json()
+    assert back.get_json()["points_reversed"] == 150_000_000
+    assert ledger_invariants(session, till.member.id) == expected - 150_000_000
+
+
+def _purchases(session) -> int:
+    from app.models import Purchase
+
+    session.expire_all()
+    return session.query(Purchase).count()
+
+
+def test_a_zero_fen_purchase_is_refused_and_changes_nothing(client, till, session):
+    """Nothing paid is no purchase: recorded, it counted in every figure (buyers, frequency,
+    the model) as one. Issue 14, item 10."""
+    response = buy(client, till, "Z-1", 0)
+    assert response.status_code == 422
+    assert error_code(response) == "request.invalid"
+    assert set(response.get_json()["error"]["details"]) == {"amount_fen"}
+    assert _purchases(session) == 0
+
+
+def test_paid_at_before_2000_or_before_the_store_existed_is_refused(client, till, session):
+    """A back-dated order older than the store (or than 2000, where business day numbers
+    start) is a typo at the till, not a sale: 422, nothing recorded. Issue 14, item 2."""
+    from datetime import UTC, datetime, timedelta
+
+    from app.models import Store
+
+    now = datetime.now(UTC)
+    session.get(Store, till.store.id).created_at = now - timedelta(days=30)
+    session.get(Member, till.member.id).joined_at = now - timedelta(days=60)
+    session.commit()
+    scan_id = till.scan()
+    for order_no, paid_at in (
+        ("P-1", "1999-12-31T12:00:00+08:00"),
+        ("P-2", "1970-01-01T00:00:00+00:00"),
+        ("P-3", (now - timedelta(days=31)).isoformat()),  # the day before the store opened
+    ):
+        response = client.post(
+            "/staff/v1/purchases",
+            json={
+                "scan_id": scan_id,
+                "order_no": order_no,
+                "amount_fen": 10_000,
+                "paid_at": paid_at,
+            },
+            headers=till.headers,
+        )
+        assert response.status_code == 422, (order_no, response.get_json())
+        assert error_code(response) == "request.invalid"
+        assert set(response.get_json()["error"]["details"]) == {"paid_at"}
+    assert _purchases(session) == 0
+    # The store's first day is fine.
+    response = client.post(
+        "/staff/v1/purchases",
+        json={
+            "scan_id": scan_id,
+            "order_no": "P-4",
+            "amount_fen": 10_000,
+            "paid_at": (now - timedelta(days=30)).isoformat(),
+        },
+        headers=till.headers,
+    )
+    assert response.status_code == 201, response.get_json()
+    assert response.get_json()["points_awarded"] == 100
+
+
+def test_a_purchase_paid_before_the_member_joined_is_recorded_without_points(client, till, session):
+    """A receipt from before the shopper was a member is a real sale (it stays in the store's
+    figures and the member's history), but points are a member's benefit: it earns none and
+    moves no tier. A receipt from the day they joined earns as usual. Issue 14, item 10."""
+    from datetime import UTC, datetime, timedelta
+
+    from app import clock
+    from app.models import Store
+
+    now = datetime.now(UTC)
+    session.get(Store, till.store.id).created_at = now - timedelta(days=400)
+    session.get(Member, till.member.id).joined_at = now - timedelta(days=3)
+    session.commit()
+    scan_id = till.scan()
+
+    def post(order_no, paid_at):
+        return client.post(
+            "/staff/v1/purchases",
+            json={
+                "scan_id": scan_id,
+                "order_no": order_no,
+                "amount_fen": 500_000,
+                "paid_at": paid_at.isoformat(),
+            },
+            headers=till.headers,
+        )
+
+    before = post("J-1", now - timedelta(days=10))
+    assert before.status_code == 201, before.get_json()
+    assert (before.get_json()["points_awarded"], before.get_json()["balance"]) == (0, 0)
+    session.expire_all()
+    assert session.get(Member, till.member.id).tier_code in ("", "normal")
+    assert _purchases(session) == 1
+    # Joined three days ago (business day): a purchase earlier that same day still earns.
+    joined_day_start = clock.business_day_start(clock.business_date(now - timedelta(days=3)))
+    same_day = post("J-2", joined_day_start + timedelta(minutes=1))
+    assert same_day.status_code == 201
+    assert same_day.get_json()["points_awarded"] == 5_000
+    assert ledger_invariants(session, till.member.id) == 5_000

@@ -14,6 +14,7 @@ from app.models.base import insert_ignore
 from app.models.coupons import Coupon, CouponPush, CouponTemplate
 from app.services import pagination
 from app.services.coupons import issue_coupon
+from app.services.ledger import points_program
 from app.services.staff import audit
 
 # What can change after coupons exist: never what a coupon is worth or when it is valid, since
@@ -34,8 +35,21 @@ MUTABLE = (
 MAX_PUSH = 1000
 
 
+def _check_tiers(session: Session, codes: list[str] | None) -> None:
+    """422 for a tier the points program does not have: nobody could ever claim for it."""
+    known = {t["code"] for t in points_program.tiers(points_program.config(session))}
+    unknown = sorted(set(codes or ()) - known)
+    if unknown:
+        raise AppError(
+            "request.invalid",
+            message="The template names tiers the points program does not have.",
+            details={"audience_tiers": [f"Unknown tier: {code}." for code in unknown]},
+        )
+
+
 def create_template(session: Session, fields: dict, staff: Staff) -> CouponTemplate:
-    """A new coupon template (fields already validated by the schema)."""
+    """A new coupon template (fields already validated by the schema; tiers the program's)."""
+    _check_tiers(session, fields.get("audience_tiers"))
     template = CouponTemplate(**fields, issued=0, created_by=staff.id)
     session.add(template)
     session.flush()
@@ -62,6 +76,8 @@ def update_template(
     """Change a template's offer (not its value or validity); the stock can be raised, or
     lowered down to what was already issued (409 coupon.stock_below_issued)."""
     template = get_template(session, template_id)
+    if "audience_tiers" in changes:
+        _check_tiers(session, changes["audience_tiers"])
     if "stock_total" in changes:
         changed = session.execute(
             update(CouponTemplate)

@@ -23,7 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import BigInteger, bindparam, cast, func, select, update
 from sqlalchemy.orm import Session
 
 from app import clock
@@ -346,7 +346,7 @@ def expire_members(
 def expiring_summary(session: Session, member_id: int, today: date, days: int = 30) -> list[dict]:
     """Points that expire in the next `days` days, per expiry date (soonest first)."""
     rows = session.execute(
-        select(PointLot.expires_on, func.sum(PointLot.remaining))
+        select(PointLot.expires_on, cast(func.sum(PointLot.remaining), BigInteger))
         .where(
             PointLot.member_id == member_id,
             PointLot.remaining > 0,

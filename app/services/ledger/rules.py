@@ -59,7 +59,7 @@ EARN = text(
     WITH member AS MATERIALIZED (
         SELECT id, points_balance FROM members WHERE id = :mid FOR NO KEY UPDATE
     ), credit AS (
-        SELECT id AS member_id, CAST(:points AS integer) AS points, points_balance AS balance,
+        SELECT id AS member_id, CAST(:points AS bigint) AS points, points_balance AS balance,
                CAST(:reason AS varchar) AS reason, CAST(:ref AS varchar) AS ref,
                :expires_on AS expires_on, :now AS created_at,
                CAST(:staff_id AS bigint) AS staff_id, CAST(:store_id AS bigint) AS store_id,
@@ -87,7 +87,7 @@ EXPIRE_DUE = text(
         WHERE member_id = ANY(:ids) AND remaining > 0 AND expires_on < :today
         FOR UPDATE
     ), per_member AS (
-        SELECT member_id, CAST(SUM(remaining) AS integer) AS points FROM due GROUP BY member_id
+        SELECT member_id, CAST(SUM(remaining) AS bigint) AS points FROM due GROUP BY member_id
     ), entry AS (
         INSERT INTO point_entries (member_id, delta, reason, ref, balance_after, created_at, note)
         SELECT p.member_id, -p.points, 'expiry',

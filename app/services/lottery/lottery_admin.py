@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import BigInteger, cast, func, or_, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from app.errors import AppError
@@ -57,8 +57,33 @@ def _new_prize(session: Session, lottery_id: int, fields: dict) -> LotteryPrize:
     return prize
 
 
+def _check_winnable(session: Session, lottery_id: int) -> None:
+    """A lottery is published (active) only with a prize that can be won: switched on, with a
+    weight, not the no-prize slot, with stock left and a daily cap above 0. Otherwise members
+    would pay to draw and never win (422)."""
+    winnable = session.execute(
+        select(LotteryPrize.id)
+        .where(
+            LotteryPrize.lottery_id == lottery_id,
+            LotteryPrize.is_active.is_(True),
+            LotteryPrize.kind != "none",
+            LotteryPrize.weight > 0,
+            LotteryPrize.won < LotteryPrize.stock_total,
+            or_(LotteryPrize.daily_cap.is_(None), LotteryPrize.daily_cap > 0),
+        )
+        .limit(1)
+    ).first()
+    if winnable is None:
+        raise AppError(
+            "request.invalid",
+            message="A lottery is opened with at least one prize that can be won.",
+            details={"prizes": ["No prize can be won: add one, or save with is_active false."]},
+        )
+
+
 def create_lottery(session: Session, fields: dict, staff: Staff) -> Lottery:
-    """A new lottery with its prizes (the no-prize slot is a prize of kind `none`)."""
+    """A new lottery with its prizes (the no-prize slot is a prize of kind `none`); an active
+    one needs a prize that can be won."""
     prizes = fields.pop("prizes", [])
     lottery = Lottery(**fields, points_given=0, created_by=staff.id)
     session.add(lottery)
@@ -66,6 +91,8 @@ def create_lottery(session: Session, fields: dict, staff: Staff) -> Lottery:
     for prize in prizes:
         _new_prize(session, lottery.id, prize)
     session.flush()
+    if lottery.is_active:
+        _check_winnable(session, lottery.id)
     audit.record(session, staff, "lottery.create", "lottery", lottery.id, _jsonable(fields))
     session.commit()
     return lottery
@@ -82,12 +109,13 @@ def show_lottery(session: Session, lottery_id: int) -> Lottery:
 
 
 def update_lottery(session: Session, lottery_id: int, changes: dict, staff: Staff) -> Lottery:
-    """Change a lottery's name, cost, window, daily limit, budget, or switch it off."""
+    """Change a lottery's name, cost, window, daily limit, budget, or switch it off (or on,
+    with a prize that can be won)."""
     lottery = get_lottery(session, lottery_id)
     if lottery.points_budget is None and changes.get("points_budget") is not None:
         # Unbudgeted draws do not count as they go: count what was given so far.
         lottery.points_given = session.scalar(
-            select(func.coalesce(func.sum(LotteryDraw.points_won), 0)).where(
+            select(cast(func.coalesce(func.sum(LotteryDraw.points_won), 0), BigInteger)).where(
                 LotteryDraw.lottery_id == lottery_id
             )
         )
@@ -98,6 +126,8 @@ def update_lottery(session: Session, lottery_id: int, changes: dict, staff: Staf
         raise AppError(
             "request.invalid", message="The window is empty.", details={"ends_at": ["After start."]}
         )
+    if changes.get("is_active") is True:
+        _check_winnable(session, lottery_id)
     if lottery.points_budget is not None and lottery.points_budget < lottery.points_given:
         raise AppError(
             "lottery.budget_below_given",

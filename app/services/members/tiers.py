@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import case, func, select, update
+from sqlalchemy import BigInteger, case, cast, func, select, update
 from sqlalchemy.orm import Session
 
 from app.models import Member
@@ -17,7 +17,7 @@ WINDOW = timedelta(days=365)
 def earned_last_12_months(session: Session, member_id: int, now: datetime) -> int:
     """Points earned by purchases in the last 12 months, net of refunds."""
     total = session.execute(
-        select(func.coalesce(func.sum(PointEntry.delta), 0)).where(
+        select(cast(func.coalesce(func.sum(PointEntry.delta), 0), BigInteger)).where(
             PointEntry.member_id == member_id,
             PointEntry.reason.in_(points_program.TIER_REASONS),
             PointEntry.created_at >= now - WINDOW,
@@ -48,7 +48,7 @@ def evaluate_all(session: Session, now: datetime) -> dict:
     ordered = points_program.tiers(cfg)
     members = Member.__table__
     earned = (
-        select(func.coalesce(func.sum(PointEntry.delta), 0))
+        select(cast(func.coalesce(func.sum(PointEntry.delta), 0), BigInteger))
         .where(
             PointEntry.member_id == members.c.id,
             PointEntry.reason.in_(points_program.TIER_REASONS),

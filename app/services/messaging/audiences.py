@@ -91,15 +91,29 @@ def _last_purchase_conditions(first: date | None, last: date | None) -> list:
     return [exists().where(*inside), ~later]
 
 
+def check_tiers(session: Session, filter: dict) -> None:
+    """422 when the filter names a tier the points program does not have (it reaches nobody:
+    a typo, or a tier since removed), for filters as marketing writes them."""
+    known = {t["code"] for t in points_program.tiers(points_program.config(session))}
+    unknown = sorted(set(filter.get("tiers") or ()) - known)
+    if unknown:
+        raise AppError(
+            "request.invalid",
+            message="The audience filter names tiers the points program does not have.",
+            details={"tiers": [f"Unknown tier: {code}." for code in unknown]},
+        )
+
+
 def lowest_tier_code(session: Session) -> str:
     """The code of the tier a member has before any evaluation (the lowest threshold)."""
     return points_program.tiers(points_program.config(session))[0]["code"]
 
 
 def count(session: Session, filter: dict) -> int:
-    """How many members the filter reaches right now."""
+    """How many members the filter reaches right now (422 for a tier the program lacks)."""
+    check_tiers(session, load_filter(filter))
     ids = member_ids_query(filter, lowest_tier_code=lowest_tier_code(session)).subquery()
     return int(session.execute(select(func.count()).select_from(ids)).scalar_one())
 
 
-__all__ = ["count", "load_filter", "lowest_tier_code", "member_ids_query"]
+__all__ = ["check_tiers", "count", "load_filter", "lowest_tier_code", "member_ids_query"]

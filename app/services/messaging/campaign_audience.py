@@ -11,10 +11,11 @@ from app.errors import AppError
 from app.services.messaging import audiences
 
 
-def validate(audience: dict) -> dict:
-    """The filter as stored: checked now (422), kept as JSON (dates as ISO strings)."""
+def validate(session: Session, audience: dict) -> dict:
+    """The filter as stored: checked now (422; its tiers must be the program's), kept as JSON
+    (dates as ISO strings)."""
     try:
-        audiences.load_filter(audience)
+        audiences.check_tiers(session, audiences.load_filter(audience))
     except AppError as exc:
         raise AppError(exc.code, exc.status, exc.message, {"audience": exc.details}) from exc
     return {k: (v.isoformat() if isinstance(v, date) else v) for k, v in audience.items()}

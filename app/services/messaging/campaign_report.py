@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from datetime import timedelta
 
-from sqlalchemy import Float, case, cast, func, select
+from sqlalchemy import BigInteger, Float, case, cast, func, select
 from sqlalchemy.orm import Session
 
 from app.models.messaging import CampaignMember, OutboxMessage
@@ -30,7 +30,7 @@ def _groups(session: Session, campaign_id: int, start, end) -> dict[bool, dict]:
     spend = (
         select(
             Purchase.member_id.label("member_id"),
-            func.sum(Purchase.amount_fen - Purchase.refunded_fen).label("spend"),
+            cast(func.sum(Purchase.amount_fen - Purchase.refunded_fen), BigInteger).label("spend"),
         )
         .where(Purchase.paid_at >= start, Purchase.paid_at < end, Purchase.amount_fen > 0)
         .group_by(Purchase.member_id)
@@ -42,7 +42,7 @@ def _groups(session: Session, campaign_id: int, start, end) -> dict[bool, dict]:
             CampaignMember.holdout,
             func.count(),
             func.sum(case((spend.c.member_id.is_not(None), 1), else_=0)),
-            func.sum(spent),
+            cast(func.sum(spent), BigInteger),
             func.sum(cast(spent, Float) * cast(spent, Float)),
         )
         .select_from(CampaignMember)

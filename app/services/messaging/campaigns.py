@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from app import clock
 from app.errors import AppError
+from app.models.coupons import CouponTemplate
 from app.models.messaging import Campaign, CampaignMember, OutboxMessage
 from app.models.staff import Staff
 from app.services import pagination
@@ -46,9 +47,17 @@ def get(session: Session, campaign_id: int, lock: bool = False) -> Campaign:
     return campaign
 
 
-def _apply(campaign: Campaign, fields: dict) -> None:
+def _apply(session: Session, campaign: Campaign, fields: dict) -> None:
     if "audience" in fields:
-        fields["audience"] = campaign_audience.validate(fields["audience"] or {})
+        fields["audience"] = campaign_audience.validate(session, fields["audience"] or {})
+    template_id = fields.get("coupon_template_id")
+    if template_id is not None and session.get(CouponTemplate, template_id) is None:
+        # Sent with a template that is not there, every message would go without its coupon.
+        raise AppError(
+            "request.invalid",
+            message="No such coupon template.",
+            details={"coupon_template_id": ["Unknown coupon template."]},
+        )
     for name in EDITABLE:
         if name in fields:
             setattr(campaign, name, fields[name])
@@ -69,7 +78,7 @@ def create(session: Session, fields: dict, staff: Staff) -> Campaign:
         page="",
         channel="auto",
     )
-    _apply(campaign, dict(fields))
+    _apply(session, campaign, dict(fields))
     session.add(campaign)
     session.flush()
     audit.record(
@@ -86,7 +95,7 @@ def update_draft(session: Session, campaign_id: int, fields: dict, staff: Staff)
         raise AppError(
             "campaign.not_editable", message=f"A {campaign.status} campaign is not edited."
         )
-    _apply(campaign, dict(fields))
+    _apply(session, campaign, dict(fields))
     audit.record(session, staff, "campaign.update", "campaign", campaign.id, {})
     session.commit()
     return campaign

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import BigInteger, cast, func, select
 from sqlalchemy.orm import Session
 
 from app import clock
@@ -27,7 +27,9 @@ def points_expiry_reminder(session: Session, now: datetime) -> dict:
     today = clock.business_date(now)
     horizon = today + timedelta(days=int(cfg["expiry_reminder_days"]))
     rows = session.execute(
-        select(PointLot.member_id, PointLot.expires_on, func.sum(PointLot.remaining))
+        select(
+            PointLot.member_id, PointLot.expires_on, cast(func.sum(PointLot.remaining), BigInteger)
+        )
         .where(
             PointLot.remaining > 0,
             PointLot.expires_on >= today,

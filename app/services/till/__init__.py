@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from app import clock
 from app.errors import AppError
-from app.models import Member, Purchase, Refund, Staff
+from app.models import Member, Purchase, Refund, Staff, Store
 from app.models.base import insert_ignore
 from app.models.points import PointEntry
 from app.services import ledger
@@ -20,6 +20,10 @@ from app.services.members import tiers
 from app.services.staff import audit, require_store, store_scope
 from app.services.till import till_hooks
 from app.services.till.scans import resolve_scan
+
+# The earliest business day a purchase at a till can be dated (business day numbers count from
+# it). History from before it comes in through the order import (order_import.EARLIEST_PAID_ON).
+EARLIEST_PAID_ON = date(2000, 1, 1)
 
 
 def _fingerprint(*parts: object) -> str:
@@ -58,10 +62,8 @@ def record_purchase(
     """
     now = now or clock.now()
     store_id = require_store(staff)
-    if paid_at is not None and paid_at > now + timedelta(minutes=1):
-        raise AppError(
-            "request.invalid", message="paid_at is in the future.", details={"paid_at": ["Future."]}
-        )
+    if paid_at is not None:
+        _check_paid_at(session, store_id, paid_at, now)
     existing = _by_order(session, store_id, order_no)
     scan = resolve_scan(session, scan_id, staff, now) if existing is None else None
     member_id = scan.member_id if scan else existing.member_id
@@ -102,6 +104,11 @@ def record_purchase(
     member = session.get(Member, member_id)
     cfg = points_program.config(session)
     awarded = points_program.purchase_points(cfg, amount_fen, member.tier_code)
+    if clock.business_date(purchase.paid_at) < clock.business_date(member.joined_at):
+        # Paid before they were a member: the sale is recorded (the store's figures, the
+        # member's history) but points are a member's benefit. The day they joined counts in
+        # full: "join now and this receipt earns" is what the counter promises.
+        awarded = 0
     if awarded > 0:
         ledger.earn(
             session,
@@ -126,6 +133,27 @@ def record_purchase(
         {"order_no": order_no, "amount_fen": amount_fen, "points": awarded},
     )
     return _answer(session, purchase)
+
+
+def _check_paid_at(session: Session, store_id: int, paid_at: datetime, now: datetime) -> None:
+    """A back-dated payment time is a till's clock or a clerk's typo unless it falls between the
+    store's first business day (and 2000, where business day numbers start) and now (a minute of
+    clock skew allowed): anything else is 422 and records nothing."""
+    problem = None
+    if paid_at > now + timedelta(minutes=1):
+        problem = "Future."
+    elif clock.business_date(paid_at) < EARLIEST_PAID_ON:
+        problem = f"Before {EARLIEST_PAID_ON.isoformat()}."
+    else:
+        opened = session.execute(select(Store.created_at).where(Store.id == store_id)).scalar_one()
+        if clock.business_date(paid_at) < clock.business_date(opened):
+            problem = "Before the store existed."
+    if problem is not None:
+        raise AppError(
+            "request.invalid",
+            message=f"paid_at is not a time this store took a payment: {problem}",
+            details={"paid_at": [problem]},
+        )
 
 
 def _by_order(session: Session, store_id: int, order_no: str, lock: bool = False):

@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import bindparam, select, text, update
 from sqlalchemy.orm import Session
@@ -25,6 +25,10 @@ from app.services import identifiers
 from app.services.till.order_rows import BadRow, OrderRow, RowError, read_rows
 
 BATCH_SIZE = 1000
+# History is older than the tills' floor (till.EARLIEST_PAID_ON, 2000; CDNOW is 1997-98) and than
+# any store row, so neither applies here; a date before 1970 is a typo (0197 for 1997), which
+# would make a member's history span centuries in the segments' model.
+EARLIEST_PAID_ON = date(1970, 1, 1)
 # The cdnow file names no store: its history goes to this store, created on first use.
 CDNOW_STORE = ("CDNOW", "CDNOW (imported history)")
 
@@ -105,6 +109,8 @@ def _import_row(
     order_no = row.order_no or _derived_order_no(fmt, row, seen)
     if row.paid_at > now + timedelta(minutes=1):
         raise RowError("paid_at is in the future")
+    if clock.business_date(row.paid_at) < EARLIEST_PAID_ON:
+        raise RowError(f"paid_at is before {EARLIEST_PAID_ON.isoformat()}")
     store_id = _store_id(session, row.store_code or default_store, seen)
     fingerprint = _fingerprint(row)
     existing = session.execute(
