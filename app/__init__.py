@@ -18,6 +18,7 @@ from app.cli import register_cli
 from app.config import ConfigError, load_settings
 from app.console import init_console
 from app.db_pool import ping_when_idle
+from app.db_timeouts import init_db_timeouts
 from app.embedded_postgres import start_or_join
 from app.errors import register_error_handlers
 from app.extensions import RedisStore, api, db, init_limiter, migrate
@@ -63,8 +64,8 @@ def create_app(overrides: dict | None = None) -> Flask:
     init_metrics(app)
     db.init_app(app)
     with app.app_context():
-        for engine in db.engines.values():
-            ping_when_idle(engine)
+        init_db_timeouts(app, db.engine)
+        ping_when_idle(db.engine, within=app.config["HEALTH_TIMEOUT"])
     migrate.init_app(app, db, directory=str(app.root_path + "/../migrations"))
     RedisStore().init_app(app)
     init_limiter(app)

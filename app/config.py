@@ -22,6 +22,19 @@ def _flag(value: str | None) -> bool:
     return (value or "").strip().lower() in {"1", "true", "yes", "on"}
 
 
+def _seconds(env: dict[str, str], name: str, default: float) -> float:
+    value = env.get(name)
+    if value is None or not value.strip():
+        return float(default)
+    try:
+        seconds = float(value)
+    except ValueError as exc:
+        raise ConfigError(f"{name}={value!r} is not a number of seconds") from exc
+    if not 0 <= seconds < 10**6:
+        raise ConfigError(f"{name}={value!r} is out of range (0 to 999999 seconds)")
+    return seconds
+
+
 def embedded_redis_url(instance_dir: Path) -> str | None:
     """The URL of a running `make run`'s embedded Redis, if one answers (the file may be stale)."""
     try:
@@ -54,6 +67,21 @@ class Settings:
     MEMBER_TOKEN_TTL: int = 7 * 24 * 3600
     STAFF_TOKEN_TTL: int = 12 * 3600
     LOG_JSON: bool = True
+    # Time limits, in seconds (0: none), so that a database or Redis that hangs costs a request
+    # seconds, not the whole hang (app/db_timeouts.py; README, "When a dependency goes down").
+    DB_STATEMENT_TIMEOUT: float = 5.0
+    DB_LOCK_TIMEOUT: float = 3.0
+    DB_IDLE_IN_TRANSACTION_TIMEOUT: float = 30.0
+    DB_JOB_STATEMENT_TIMEOUT: float = 1800.0  # the scheduler, imports, migrations
+    DB_CONNECT_TIMEOUT: float = 3.0
+    DB_POOL_TIMEOUT: float = 5.0
+    DB_KEEPALIVES_IDLE: float = 10.0
+    DB_KEEPALIVES_INTERVAL: float = 3.0
+    DB_KEEPALIVES_COUNT: int = 3
+    DB_TCP_USER_TIMEOUT: float = 15.0
+    HEALTH_TIMEOUT: float = 1.5  # each /healthz check, and the ping of an idle pooled connection
+    REDIS_SOCKET_TIMEOUT: float = 2.0
+    REDIS_CONNECT_TIMEOUT: float = 2.0
 
     def as_flask(self) -> dict:
         url = self.DATABASE_URL
@@ -62,12 +90,12 @@ class Settings:
         elif url and url.startswith("postgresql://"):
             url = "postgresql+psycopg://" + url[len("postgresql://") :]
         # Idle connections are pinged before use by app.db_pool (not pool_pre_ping).
+        # Connections get their time limits from app.db_timeouts (any engine options given).
         engine_options = {
             "pool_size": int(os.environ.get("DB_POOL_SIZE", "10")),
             "max_overflow": int(os.environ.get("DB_MAX_OVERFLOW", "20")),
-            "pool_timeout": 5,
-            # Fail fast while the database is down instead of hanging a worker.
-            "connect_args": {"connect_timeout": 3},
+            # A request waits this long for a pooled connection, then answers 503.
+            "pool_timeout": self.DB_POOL_TIMEOUT,
         }
         return {
             "SECRET_KEY": self.SECRET_KEY,
@@ -91,6 +119,25 @@ class Settings:
             "MEMBER_TOKEN_TTL": self.MEMBER_TOKEN_TTL,
             "STAFF_TOKEN_TTL": self.STAFF_TOKEN_TTL,
             "LOG_JSON": self.LOG_JSON,
+            "DB_API_TIMEOUTS": {
+                "statement": self.DB_STATEMENT_TIMEOUT,
+                "lock": self.DB_LOCK_TIMEOUT,
+                "idle_in_transaction": self.DB_IDLE_IN_TRANSACTION_TIMEOUT,
+            },
+            # Long statements and a lock connection idle in its transaction are a job's right.
+            "DB_JOB_TIMEOUTS": {"statement": self.DB_JOB_STATEMENT_TIMEOUT},
+            "DB_LIBPQ_PARAMS": {
+                # libpq counts whole seconds, at least 2.
+                "connect_timeout": max(2, round(self.DB_CONNECT_TIMEOUT)),
+                "keepalives": 1,
+                "keepalives_idle": max(1, round(self.DB_KEEPALIVES_IDLE)),
+                "keepalives_interval": max(1, round(self.DB_KEEPALIVES_INTERVAL)),
+                "keepalives_count": self.DB_KEEPALIVES_COUNT,
+                "tcp_user_timeout": int(self.DB_TCP_USER_TIMEOUT * 1000),  # milliseconds
+            },
+            "HEALTH_TIMEOUT": self.HEALTH_TIMEOUT,
+            "REDIS_SOCKET_TIMEOUT": self.REDIS_SOCKET_TIMEOUT,
+            "REDIS_CONNECT_TIMEOUT": self.REDIS_CONNECT_TIMEOUT,
             "MAX_CONTENT_LENGTH": 256 * 1024,
             # Message dispatch: threads of the scheduler process, or RQ workers (jobs/queue.py).
             "DISPATCH_WORKERS": int(os.environ.get("DISPATCH_WORKERS", "2")),
@@ -143,7 +190,35 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         missing = [n for n in required if not env.get(n)]
         if missing:
             raise ConfigError(f"missing configuration: {', '.join(missing)}")
+    limits = {
+        name: _seconds(env, name, default)
+        for name, default in (
+            ("DB_STATEMENT_TIMEOUT", Settings.DB_STATEMENT_TIMEOUT),
+            ("DB_LOCK_TIMEOUT", Settings.DB_LOCK_TIMEOUT),
+            ("DB_IDLE_IN_TRANSACTION_TIMEOUT", Settings.DB_IDLE_IN_TRANSACTION_TIMEOUT),
+            ("DB_JOB_STATEMENT_TIMEOUT", Settings.DB_JOB_STATEMENT_TIMEOUT),
+            ("DB_CONNECT_TIMEOUT", Settings.DB_CONNECT_TIMEOUT),
+            ("DB_POOL_TIMEOUT", Settings.DB_POOL_TIMEOUT),
+            ("DB_KEEPALIVES_IDLE", Settings.DB_KEEPALIVES_IDLE),
+            ("DB_KEEPALIVES_INTERVAL", Settings.DB_KEEPALIVES_INTERVAL),
+            ("DB_TCP_USER_TIMEOUT", Settings.DB_TCP_USER_TIMEOUT),
+            ("HEALTH_TIMEOUT", Settings.HEALTH_TIMEOUT),
+            ("REDIS_SOCKET_TIMEOUT", Settings.REDIS_SOCKET_TIMEOUT),
+            ("REDIS_CONNECT_TIMEOUT", Settings.REDIS_CONNECT_TIMEOUT),
+        )
+    }
+    # Where 0 would mean "wait for ever", which is what these limits exist to prevent.
+    for name in ("DB_CONNECT_TIMEOUT", "DB_POOL_TIMEOUT", "HEALTH_TIMEOUT") + tuple(
+        n for n in limits if n.startswith("REDIS_")
+    ):
+        if limits[name] <= 0:
+            raise ConfigError(f"{name} must be more than 0 seconds")
+    if limits["DB_STATEMENT_TIMEOUT"] <= 0:
+        raise ConfigError("DB_STATEMENT_TIMEOUT must be more than 0 seconds for the API")
+    keepalives_count = _seconds(env, "DB_KEEPALIVES_COUNT", Settings.DB_KEEPALIVES_COUNT)
     return Settings(
+        **limits,
+        DB_KEEPALIVES_COUNT=max(1, int(keepalives_count)),
         SECRET_KEY=secret,
         DATABASE_URL=env.get("DATABASE_URL") or None,
         REDIS_URL=redis_url,

@@ -7,7 +7,8 @@ those moments, and then the statement's own disconnect error invalidates the who
 other pooled connection is replaced at its next checkout) and the request answers 503, as it
 would have anyway. So: a connection idle for `IDLE_PING_SECONDS` or more is pinged first, and a
 failed ping replaces it before anyone uses it (a database restart or an idle timeout between two
-quiet moments costs no request).
+quiet moments costs no request). The ping waits at most `within` seconds (HEALTH_TIMEOUT): a
+frozen database costs a checkout that long, not a statement's whole deadline.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ IDLE_PING_SECONDS = 1.0
 _RETURNED_AT = "huiyuan.returned_at"
 
 
-def ping_when_idle(engine: Engine) -> None:
+def ping_when_idle(engine: Engine, within: float | None = None) -> None:
     """Install the idle-aware ping on the engine's pool (instead of pool_pre_ping)."""
     dialect = engine.dialect
 
@@ -36,8 +37,15 @@ def ping_when_idle(engine: Engine) -> None:
         returned_at = record.info.get(_RETURNED_AT)
         if returned_at is None or time.monotonic() - returned_at < IDLE_PING_SECONDS:
             return
+        # A BoundedConnection (app.db_timeouts) waits this long for the ping's answer.
+        usual = getattr(dbapi_connection, "answer_within", None)
+        if within is not None and usual is not None:
+            dbapi_connection.answer_within = min(within, usual)
         try:
             dialect.do_ping(dbapi_connection)
         except dialect.loaded_dbapi.Error as error:
             # The pool drops this connection and checks out a new one.
             raise exc.DisconnectionError("the pooled connection did not answer") from error
+        finally:
+            if usual is not None:
+                dbapi_connection.answer_within = usual

@@ -10,6 +10,8 @@ from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 from sqlalchemy import MetaData
 from sqlalchemy.orm import DeclarativeBase
 
@@ -42,7 +44,13 @@ def init_limiter(app: Flask) -> None:
     operator's `hy:*` finds (and a shared Redis keeps apart) the rate limits too."""
     app.config.setdefault("RATELIMIT_STORAGE_URI", app.config["REDIS_URL"] or "memory://")
     app.config.setdefault(
-        "RATELIMIT_STORAGE_OPTIONS", {"key_prefix": app.config["REDIS_KEY_PREFIX"] + "rl"}
+        "RATELIMIT_STORAGE_OPTIONS",
+        {
+            "key_prefix": app.config["REDIS_KEY_PREFIX"] + "rl",
+            # The limiter's own Redis connection: bounded like ours (it has no timeout of its own).
+            "socket_timeout": app.config["REDIS_SOCKET_TIMEOUT"],
+            "socket_connect_timeout": app.config["REDIS_CONNECT_TIMEOUT"],
+        },
     )
     app.config.setdefault("RATELIMIT_KEY_PREFIX", "")  # the storage's prefix is the namespace
     app.config.setdefault("RATELIMIT_STRATEGY", "fixed-window")
@@ -58,6 +66,9 @@ class RedisStore:
 
     def __init__(self) -> None:
         self.client: redis.Redis | None = None
+        # /healthz's own client: a short timeout and no retry, so a frozen Redis costs it
+        # HEALTH_TIMEOUT once.
+        self.health_client: redis.Redis | None = None
         self.prefix = "hy:"
         self.embedded = False
 
@@ -65,12 +76,20 @@ class RedisStore:
         url = app.config.get("REDIS_URL")
         self.prefix = app.config.get("REDIS_KEY_PREFIX", "hy:")
         if url:
+            # A Redis that hangs (accepts, never answers) costs a command REDIS_SOCKET_TIMEOUT.
             self.client = redis.Redis.from_url(
                 url,
                 decode_responses=True,
-                socket_connect_timeout=2,
-                socket_timeout=3,
+                socket_connect_timeout=app.config.get("REDIS_CONNECT_TIMEOUT", 2),
+                socket_timeout=app.config.get("REDIS_SOCKET_TIMEOUT", 2),
                 health_check_interval=15,
+            )
+            within = app.config.get("HEALTH_TIMEOUT", 1.5)
+            self.health_client = redis.Redis.from_url(
+                url,
+                socket_connect_timeout=within,
+                socket_timeout=within,
+                retry=Retry(NoBackoff(), 0),
             )
             self.embedded = False
         else:
@@ -81,6 +100,7 @@ class RedisStore:
                 if RedisStore._fake_server is None:
                     RedisStore._fake_server = fakeredis.FakeServer()
             self.client = fakeredis.FakeRedis(server=RedisStore._fake_server, decode_responses=True)
+            self.health_client = self.client
             self.embedded = True
         app.extensions["huiyuan_redis"] = self
 
@@ -98,6 +118,11 @@ def _store() -> RedisStore:
 def get_redis() -> redis.Redis:
     """The current app's Redis client."""
     return _store().client
+
+
+def get_health_redis() -> redis.Redis:
+    """The client /healthz pings with: its own short timeout."""
+    return _store().health_client
 
 
 def rkey(*parts: object) -> str:

@@ -83,8 +83,11 @@ def app_for(db_url: str, prefix: str):
     """An in-process app on the bench database (for seeding and checks), same secret and prefix."""
     os.environ.update(_app_env(db_url, prefix))
     from app import create_app
+    from app.db_timeouts import use_job_timeouts
 
-    return create_app({"SQLALCHEMY_ENGINE_OPTIONS": {"pool_size": 5}})
+    app = create_app({"SQLALCHEMY_ENGINE_OPTIONS": {"pool_size": 5}})
+    use_job_timeouts(app)  # seeding millions of rows and the nightly refresh are jobs
+    return app
 
 
 def insert_members(count: int, points_balance: int = 0) -> list[int]:

@@ -5,8 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 
 import click
+from flask import current_app
 from flask.cli import AppGroup
 
+from app.db_timeouts import use_job_timeouts
 from jobs.queue import QueueUnavailable, run_worker
 from jobs.schedule import JOBS, run_job
 from jobs.scheduler import run_scheduler
@@ -33,6 +35,7 @@ def run_once(name: str, now_text: str | None) -> None:
     """Run one job now, as of an instant."""
     if name not in JOBS:
         raise click.UsageError(f"unknown job {name!r}; known: {', '.join(sorted(JOBS))}")
+    use_job_timeouts(current_app)
     outcome = run_job(name, now=_parse_instant(now_text))
     click.echo(outcome)
 
@@ -40,6 +43,7 @@ def run_once(name: str, now_text: str | None) -> None:
 @jobs_cli.command("run")
 def run() -> None:
     """The scheduler process (one per deployment; extra copies stand by)."""
+    use_job_timeouts(current_app)  # a night's statements may run for minutes
     run_scheduler()
 
 
@@ -48,6 +52,7 @@ def run() -> None:
 @click.option("--name", default=None, help="Worker name (default: host pid and a random tag).")
 def worker(burst: bool, name: str | None) -> None:
     """An RQ worker for message dispatch (with DISPATCH_VIA=rq; run as many as needed)."""
+    use_job_timeouts(current_app)
     try:
         run_worker(burst=burst, name=name)
     except QueueUnavailable as exc:

@@ -5,6 +5,8 @@ from flask import current_app
 
 from alembic import context
 
+from app.db_timeouts import use_job_timeouts
+
 # this is the Alembic Config object, which provides
 # access to the values within the .ini file in use.
 config = context.config
@@ -104,6 +106,8 @@ def run_migrations_online():
     if conf_args.get("process_revision_directives") is None:
         conf_args["process_revision_directives"] = process_revision_directives
 
+    # A migration may rewrite a big table: the job sessions' time limits, not the API's.
+    use_job_timeouts(current_app)
     connectable = get_engine()
 
     with connectable.connect() as connection:

@@ -5,7 +5,9 @@ and scheduler running against them. The tests stop and kill those and start them
 machine's PostgreSQL and Redis are never touched (the session checks it: tests/conftest.py).
 
 Every stop is undone in a `finally`, and an autouse fixture checks after each test that both
-private servers answer, starting them again if not.
+private servers answer, starting them again if not. A freeze (SIGSTOP of every process of a
+private server: what a hung disk, a paused VM or a stalled host looks like to a client, whose
+connections stay open and are never answered) is undone the same way, by SIGCONT.
 """
 
 from __future__ import annotations
@@ -80,10 +82,33 @@ class PrivatePostgres:
         _wait(lambda: not self.is_up(), 10, "PostgreSQL did not stop")
 
     def start(self) -> None:
+        self.thaw()
         if not self.is_up():
             with PostgresServer._lock:  # as the wheel starts it
                 self.server.ensure_postgres_running()
         _wait(self.is_up, 30, "PostgreSQL did not come back")
+
+    def pids(self) -> list[int]:
+        """The postmaster of this data directory, then every process it started."""
+        try:
+            postmaster = int((Path(self.server.pgdata) / "postmaster.pid").read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            return []
+        return [postmaster, *_children(postmaster)]
+
+    def freeze(self) -> None:
+        """SIGSTOP the postmaster first (it starts nothing more), then its children."""
+        self._frozen = self.pids()
+        assert self._frozen, "no postmaster to freeze"
+        for pid in self._frozen:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        for pid in reversed(getattr(self, "_frozen", [])):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGCONT)
+        self._frozen = []
 
 
 class PrivateRedis:
@@ -111,7 +136,17 @@ class PrivateRedis:
             self.proc.wait(timeout=10)
         _wait(lambda: not self.is_up(), 10, "Redis did not stop")
 
+    def freeze(self) -> None:
+        """SIGSTOP: its port still accepts connections (the kernel's backlog), nothing answers."""
+        assert self.proc is not None and self.proc.poll() is None
+        os.kill(self.proc.pid, signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            os.kill(self.proc.pid, signal.SIGCONT)
+
     def start(self) -> None:
+        self.thaw()
         if self.is_up():
             return
         assert self.port not in MACHINE_PORTS
@@ -136,6 +171,19 @@ class PrivateRedis:
         )
         log.close()
         _wait(self.is_up, 30, "Redis did not come back")
+
+
+def _children(parent: int) -> list[int]:
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            # pid (comm) state ppid ...: comm may hold spaces, so split after its ")".
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[1]) == parent:
+            found.append(int(stat.parent.name))
+    return found
 
 
 def _wait(predicate, seconds: float, message: str) -> None:
