@@ -275,3 +275,167 @@ def print_table(rows: list[Stats], title: str = "") -> None:
 
 def median(values: list[float]) -> float:
     return statistics.median(values)
+
+
+# --- wrk: a client whose own CPU does not cap the reference -----------------------------------
+# A Python client spends about 2 ms of CPU per request, which on this 2-core machine caps the
+# no-op ping near what the app does and flatters every ratio. wrk (Debian package `wrk`) sends
+# the same requests from C; a Lua script cycles through the prepared requests (each thread from
+# its own offset) and may add a fresh Idempotency-Key to each.
+
+_WRK_LUA = r"""
+local items = {ITEMS}
+local fresh_key = {FRESH_KEY}
+local threads = {}
+local counter, offset = 0, 0
+statuses = {}  -- a global: done() reads each thread's with thread:get
+
+function setup(thread)
+  thread:set("tid", #threads)
+  table.insert(threads, thread)
+end
+
+function init(args)
+  offset = (tid * 7919) % #items
+  math.randomseed(os.time() + tid * 1000003)
+end
+
+function request()
+  counter = counter + 1
+  local item = items[((offset + counter) % #items) + 1]
+  local headers = {}
+  for k, v in pairs(item[3]) do headers[k] = v end
+  if fresh_key then
+    headers["Idempotency-Key"] = string.format("w%d-%d-%d", tid, counter, math.random(1, 2^30))
+  end
+  return wrk.format(item[1], item[2], headers, item[4])
+end
+
+function response(status, headers, body)
+  statuses[status] = (statuses[status] or 0) + 1
+end
+
+function done(summary, latency, requests)
+  local merged = {}
+  for _, thread in ipairs(threads) do
+    local s = thread:get("statuses")
+    for k, v in pairs(s) do merged[k] = (merged[k] or 0) + v end
+  end
+  local parts = {}
+  for k, v in pairs(merged) do table.insert(parts, string.format('"%d": %d', k, v)) end
+  io.write(string.format(
+    'WRK {"requests": %d, "seconds": %f, "p50": %f, "p95": %f, "p99": %f, ' ..
+    '"errors": %d, "statuses": {%s}}\n',
+    summary.requests, summary.duration / 1e6, latency:percentile(50) / 1e3,
+    latency:percentile(95) / 1e3, latency:percentile(99) / 1e3,
+    summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout,
+    table.concat(parts, ", ")))
+end
+"""
+
+
+def _lua_string(value: str) -> str:
+    return "[==[" + value + "]==]"
+
+
+@dataclass
+class WrkStats:
+    """What one wrk run measured; prints as a row of print_table like Stats."""
+
+    name: str
+    count: int = 0
+    elapsed: float = 0.0
+    p50: float = float("nan")
+    p95: float = float("nan")
+    p99: float = float("nan")
+    errors: int = 0
+    statuses: dict[int, int] = field(default_factory=dict)
+    busy: float = 0.0
+
+    @property
+    def throughput(self) -> float:
+        return self.count / self.elapsed if self.elapsed else 0.0
+
+    @property
+    def cpu_ms(self) -> float:
+        return self.busy / self.count * 1000 if self.count else float("nan")
+
+    def row(self) -> list[str]:
+        statuses = " ".join(f"{k}:{v}" for k, v in sorted(self.statuses.items()))
+        if self.errors:
+            statuses += f" socket-errors:{self.errors}"
+        return [
+            self.name,
+            str(self.count),
+            f"{self.throughput:,.0f}",
+            f"{self.p50:.1f}",
+            f"{self.p95:.1f}",
+            f"{self.p99:.1f}",
+            f"{self.cpu_ms:.2f}",
+            statuses,
+        ]
+
+
+def wrk(
+    name: str,
+    base: str,
+    requests_: list[tuple[str, str, dict[str, str], str]],
+    seconds: float = 10,
+    connections: int = 32,
+    threads: int = 2,
+    fresh_key: bool = False,
+) -> WrkStats:
+    """Drive `base` with wrk for `seconds`, cycling through `requests_` (method, path, headers,
+    body); with fresh_key every request carries a new Idempotency-Key."""
+    import json
+    import shutil
+    import tempfile
+
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk is not installed: apt-get install wrk (Debian package)")
+
+    def lua_item(method: str, path: str, headers: dict[str, str], body: str) -> str:
+        pairs = ", ".join(f"[ {_lua_string(k)} ] = {_lua_string(v)}" for k, v in headers.items())
+        lua_body = _lua_string(body) if body else "nil"
+        return f"{{{_lua_string(method)}, {_lua_string(path)}, {{{pairs}}}, {lua_body}}}"
+
+    items = ",\n".join(lua_item(*item) for item in requests_)
+    script = _WRK_LUA.replace("{ITEMS}", "{" + items + "}").replace(
+        "{FRESH_KEY}", "true" if fresh_key else "false"
+    )
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
+        f.write(script)
+    try:
+        busy = machine_busy_seconds()
+        out = subprocess.run(
+            [
+                "wrk",
+                f"-t{threads}",
+                f"-c{connections}",
+                f"-d{seconds}s",
+                "--timeout",
+                "10s",
+                "-s",
+                f.name,
+                base,
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        busy = machine_busy_seconds() - busy
+    finally:
+        os.unlink(f.name)
+    line = next(line for line in out.splitlines() if line.startswith("WRK "))
+    data = json.loads(line[4:])
+    return WrkStats(
+        name,
+        count=data["requests"],
+        elapsed=data["seconds"],
+        p50=data["p50"],
+        p95=data["p95"],
+        p99=data["p99"],
+        errors=data["errors"],
+        statuses={int(k): v for k, v in data["statuses"].items()},
+        busy=busy,
+    )
