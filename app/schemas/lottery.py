@@ -3,7 +3,7 @@ from __future__ import annotations
 import marshmallow as ma
 
 from app.models.lottery import PRIZE_KINDS
-from app.schemas.common import WholeListSchema
+from app.schemas.common import WholeListSchema, next_cursor_field
 from app.schemas.coupons import CouponSchema
 
 POINTS = ma.validate.Range(min=0, max=10_000_000)
@@ -104,7 +104,7 @@ class LotteryPatchSchema(ma.Schema):
 
 class LotteryAdminPageSchema(ma.Schema):
     items = ma.fields.List(ma.fields.Nested(LotteryAdminSchema), required=True)
-    next_cursor = ma.fields.String(allow_none=True, required=True)
+    next_cursor = next_cursor_field()
 
 
 class FulfilmentSchema(ma.Schema):
