@@ -9,7 +9,7 @@ that the handlers validate and the database stores as given (all SQL is paramete
 A body is guarded however it arrives. One sent chunked (no Content-Length) is read in full by
 `FramedBody` before Flask sees the request — at most the limit plus one byte — and handed on
 with a Content-Length, as a buffering proxy would; a body over the limit is 413 whatever its
-framing. A PATCH must name something to change: an empty body is a client mistake, 422.
+framing.
 """
 
 from __future__ import annotations
@@ -119,13 +119,10 @@ def check_request_input() -> None:
     for name, values in request.args.lists():
         if _bad_text(name) or any(_bad_text(v) for v in values):
             raise _refuse(name if not _bad_text(name) else "_query", _PROBLEM)
-    json_only = request.path.startswith(JSON_ONLY_PREFIXES)
     if not request.content_length:
-        if request.method == "PATCH" and json_only:
-            raise _nothing_to_change()
         return
     if not request.is_json:
-        if json_only:
+        if request.path.startswith(JSON_ONLY_PREFIXES):
             raise AppError("request.unsupported_media_type")
         return
     try:
@@ -138,12 +135,6 @@ def check_request_input() -> None:
     found = _first_problem(body, "")
     if found:
         raise _refuse(*found)
-    if request.method == "PATCH" and json_only and body == {}:
-        raise _nothing_to_change()
-
-
-def _nothing_to_change() -> AppError:
-    return _refuse("_body", "Send at least one field to change.")
 
 
 def init_input_guard(app: Flask) -> None:

@@ -41,6 +41,17 @@ def next_cursor_field() -> Cursor:
     return Cursor(allow_none=True, required=True)
 
 
+class ChangesSchema(ma.Schema):
+    """The body of a PATCH: the fields to change, at least one. A PATCH that changes nothing
+    (no body, `{}`) is a client mistake, 422 request.invalid; it is checked after the caller's
+    role, like every field."""
+
+    @ma.validates_schema
+    def names_a_change(self, data, **_):
+        if not data:
+            raise ma.ValidationError("Send at least one field to change.")
+
+
 class PageArgsSchema(ma.Schema):
     limit = ma.fields.Integer(load_default=20, validate=ma.validate.Range(min=1, max=100))
     cursor = cursor_arg()

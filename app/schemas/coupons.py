@@ -5,6 +5,7 @@ import marshmallow as ma
 from app import clock
 from app.models.coupons import AUDIENCES, COUPON_KINDS, VALIDITY_MODES
 from app.schemas.common import (
+    ChangesSchema,
     ModelResultSchema,
     PageArgsSchema,
     WholeListSchema,
@@ -184,7 +185,7 @@ class CouponTemplateSchema(ma.Schema):
             raise ma.ValidationError("Name the tiers.", "audience_tiers")
 
 
-class CouponTemplatePatchSchema(ma.Schema):
+class CouponTemplatePatchSchema(ChangesSchema):
     name = ma.fields.String(validate=ma.validate.Length(min=1, max=64))
     description = ma.fields.String(validate=ma.validate.Length(max=255))
     claim_starts_at = ma.fields.AwareDateTime(allow_none=True)
