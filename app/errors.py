@@ -253,6 +253,9 @@ def _from_http_exception(exc: HTTPException) -> AppError:
         description = getattr(exc, "description", None)
         if description:
             details["limit"] = str(description)
+    elif status == 405 and getattr(exc, "valid_methods", None):
+        # RFC 9110: a 405 lists the methods the resource does take.
+        headers["Allow"] = ", ".join(exc.valid_methods)
     elif status == 400 and data.get("messages"):
         details = {"body": ["The body is not valid JSON."]}
     return AppError(code, status, message, details, headers)

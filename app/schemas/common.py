@@ -1,11 +1,60 @@
 from __future__ import annotations
 
 import marshmallow as ma
+from flask import current_app
+
+from app.services import pagination
+
+CURSOR_MAX_LENGTH = 200
+
+
+class Cursor(ma.fields.String):
+    """A page's position: loads a `?cursor=` into the id the page starts after, dumps a page's
+    last id as the signed cursor (see services.pagination). A cursor we did not hand out is
+    422 request.invalid; an empty one is no cursor (the first page)."""
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        if value is None:
+            return None
+        return pagination.encode_cursor(value, current_app.config["SECRET_KEY"])
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        text = super()._deserialize(value, attr, data, **kwargs)
+        if not text:
+            return None
+        if len(text) > CURSOR_MAX_LENGTH:
+            raise ma.ValidationError(f"Longer than {CURSOR_MAX_LENGTH} characters.")
+        try:
+            return pagination.decode_cursor(text, current_app.config["SECRET_KEY"])
+        except ValueError as exc:
+            raise ma.ValidationError(
+                "Not a cursor this list handed out; start again without one."
+            ) from exc
+
+
+def cursor_arg() -> Cursor:
+    # The length is checked before the signature (validators would see the loaded id).
+    return Cursor(load_default=None, metadata={"maxLength": CURSOR_MAX_LENGTH})
+
+
+def next_cursor_field() -> Cursor:
+    return Cursor(allow_none=True, required=True)
+
+
+class ChangesSchema(ma.Schema):
+    """The body of a PATCH: the fields to change, at least one. A PATCH that changes nothing
+    (no body, `{}`) is a client mistake, 422 request.invalid; it is checked after the caller's
+    role, like every field."""
+
+    @ma.validates_schema
+    def names_a_change(self, data, **_):
+        if not data:
+            raise ma.ValidationError("Send at least one field to change.")
 
 
 class PageArgsSchema(ma.Schema):
     limit = ma.fields.Integer(load_default=20, validate=ma.validate.Range(min=1, max=100))
-    cursor = ma.fields.String(load_default=None, validate=ma.validate.Length(max=200))
+    cursor = cursor_arg()
 
 
 def page_schema(item_schema: type[ma.Schema], name: str) -> type[ma.Schema]:
@@ -15,7 +64,7 @@ def page_schema(item_schema: type[ma.Schema], name: str) -> type[ma.Schema]:
         (ma.Schema,),
         {
             "items": ma.fields.List(ma.fields.Nested(item_schema), required=True),
-            "next_cursor": ma.fields.String(allow_none=True, required=True),
+            "next_cursor": next_cursor_field(),
         },
     )
 

@@ -4,7 +4,14 @@ import marshmallow as ma
 
 from app import clock
 from app.models.coupons import AUDIENCES, COUPON_KINDS, VALIDITY_MODES
-from app.schemas.common import ModelResultSchema, PageArgsSchema, WholeListSchema, computed
+from app.schemas.common import (
+    ChangesSchema,
+    ModelResultSchema,
+    PageArgsSchema,
+    WholeListSchema,
+    computed,
+    next_cursor_field,
+)
 from app.services.coupons import coupon_status, describe
 
 FEN = ma.validate.Range(min=0, max=100_000_000)
@@ -67,7 +74,7 @@ class ClaimResultSchema(ma.Schema):
 
 class CouponPageSchema(ma.Schema):
     items = ma.fields.List(ma.fields.Nested(CouponSchema), required=True)
-    next_cursor = ma.fields.String(allow_none=True, required=True)
+    next_cursor = next_cursor_field()
 
 
 class MyCouponsArgsSchema(PageArgsSchema):
@@ -178,7 +185,7 @@ class CouponTemplateSchema(ma.Schema):
             raise ma.ValidationError("Name the tiers.", "audience_tiers")
 
 
-class CouponTemplatePatchSchema(ma.Schema):
+class CouponTemplatePatchSchema(ChangesSchema):
     name = ma.fields.String(validate=ma.validate.Length(min=1, max=64))
     description = ma.fields.String(validate=ma.validate.Length(max=255))
     claim_starts_at = ma.fields.AwareDateTime(allow_none=True)
@@ -195,7 +202,7 @@ class CouponTemplatePatchSchema(ma.Schema):
 
 class CouponTemplatePageSchema(ma.Schema):
     items = ma.fields.List(ma.fields.Nested(CouponTemplateSchema), required=True)
-    next_cursor = ma.fields.String(allow_none=True, required=True)
+    next_cursor = next_cursor_field()
 
 
 class PushSchema(ma.Schema):

@@ -3,7 +3,7 @@ from __future__ import annotations
 import marshmallow as ma
 
 from app.models.lottery import PRIZE_KINDS
-from app.schemas.common import WholeListSchema
+from app.schemas.common import ChangesSchema, WholeListSchema, next_cursor_field
 from app.schemas.coupons import CouponSchema
 
 POINTS = ma.validate.Range(min=0, max=10_000_000)
@@ -60,7 +60,7 @@ class PrizeSchema(ma.Schema):
     stock_left = ma.fields.Integer(dump_only=True)
 
 
-class PrizePatchSchema(ma.Schema):
+class PrizePatchSchema(ChangesSchema):
     name = ma.fields.String(validate=ma.validate.Length(min=1, max=64))
     weight = ma.fields.Integer(validate=ma.validate.Range(min=0, max=10**9))
     points = ma.fields.Integer(validate=ma.validate.Range(min=1, max=10_000_000))
@@ -92,7 +92,7 @@ class LotteryAdminSchema(ma.Schema):
             raise ma.ValidationError("ends_at must be after starts_at.", "ends_at")
 
 
-class LotteryPatchSchema(ma.Schema):
+class LotteryPatchSchema(ChangesSchema):
     name = ma.fields.String(validate=ma.validate.Length(min=1, max=64))
     cost_points = ma.fields.Integer(validate=POINTS)
     starts_at = ma.fields.AwareDateTime()
@@ -104,7 +104,7 @@ class LotteryPatchSchema(ma.Schema):
 
 class LotteryAdminPageSchema(ma.Schema):
     items = ma.fields.List(ma.fields.Nested(LotteryAdminSchema), required=True)
-    next_cursor = ma.fields.String(allow_none=True, required=True)
+    next_cursor = next_cursor_field()
 
 
 class FulfilmentSchema(ma.Schema):

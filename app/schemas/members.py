@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import marshmallow as ma
 
-from app.schemas.common import ModelResultSchema, TierSchema, computed
+from app.schemas.common import ChangesSchema, ModelResultSchema, TierSchema, computed
 from app.services.coupons import describe
 from app.services.identifiers import mask_phone
 
@@ -62,7 +62,7 @@ class PhoneSchema(ma.Schema):
     code = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=128))
 
 
-class MemberPatchSchema(ma.Schema):
+class MemberPatchSchema(ChangesSchema):
     nickname = ma.fields.String(validate=ma.validate.Length(min=1, max=32))
     avatar_url = ma.fields.Url(
         schemes={"http", "https"}, validate=ma.validate.Length(max=512), relative=False

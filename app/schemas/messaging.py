@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import marshmallow as ma
 
+from app.schemas.common import ChangesSchema
+
 TEMPLATE_ID = ma.fields.String(validate=ma.validate.Length(min=1, max=64))
 
 
@@ -67,7 +69,7 @@ class CampaignInSchema(ma.Schema):
     report_days = ma.fields.Integer(load_default=7, validate=ma.validate.Range(min=1, max=90))
 
 
-class CampaignPatchSchema(CampaignInSchema):
+class CampaignPatchSchema(ChangesSchema, CampaignInSchema):
     """The fields to change (load it with partial=True: absent fields keep their value)."""
 
 

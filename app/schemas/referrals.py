@@ -4,7 +4,7 @@ from datetime import datetime
 
 import marshmallow as ma
 
-from app.schemas.common import ModelResultSchema, computed
+from app.schemas.common import ModelResultSchema, computed, cursor_arg, next_cursor_field
 
 POINTS = ma.validate.Range(min=0, max=1_000_000)
 
@@ -116,13 +116,13 @@ class ReferralAdminSchema(ma.Schema):
 
 class ReferralAdminPageSchema(ma.Schema):
     items = ma.fields.List(ma.fields.Nested(ReferralAdminSchema), required=True)
-    next_cursor = ma.fields.String(allow_none=True, required=True)
+    next_cursor = next_cursor_field()
 
 
 class ReferralListArgsSchema(ma.Schema):
     flagged = ma.fields.Boolean(load_default=False)
     limit = ma.fields.Integer(load_default=20, validate=ma.validate.Range(min=1, max=100))
-    cursor = ma.fields.String(load_default=None, validate=ma.validate.Length(max=200))
+    cursor = cursor_arg()
 
 
 class ReviewSchema(ma.Schema):

@@ -3,7 +3,7 @@ from __future__ import annotations
 import marshmallow as ma
 
 from app.models.staff import ROLES
-from app.schemas.common import WholeListSchema
+from app.schemas.common import ChangesSchema, WholeListSchema
 from app.schemas.members import TillMemberSchema
 from app.schemas.segments import MemberSegmentSchema
 
@@ -41,7 +41,7 @@ class StaffCreateSchema(ma.Schema):
     display_name = ma.fields.String(load_default="", validate=ma.validate.Length(max=64))
 
 
-class StaffPatchSchema(ma.Schema):
+class StaffPatchSchema(ChangesSchema):
     password = ma.fields.String(validate=ma.validate.Length(min=8, max=256))
     role = ma.fields.String(validate=ma.validate.OneOf(ROLES))
     store_id = ma.fields.Integer(allow_none=True, validate=ma.validate.Range(min=1, max=2**62))
@@ -58,7 +58,7 @@ class StoreSchema(ma.Schema):
     created_at = ma.fields.AwareDateTime(dump_only=True)
 
 
-class StorePatchSchema(ma.Schema):
+class StorePatchSchema(ChangesSchema):
     code = ma.fields.String(validate=ma.validate.Regexp(r"^[A-Za-z0-9_-]{1,32}$"))
     name = ma.fields.String(validate=ma.validate.Length(min=1, max=100))
     address = ma.fields.String(validate=ma.validate.Length(max=255))

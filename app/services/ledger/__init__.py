@@ -359,7 +359,7 @@ def expiring_summary(session: Session, member_id: int, today: date, days: int = 
     return [{"points": int(total), "expires_on": day} for day, total in rows]
 
 
-def entries(session: Session, member_id: int, limit: int, cursor: str | None) -> pagination.Page:
+def entries(session: Session, member_id: int, limit: int, cursor: int | None) -> pagination.Page:
     """Every movement of the member's points, newest first, a page at a time."""
     query = select(PointEntry).where(PointEntry.member_id == member_id)
     return pagination.page(session, query, PointEntry.id, limit, cursor)

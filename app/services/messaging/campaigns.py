@@ -32,7 +32,7 @@ def holdout_bucket(member_id, salt: int):
     return ((member_id * _HASH_MULT + salt) % _HASH_MOD) % HOLDOUT_SCALE
 
 
-def list_campaigns(session: Session, limit: int, cursor: str | None) -> pagination.Page:
+def list_campaigns(session: Session, limit: int, cursor: int | None) -> pagination.Page:
     """Campaigns, newest first."""
     return pagination.page(session, select(Campaign), Campaign.id, limit, cursor)
 

@@ -122,7 +122,7 @@ def update_staff(session: Session, staff_id: int, changes: dict, by: Staff) -> S
     return staff
 
 
-def list_staff(session: Session, limit: int, cursor: str | None) -> pagination.Page:
+def list_staff(session: Session, limit: int, cursor: int | None) -> pagination.Page:
     """Every staff account, newest first (deactivated ones too: they stay for the audit)."""
     return pagination.page(session, select(Staff), Staff.id, limit, cursor)
 
@@ -148,7 +148,7 @@ def create_store(session: Session, fields: dict, by: Staff | None = None) -> Sto
     return store
 
 
-def list_stores(session: Session, limit: int, cursor: str | None) -> pagination.Page:
+def list_stores(session: Session, limit: int, cursor: int | None) -> pagination.Page:
     """Every store, newest first (closed ones too)."""
     return pagination.page(session, select(Store), Store.id, limit, cursor)
 
