@@ -18,13 +18,15 @@ hung for as long as the client waited (tests/faults/test_freezes.py). So each co
   the pool replaces it.
 
 API sessions use the API's limits. Processes that run jobs (the scheduler, `jobs run-once`, the
-RQ worker, imports, migrations) call `use_job_timeouts`: the nightly segments refresh or an
+RQ worker, imports, migrations) run inside `job_timeouts`: the nightly segments refresh or an
 import legitimately runs statements for minutes and keeps a lock connection idle in a
 transaction, so their sessions get the job statement timeout and no lock or idle limit.
 """
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import psycopg
@@ -115,12 +117,26 @@ def init_db_timeouts(app: Flask, engine: Engine) -> None:
     )
 
 
-def use_job_timeouts(app: Flask) -> None:
-    """From now on this process's connections are job sessions (the job statement timeout, no
-    lock or idle-in-transaction limit); the pool is emptied so none keeps the API's limits."""
+@contextlib.contextmanager
+def job_timeouts(app: Flask) -> Iterator[None]:
+    """While the block runs, this process's connections are job sessions (the job statement
+    timeout, no lock or idle-in-transaction limit); after it, the API's again. The pool is emptied
+    at each switch so no connection keeps the other profile's limits. A command that runs a job
+    wraps the job in it, so a command run inside another process (tests) leaves that process as
+    it found it."""
     bounds = app.extensions.get(_STATE)
     if bounds is None:
+        yield
         return
-    bounds.session = SessionTimeouts(**app.config["DB_JOB_TIMEOUTS"])
+    before = bounds.session
+    _switch(app, bounds, SessionTimeouts(**app.config["DB_JOB_TIMEOUTS"]))
+    try:
+        yield
+    finally:
+        _switch(app, bounds, before)
+
+
+def _switch(app: Flask, bounds: _Bounds, session: SessionTimeouts) -> None:
+    bounds.session = session
     with app.app_context():
         db.engine.dispose()

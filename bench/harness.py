@@ -28,6 +28,7 @@ import requests
 import sqlalchemy as sa
 
 ROOT = Path(__file__).resolve().parent.parent
+_JOB_PROCESS = contextlib.ExitStack()
 VENV_BIN = ROOT / ".venv" / "bin"
 PG_ADMIN_URL = os.environ.get("BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -83,10 +84,11 @@ def app_for(db_url: str, prefix: str):
     """An in-process app on the bench database (for seeding and checks), same secret and prefix."""
     os.environ.update(_app_env(db_url, prefix))
     from app import create_app
-    from app.db_timeouts import use_job_timeouts
+    from app.db_timeouts import job_timeouts
 
     app = create_app({"SQLALCHEMY_ENGINE_OPTIONS": {"pool_size": 5}})
-    use_job_timeouts(app)  # seeding millions of rows and the nightly refresh are jobs
+    # Seeding millions of rows and the nightly refresh are jobs, for the bench's whole life.
+    _JOB_PROCESS.enter_context(job_timeouts(app))
     return app
 
 

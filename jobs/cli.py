@@ -8,7 +8,7 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
-from app.db_timeouts import use_job_timeouts
+from app.db_timeouts import job_timeouts
 from jobs.queue import QueueUnavailable, run_worker
 from jobs.schedule import JOBS, run_job
 from jobs.scheduler import run_scheduler
@@ -35,16 +35,16 @@ def run_once(name: str, now_text: str | None) -> None:
     """Run one job now, as of an instant."""
     if name not in JOBS:
         raise click.UsageError(f"unknown job {name!r}; known: {', '.join(sorted(JOBS))}")
-    use_job_timeouts(current_app)
-    outcome = run_job(name, now=_parse_instant(now_text))
+    with job_timeouts(current_app):
+        outcome = run_job(name, now=_parse_instant(now_text))
     click.echo(outcome)
 
 
 @jobs_cli.command("run")
 def run() -> None:
     """The scheduler process (one per deployment; extra copies stand by)."""
-    use_job_timeouts(current_app)  # a night's statements may run for minutes
-    run_scheduler()
+    with job_timeouts(current_app):  # a night's statements may run for minutes
+        run_scheduler()
 
 
 @jobs_cli.command("worker")
@@ -52,8 +52,8 @@ def run() -> None:
 @click.option("--name", default=None, help="Worker name (default: host pid and a random tag).")
 def worker(burst: bool, name: str | None) -> None:
     """An RQ worker for message dispatch (with DISPATCH_VIA=rq; run as many as needed)."""
-    use_job_timeouts(current_app)
     try:
-        run_worker(burst=burst, name=name)
+        with job_timeouts(current_app):
+            run_worker(burst=burst, name=name)
     except QueueUnavailable as exc:
         raise click.UsageError(str(exc)) from exc

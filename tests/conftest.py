@@ -35,6 +35,15 @@ def database_on(server_url: str, name: str) -> str:
     return sa.make_url(server_url).set(database=name).render_as_string(hide_password=False)
 
 
+def shared_limiter(app) -> dict:
+    """The RATELIMIT_* settings of `app`, for any other app a test makes in this process.
+
+    Flask-Limiter's limiter is one object per process: each create_app re-initialises its storage
+    (URL, key prefix). A second app made with other settings would move every later test's rate
+    limits out of the session's key prefix, where the per-test cleanup no longer finds them."""
+    return {k: v for k, v in app.config.items() if k.startswith("RATELIMIT_")}
+
+
 def answers(url: str) -> bool:
     """Whether a PostgreSQL answers at `url`."""
     engine = sa.create_engine(url, connect_args={"connect_timeout": 3}, poolclass=sa.NullPool)

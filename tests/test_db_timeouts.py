@@ -11,7 +11,7 @@ import requests
 import sqlalchemy as sa
 
 from app.config import ConfigError, load_settings
-from app.db_timeouts import SessionTimeouts, use_job_timeouts
+from app.db_timeouts import SessionTimeouts, job_timeouts
 
 
 def _limits(engine) -> tuple[str, str, str]:
@@ -52,27 +52,30 @@ def test_a_request_behind_a_stuck_lock_answers_503_after_the_lock_timeout(
     assert again.status_code == 201, again.text
 
 
-def test_api_sessions_have_the_api_limits_and_job_processes_the_job_limits(app):
-    from app import create_app
+def test_api_sessions_have_the_api_limits_and_jobs_the_job_limits_while_they_run(app):
     from app.extensions import db
 
     with app.app_context():
         assert _limits(db.engine) == ("5s", "3s", "30s")
-    jobs_app = create_app(
-        {
-            "TESTING": True,
-            "SQLALCHEMY_DATABASE_URI": app.config["SQLALCHEMY_DATABASE_URI"],
-            "REDIS_URL": app.config["REDIS_URL"],
-        }
-    )
-    use_job_timeouts(jobs_app)
-    with jobs_app.app_context():
-        # A nightly refresh's statements may take minutes; its lock connection idles in its
-        # transaction for the whole night.
-        assert _limits(db.engine) == ("30min", "0", "0")
-        with db.engine.connect() as conn:
-            assert conn.execute(sa.text("SELECT pg_sleep(5.5), 1")).one()[1] == 1
-        db.engine.dispose()
+        with job_timeouts(app):
+            # A nightly refresh's statements may take minutes; its lock connection idles in its
+            # transaction for the whole night.
+            assert _limits(db.engine) == ("30min", "0", "0")
+            with db.engine.connect() as conn:
+                assert conn.execute(sa.text("SELECT pg_sleep(5.5), 1")).one()[1] == 1
+        # A command run inside a process (here, the tests') leaves it with the API's limits.
+        assert _limits(db.engine) == ("5s", "3s", "30s")
+
+
+def test_an_import_command_leaves_the_process_with_the_api_limits(app, tmp_path):
+    from app.extensions import db
+
+    empty = tmp_path / "orders.csv"
+    empty.write_text("order_no,store_code,phone,paid_at,amount_fen\n")
+    result = app.test_cli_runner().invoke(args=["orders", "import", str(empty), "--format", "csv"])
+    assert result.exit_code == 0, result.output
+    with app.app_context():
+        assert _limits(db.engine) == ("5s", "3s", "30s")
 
 
 def test_the_client_gives_up_after_the_servers_own_limit():

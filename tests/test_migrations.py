@@ -12,10 +12,10 @@ from alembic.migration import MigrationContext
 
 from app.models.till import DATABASE_ONLY_INDEXES
 from app.services import segments
-from tests.conftest import REDIS_URL, database_on
+from tests.conftest import REDIS_URL, database_on, shared_limiter
 
 
-def _upgrade_and_diff(url: str) -> tuple[list, set, set]:
+def _upgrade_and_diff(url: str, limiter_settings: dict) -> tuple[list, set, set]:
     from flask_migrate import upgrade
 
     from app import create_app
@@ -27,6 +27,7 @@ def _upgrade_and_diff(url: str) -> tuple[list, set, set]:
             "SQLALCHEMY_DATABASE_URI": url,
             "SQLALCHEMY_ENGINE_OPTIONS": {},
             "REDIS_URL": REDIS_URL,
+            **limiter_settings,
         }
     )
     with fresh.app_context():
@@ -73,13 +74,15 @@ def _declared_in_the_models(obj, name, type_, reflected, compare_to) -> bool:
     return not (type_ == "index" and name in DATABASE_ONLY_INDEXES)
 
 
-def test_upgrade_builds_the_schema_on_empty_postgres(pg_server_url):
+def test_upgrade_builds_the_schema_on_empty_postgres(pg_server_url, app):
     name = f"hy_migr_{os.getpid()}_{secrets.token_hex(3)}"
     admin = sa.create_engine(pg_server_url, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
     try:
-        diff, indexes, triggers = _upgrade_and_diff(database_on(pg_server_url, name))
+        diff, indexes, triggers = _upgrade_and_diff(
+            database_on(pg_server_url, name), shared_limiter(app)
+        )
         assert diff == []
         assert indexes >= DATABASE_ONLY_INDEXES  # the segments refresh reads purchases by it
         assert triggers == SEGMENT_TRIGGERS

