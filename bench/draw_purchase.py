@@ -38,13 +38,15 @@ def seed(app, members: int) -> dict:
     from app import clock
     from app.auth import issue_member_token, issue_staff_token
     from app.extensions import db
-    from app.models import Staff, Store
+    from app.models import Member, Staff, Store
     from app.models.lottery import Lottery, LotteryPrize
     from app.models.points import PointEntry, PointLot
 
     with app.app_context():
         now = clock.now()
         ids = insert_members(members, points_balance=1000)
+        # Members who have bought before hold a tier (a brand-new one's first purchase sets it).
+        db.session.execute(Member.__table__.update().values(tier_code="normal"))
         db.session.execute(
             PointEntry.__table__.insert(),
             [
