@@ -58,6 +58,8 @@ def test_a_purchase_earns_points_by_the_program(client, till, session):
         select(AuditEntry).where(AuditEntry.action == "purchase.record")
     ).scalar_one()
     assert (audit.staff_id, audit.store_id) == (till.clerk.id, till.store.id)
+    assert (audit.target_type, audit.target_id) == ("purchase", str(body["purchase_id"]))
+    assert audit.details == {"order_no": "A-1", "amount_fen": 12_345, "points": 123}
 
 
 def test_the_same_order_again_is_a_replay_and_earns_nothing(client, till, session):

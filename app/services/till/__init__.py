@@ -51,8 +51,9 @@ def _answer(session: Session, purchase: Purchase) -> dict:
 # purchase recorded for that member with its points -- the tier's points by the member's tier
 # code as the row is now, none if they joined on a later business day than the payment. Nothing
 # is inserted when the scan does not serve or the order number is taken (ON CONFLICT: the
-# database picks one of two tills racing for a number). `interested`: a program joins in
-# (till_hooks.interest).
+# database picks one of two tills racing for a number), and the staff write's audit row that
+# audit.record would add (staff, their store, the order, its points). `interested`: a program
+# joins in (till_hooks.INTEREST_SQL).
 _RECORD = text(
     f"""
     WITH scan AS MATERIALIZED (
@@ -73,6 +74,15 @@ _RECORD = text(
         FROM scan
         ON CONFLICT (store_id, order_no) DO NOTHING
         RETURNING id, points_awarded
+    ), audited AS (
+        INSERT INTO audit_entries (staff_id, store_id, action, target_type, target_id, details,
+                                   created_at)
+        SELECT :staff_id, :staff_store_id, 'purchase.record', 'purchase', CAST(id AS varchar),
+               json_build_object('order_no', CAST(:order_no AS text),
+                                 'amount_fen', CAST(:amount_fen AS bigint),
+                                 'points', points_awarded),
+               :now
+        FROM inserted
     )
     SELECT scan.member_id, scan.interested, inserted.id, inserted.points_awarded
     FROM (SELECT 1) one LEFT JOIN scan ON true LEFT JOIN inserted ON true
@@ -114,6 +124,7 @@ def record_purchase(
         {
             "scan_id": scan_id,
             "staff_id": staff.id,
+            "staff_store_id": staff.store_id,
             "store_id": store_id,
             "order_no": order_no,
             "amount_fen": amount_fen,
@@ -147,14 +158,6 @@ def record_purchase(
         tiers.upgrade_if_reached(session, member_id, now)
     if row.interested:
         till_hooks.purchase_recorded(session, session.get(Purchase, purchase_id))
-    audit.record(
-        session,
-        staff,
-        "purchase.record",
-        "purchase",
-        purchase_id,
-        {"order_no": order_no, "amount_fen": amount_fen, "points": awarded},
-    )
     return {
         "purchase_id": purchase_id,
         "order_no": order_no,
