@@ -58,6 +58,8 @@ def test_a_purchase_earns_points_by_the_program(client, till, session):
         select(AuditEntry).where(AuditEntry.action == "purchase.record")
     ).scalar_one()
     assert (audit.staff_id, audit.store_id) == (till.clerk.id, till.store.id)
+    assert (audit.target_type, audit.target_id) == ("purchase", str(body["purchase_id"]))
+    assert audit.details == {"order_no": "A-1", "amount_fen": 12_345, "points": 123}
 
 
 def test_the_same_order_again_is_a_replay_and_earns_nothing(client, till, session):
@@ -270,6 +272,35 @@ def test_the_same_purchase_posted_ten_times_at_once_earns_once(live_server, till
     assert [a.status_code for a in answers] == [201] * 10
     assert {a.json()["points_awarded"] for a in answers} == {50}
     assert ledger_invariants(session, till.member.id) == 50
+
+
+def test_purchases_at_once_that_reach_a_tier_together_upgrade_the_member(
+    live_server, till, session
+):
+    """Twelve ¥100 orders of one member at once: none reaches silver (1,000 points) alone,
+    together they do. The tier is decided after each earning on the member's locked row (one
+    statement), so the purchase that crosses the threshold sees the others' points and upgrades;
+    every order earns once, at the tier the member had when it was rung up."""
+    from tests.concurrency import fire
+
+    scan_id = till.scan()
+    url = live_server + "/staff/v1/purchases"
+    calls = [
+        lambda s, i=i: s.post(
+            url,
+            json={"scan_id": scan_id, "order_no": f"TIER-{i}", "amount_fen": 10_000},
+            headers=till.headers,
+            timeout=30,
+        )
+        for i in range(12)
+    ]
+    answers = fire(calls, clients=12)
+    assert [a.status_code for a in answers] == [201] * 12
+    awarded = [a.json()["points_awarded"] for a in answers]
+    assert set(awarded) <= {100, 120}
+    session.expire_all()
+    assert session.get(Member, till.member.id).tier_code == "silver"
+    assert ledger_invariants(session, till.member.id) == sum(awarded)
 
 
 def test_thirty_concurrent_spends_never_take_the_balance_below_zero(

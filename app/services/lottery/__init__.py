@@ -12,15 +12,14 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable, Sequence
 from datetime import date, datetime
+from typing import NamedTuple
 
-from sqlalchemy import and_, select, update
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import Date, and_, bindparam, select, text, update
 from sqlalchemy.orm import Session
 
 from app import clock
 from app.errors import AppError
-from app.models import Member
-from app.models.base import insert_ignore
+from app.models.base import UTCDateTime, insert_ignore
 from app.models.lottery import (
     Lottery,
     LotteryDraw,
@@ -69,19 +68,127 @@ def active_prizes(session: Session, lottery_id: int) -> list[LotteryPrize]:
     )
 
 
-def _use_allowance(session: Session, lottery: Lottery, member_id: int, day: date, now) -> None:
-    """Count one more draw today unless the member reached the daily limit (429)."""
-    upsert = (
-        insert(LotteryDrawAllowance)
-        .values(lottery_id=lottery.id, member_id=member_id, day=day, used=1)
-        .on_conflict_do_update(
-            index_elements=["lottery_id", "member_id", "day"],
-            set_={"used": LotteryDrawAllowance.used + 1},
-            where=LotteryDrawAllowance.used < lottery.daily_draw_limit,
-        )
-        .returning(LotteryDrawAllowance.used)
+# The draw's opening statement: the lottery and its active prizes as of now, and -- only if it is
+# open, has a prize with weight and the member is under today's limit -- one more draw counted
+# today and the new draw's id (taken from its sequence: the draw row is written last, with what
+# it won). One row per active prize (one row with NULL prize columns when it has none); no row
+# when the lottery does not exist. The allowance's ON CONFLICT re-reads the member's row for
+# today under its lock, so the daily limit holds under concurrent taps.
+_OPEN_DRAW = text(
+    """
+    WITH lottery AS MATERIALIZED (
+        SELECT id, name, cost_points, daily_draw_limit, points_budget,
+               is_active AND starts_at <= :now AND :now < ends_at AS open
+        FROM lotteries WHERE id = :lottery_id
+    ), prizes AS MATERIALIZED (
+        SELECT id, name, kind, weight, points, coupon_template_id, daily_cap
+        FROM lottery_prizes WHERE lottery_id = :lottery_id AND is_active
+    ), allowance AS (
+        INSERT INTO lottery_draw_allowances AS a (lottery_id, member_id, day, used)
+        SELECT id, :member_id, :day, 1 FROM lottery
+        WHERE open AND EXISTS (SELECT 1 FROM prizes WHERE weight > 0)
+        ON CONFLICT (lottery_id, member_id, day) DO UPDATE SET used = a.used + 1
+        WHERE a.used < (SELECT daily_draw_limit FROM lottery)
+        RETURNING nextval('lottery_draws_id_seq') AS draw_id
     )
-    if session.execute(upsert).scalar_one_or_none() is None:
+    SELECT lottery.id, lottery.name, lottery.cost_points, lottery.daily_draw_limit,
+           lottery.points_budget, lottery.open, allowance.draw_id,
+           prizes.id AS prize_id, prizes.name AS prize_name, prizes.kind, prizes.weight,
+           prizes.points, prizes.coupon_template_id, prizes.daily_cap
+    FROM lottery LEFT JOIN allowance ON true LEFT JOIN prizes ON true
+    ORDER BY prizes.id
+    """
+).bindparams(bindparam("now", type_=UTCDateTime()), bindparam("day", type_=Date()))
+
+_DRAW_COLUMNS = (
+    "id, lottery_id, member_id, day, points_spent, picked_prize_id, prize_id, outcome,"
+    " coupon_id, points_won, created_at"
+)
+# Typed: the same values serve an INSERT ... VALUES and an INSERT ... SELECT (where an untyped
+# NULL would be text).
+_DRAW_VALUES = (
+    "CAST(:draw_id AS bigint), CAST(:lottery_id AS bigint), CAST(:member_id AS bigint), :day,"
+    " CAST(:points_spent AS integer), CAST(:picked_prize_id AS bigint), {prize_id}, {outcome},"
+    " CAST(:coupon_id AS bigint), {points_won}, :now"
+)
+_DRAW_TYPES = (bindparam("now", type_=UTCDateTime()), bindparam("day", type_=Date()))
+
+# The draw as it ended (no prize, or a prize whose fate the slow path decided).
+_RECORD_DRAW = text(
+    f"INSERT INTO lottery_draws ({_DRAW_COLUMNS}) VALUES "
+    + "("
+    + _DRAW_VALUES.format(
+        prize_id="CAST(:prize_id AS bigint)",
+        outcome="CAST(:outcome AS varchar)",
+        points_won="CAST(:points_won AS integer)",
+    )
+    + ")"
+).bindparams(*_DRAW_TYPES)
+
+# The common prize (no daily cap, no points budget, not a coupon): take one from its stock and
+# record the draw with what it won in one statement, the draw's last before the answer, so the
+# prize's row -- the flash's hot row -- stays locked only from here to the commit. Sold out, the
+# conditional update matches nothing and locks nothing: the draw records out_of_stock.
+_TAKE_AND_RECORD = text(
+    f"""
+    WITH took AS (
+        UPDATE lottery_prizes SET won = won + 1
+        WHERE id = :picked_prize_id AND won < stock_total
+        RETURNING id
+    )
+    INSERT INTO lottery_draws ({_DRAW_COLUMNS})
+    SELECT {
+        _DRAW_VALUES.format(
+            prize_id="took.id",
+            outcome="CASE WHEN took.id IS NULL THEN 'out_of_stock' ELSE 'won' END",
+            points_won="CASE WHEN took.id IS NULL THEN 0 ELSE CAST(:points AS integer) END",
+        )
+    }
+    FROM (SELECT 1) one LEFT JOIN took ON true
+    RETURNING prize_id
+    """
+).bindparams(*_DRAW_TYPES)
+
+
+class _Prize(NamedTuple):
+    """An active prize of the lottery as the draw read it."""
+
+    id: int
+    name: str
+    kind: str
+    weight: int
+    points: int
+    coupon_template_id: int | None
+    daily_cap: int | None
+
+
+def _open_draw(session: Session, member_id: int, lottery_id: int, day: date, now: datetime):
+    """Check the lottery is open and count the draw against the member's daily limit, in one
+    statement; (the lottery's row, its active prizes by id, the new draw's id)."""
+    rows = session.execute(
+        _OPEN_DRAW, {"lottery_id": lottery_id, "member_id": member_id, "day": day, "now": now}
+    ).all()
+    if not rows:
+        raise AppError("lottery.not_found")
+    lottery = rows[0]
+    prizes = [
+        _Prize(
+            r.prize_id,
+            r.prize_name,
+            r.kind,
+            r.weight,
+            r.points or 0,
+            r.coupon_template_id,
+            r.daily_cap,
+        )
+        for r in rows
+        if r.prize_id is not None
+    ]
+    if not lottery.open:
+        raise AppError("lottery.not_active")
+    if sum(p.weight for p in prizes) <= 0:  # nothing to draw: do not take the member's points
+        raise AppError("lottery.not_active", message="This lottery has no prizes to draw.")
+    if lottery.draw_id is None:
         wait = int((clock.business_day_end(day) - now).total_seconds()) + 1
         raise AppError(
             "lottery.daily_limit",
@@ -89,6 +196,7 @@ def _use_allowance(session: Session, lottery: Lottery, member_id: int, day: date
             details={"daily_draw_limit": lottery.daily_draw_limit},
             headers={"Retry-After": str(max(wait, 1))},
         )
+    return lottery, prizes, lottery.draw_id
 
 
 def draw(session: Session, member_id: int, lottery_id: int, now: datetime | None = None) -> dict:
@@ -96,25 +204,8 @@ def draw(session: Session, member_id: int, lottery_id: int, now: datetime | None
     points (409 points.insufficient); the prize drawn by weight is awarded if it is still
     available, otherwise no prize."""
     now = now or clock.now()
-    lottery = get_lottery(session, lottery_id)
-    if not is_open(lottery, now):
-        raise AppError("lottery.not_active")
-    prizes = active_prizes(session, lottery.id)
-    if sum(p.weight for p in prizes) <= 0:  # nothing to draw: do not take the member's points
-        raise AppError("lottery.not_active", message="This lottery has no prizes to draw.")
     day = clock.business_date(now)
-    _use_allowance(session, lottery, member_id, day, now)
-    record = LotteryDraw(
-        lottery_id=lottery.id,
-        member_id=member_id,
-        day=day,
-        points_spent=lottery.cost_points,
-        outcome="pending",
-        points_won=0,
-        created_at=now,
-    )
-    session.add(record)
-    session.flush()
+    lottery, prizes, draw_id = _open_draw(session, member_id, lottery_id, day, now)
     balance = None
     if lottery.cost_points > 0:
         balance = ledger.spend(
@@ -122,36 +213,59 @@ def draw(session: Session, member_id: int, lottery_id: int, now: datetime | None
             member_id,
             lottery.cost_points,
             reason="lottery",
-            ref=f"lottery:{record.id}",
+            ref=f"lottery:{draw_id}",
             now=now,
             note=lottery.name[:200],
         ).balance_after
     index = pick_slot([p.weight for p in prizes])
     picked = prizes[index] if index >= 0 else None
-    record.picked_prize_id = picked.id if picked else None
-    prize = _award(session, lottery, picked, record, day, now)
+    record = {
+        "draw_id": draw_id,
+        "lottery_id": lottery.id,
+        "member_id": member_id,
+        "day": day,
+        "points_spent": lottery.cost_points,
+        "picked_prize_id": picked.id if picked else None,
+        "coupon_id": None,
+        "now": now,
+    }
+    prize, outcome = _award(session, lottery, picked, record, day, now)
     if prize is not None and prize["kind"] == "points":
         balance = prize.pop("balance")
     if balance is None:  # a free draw that won no points: the balance did not move
-        balance = session.scalar(select(Member.points_balance).where(Member.id == member_id))
-    answer = {
-        "draw_id": record.id,
+        balance = ledger.balance_of(session, member_id)
+    return {
+        "draw_id": draw_id,
         "prize": prize,
         "points_spent": lottery.cost_points,
         "balance": balance,
-        "outcome": record.outcome,
+        "outcome": outcome,
     }
-    return answer
 
 
-def _award(session, lottery: Lottery, prize, record: LotteryDraw, day: date, now):
-    """Take the picked prize for this draw if it is still there; the prize's answer or None."""
+def _award(session, lottery, prize: _Prize | None, record: dict, day: date, now):
+    """Take the picked prize for this draw if it is still there and record the draw; (the
+    prize's answer or None, the draw's outcome)."""
     if prize is None or prize.kind == "none":
-        record.outcome = "no_prize"
-        return None
+        return None, _record(session, record, None, "no_prize")
+    if (
+        prize.daily_cap is None
+        and prize.kind != "coupon"
+        and (prize.kind != "points" or lottery.points_budget is None)
+    ):
+        took = session.execute(
+            _TAKE_AND_RECORD, {**record, "points": prize.points if prize.kind == "points" else 0}
+        ).scalar_one()
+        if took is None:
+            return None, "out_of_stock"
+        answer = {"id": prize.id, "name": prize.name, "kind": prize.kind}
+        if prize.kind == "points":
+            answer.update(points=prize.points, balance=_earn_prize(session, prize, record, now))
+        return answer, "won"
+    # A prize with a daily release, a points budget or a coupon: each step may refuse it, and a
+    # refusal gives back what the steps before it took.
     if prize.daily_cap is not None and not _take_daily(session, prize, day):
-        record.outcome = "daily_cap"
-        return None
+        return None, _record(session, record, None, "daily_cap")
     took = session.execute(
         update(LotteryPrize)
         .where(LotteryPrize.id == prize.id, LotteryPrize.won < LotteryPrize.stock_total)
@@ -160,46 +274,55 @@ def _award(session, lottery: Lottery, prize, record: LotteryDraw, day: date, now
     ).scalar_one_or_none()
     if took is None:
         _give_back(session, prize, day, stock=False)
-        record.outcome = "out_of_stock"
-        return None
+        return None, _record(session, record, None, "out_of_stock")
     answer = {"id": prize.id, "name": prize.name, "kind": prize.kind}
+    points_won = 0
     if prize.kind == "points":
         if lottery.points_budget is not None and not _within_budget(session, lottery, prize):
             _give_back(session, prize, day, stock=True)
-            record.outcome = "budget"
-            return None
-        entry = ledger.earn(
-            session,
-            record.member_id,
-            prize.points,
-            reason="lottery_prize",
-            ref=f"lottery-prize:{record.id}",
-            now=now,
-        )
-        record.points_won = prize.points
-        answer.update(points=prize.points, balance=entry.balance_after)
+            return None, _record(session, record, None, "budget")
+        answer.update(points=prize.points, balance=_earn_prize(session, prize, record, now))
+        points_won = prize.points
     elif prize.kind == "coupon":
         try:
             coupon = issue_coupon(
                 session,
                 prize.coupon_template_id,
-                record.member_id,
+                record["member_id"],
                 source="lottery",
-                ref=f"lottery:{record.id}",
+                ref=f"lottery:{record['draw_id']}",
                 now=now,
             )
         except AppError:
             _give_back(session, prize, day, stock=True)
-            record.outcome = "coupon_refused"
-            return None
-        record.coupon_id = coupon.id
+            return None, _record(session, record, None, "coupon_refused")
+        record = {**record, "coupon_id": coupon.id}
         answer["coupon"] = coupon
-    record.prize_id = prize.id
-    record.outcome = "won"
-    return answer
+    return answer, _record(session, record, prize.id, "won", points_won)
 
 
-def _within_budget(session: Session, lottery: Lottery, prize: LotteryPrize) -> bool:
+def _record(session, record: dict, prize_id, outcome: str, points_won: int = 0) -> str:
+    """Write the draw as it ended; its outcome."""
+    session.execute(
+        _RECORD_DRAW,
+        {**record, "prize_id": prize_id, "outcome": outcome, "points_won": points_won},
+    )
+    return outcome
+
+
+def _earn_prize(session, prize: _Prize, record: dict, now) -> int:
+    """Pay a points prize through the ledger; the balance after."""
+    return ledger.earn(
+        session,
+        record["member_id"],
+        prize.points,
+        reason="lottery_prize",
+        ref=f"lottery-prize:{record['draw_id']}",
+        now=now,
+    ).balance_after
+
+
+def _within_budget(session: Session, lottery, prize: _Prize) -> bool:
     """Count the prize's points against the lottery's budget unless that would exceed it.
     (Without a budget the lottery row is not touched, so it is not a hot row in a flash; the
     points given are then counted from the draws when a budget is set.)"""
@@ -217,7 +340,7 @@ def _within_budget(session: Session, lottery: Lottery, prize: LotteryPrize) -> b
     )
 
 
-def _take_daily(session: Session, prize: LotteryPrize, day: date) -> bool:
+def _take_daily(session: Session, prize: _Prize, day: date) -> bool:
     insert_ignore(
         session,
         PrizeDailyRelease,
@@ -240,7 +363,7 @@ def _take_daily(session: Session, prize: LotteryPrize, day: date) -> bool:
     )
 
 
-def _give_back(session: Session, prize: LotteryPrize, day: date, stock: bool) -> None:
+def _give_back(session: Session, prize: _Prize, day: date, stock: bool) -> None:
     """Undo this draw's hold on the prize (its daily release, and its stock when taken)."""
     if prize.daily_cap is not None:
         session.execute(

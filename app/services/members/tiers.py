@@ -26,16 +26,42 @@ def earned_last_12_months(session: Session, member_id: int, now: datetime) -> in
     return int(total)
 
 
-def upgrade_if_reached(session: Session, member: Member, now: datetime) -> str:
-    """Grant a higher tier as soon as the member's earnings reach it (never downgrades here)."""
+def upgrade_if_reached(session: Session, member_id: int, now: datetime) -> str | None:
+    """Grant a higher tier as soon as the member's earnings reach it (never downgrades here);
+    the new tier's code, or None when it stays. One statement: the 12-month sum and the tier
+    table as CASE expressions (as in evaluate_all), decided on the member's row as it is now.
+    Run it after the earning, under the member's row lock that the ledger took: the sum then
+    sees every entry of theirs, ours included."""
     cfg = points_program.config(session)
-    ranks = {t["code"]: i for i, t in enumerate(points_program.tiers(cfg))}
-    reached = points_program.tier_reached(cfg, earned_last_12_months(session, member.id, now))
-    known = member.tier_code in ranks
-    if known and ranks[reached["code"]] <= ranks[member.tier_code]:
-        return member.tier_code
-    session.execute(update(Member).where(Member.id == member.id).values(tier_code=reached["code"]))
-    return reached["code"]
+    ordered = points_program.tiers(cfg)
+    members = Member.__table__
+    # In the UPDATE's FROM: summed once, not once per CASE branch.
+    earned = (
+        select(cast(func.coalesce(func.sum(PointEntry.delta), 0), BigInteger).label("points"))
+        .where(
+            PointEntry.member_id == member_id,
+            PointEntry.reason.in_(points_program.TIER_REASONS),
+            PointEntry.created_at >= now - WINDOW,
+        )
+        .subquery()
+    )
+    # An unknown or empty tier code is below every tier: it becomes the tier reached.
+    current = case(
+        {t["code"]: rank for rank, t in enumerate(ordered)}, value=members.c.tier_code, else_=-1
+    )
+    reached = case(
+        *[
+            (earned.c.points >= t["threshold"], rank)
+            for rank, t in reversed(list(enumerate(ordered)))
+        ],
+        else_=0,
+    )
+    return session.execute(
+        update(members)
+        .where(members.c.id == member_id, reached > current)
+        .values(tier_code=case({rank: t["code"] for rank, t in enumerate(ordered)}, value=reached))
+        .returning(members.c.tier_code)
+    ).scalar_one_or_none()
 
 
 def evaluate_all(session: Session, now: datetime) -> dict:

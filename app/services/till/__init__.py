@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import secrets
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, text, update
 from sqlalchemy.orm import Session
 
 from app import clock
 from app.errors import AppError
 from app.models import Member, Purchase, Refund, Staff, Store
-from app.models.base import insert_ignore
+from app.models.base import UTCDateTime
 from app.models.points import PointEntry
 from app.services import ledger
 from app.services.ledger import points_program
@@ -46,6 +47,53 @@ def _answer(session: Session, purchase: Purchase) -> dict:
     }
 
 
+# A till purchase's first statement: the scan (this clerk's, not expired) with its member, and the
+# purchase recorded for that member with its points -- the tier's points by the member's tier
+# code as the row is now, none if they joined on a later business day than the payment. Nothing
+# is inserted when the scan does not serve or the order number is taken (ON CONFLICT: the
+# database picks one of two tills racing for a number), and the staff write's audit row that
+# audit.record would add (staff, their store, the order, its points). `interested`: a program
+# joins in (till_hooks.INTEREST_SQL).
+_RECORD = text(
+    f"""
+    WITH scan AS MATERIALIZED (
+        SELECT s.member_id, m.tier_code, {till_hooks.INTEREST_SQL.format(member="s.member_id")}
+               AS interested,
+               CASE WHEN m.joined_at >= :paid_day_end THEN 0
+                    ELSE COALESCE(CAST(CAST(:points_by_tier AS jsonb) ->> m.tier_code AS bigint),
+                                  CAST(:points_default AS bigint))
+               END AS points
+        FROM scans s JOIN members m ON m.id = s.member_id
+        WHERE s.id = :scan_id AND s.staff_id = :staff_id AND s.expires_at >= :now
+    ), inserted AS (
+        INSERT INTO purchases (store_id, order_no, member_id, staff_id, scan_id, source,
+                               amount_fen, refunded_fen, items, points_awarded, points_reversed,
+                               fingerprint, paid_at, created_at)
+        SELECT :store_id, :order_no, member_id, :staff_id, :scan_id, 'till', :amount_fen, 0, 0,
+               points, 0, :fingerprint, :paid_at, :now
+        FROM scan
+        ON CONFLICT (store_id, order_no) DO NOTHING
+        RETURNING id, points_awarded
+    ), audited AS (
+        INSERT INTO audit_entries (staff_id, store_id, action, target_type, target_id, details,
+                                   created_at)
+        SELECT :staff_id, :staff_store_id, 'purchase.record', 'purchase', CAST(id AS varchar),
+               json_build_object('order_no', CAST(:order_no AS text),
+                                 'amount_fen', CAST(:amount_fen AS bigint),
+                                 'points', points_awarded),
+               :now
+        FROM inserted
+    )
+    SELECT scan.member_id, scan.interested, inserted.id, inserted.points_awarded
+    FROM (SELECT 1) one LEFT JOIN scan ON true LEFT JOIN inserted ON true
+    """
+).bindparams(
+    bindparam("now", type_=UTCDateTime()),
+    bindparam("paid_at", type_=UTCDateTime()),
+    bindparam("paid_day_end", type_=UTCDateTime()),
+)
+
+
 def record_purchase(
     session: Session,
     staff: Staff,
@@ -64,75 +112,76 @@ def record_purchase(
     store_id = require_store(staff)
     if paid_at is not None:
         _check_paid_at(session, store_id, paid_at, now)
-    existing = _by_order(session, store_id, order_no)
-    scan = resolve_scan(session, scan_id, staff, now) if existing is None else None
-    member_id = scan.member_id if scan else existing.member_id
     fingerprint = _fingerprint(order_no, amount_fen, paid_at.isoformat() if paid_at else "")
-    if existing is None:
-        inserted = insert_ignore(
-            session,
-            Purchase,
-            {
-                "store_id": store_id,
-                "order_no": order_no,
-                "member_id": member_id,
-                "staff_id": staff.id,
-                "scan_id": scan.id,
-                "source": "till",
-                "amount_fen": amount_fen,
-                "refunded_fen": 0,
-                "items": 0,
-                "points_awarded": 0,
-                "points_reversed": 0,
-                "fingerprint": fingerprint,
-                "paid_at": paid_at or now,
-                "created_at": now,
-            },
-            "store_id",
-            "order_no",
-        )
-        if inserted.rowcount == 0:  # another till request won the order number just now
-            existing = _by_order(session, store_id, order_no)
-    if existing is not None:
-        if existing.fingerprint != fingerprint or existing.source != "till":
-            raise AppError(
-                "purchase.duplicate_order",
-                message="This order number was already recorded with different details.",
-            )
-        return _answer(session, existing)
-    purchase = _by_order(session, store_id, order_no)
-    member = session.get(Member, member_id)
+    paid_at = paid_at or now
     cfg = points_program.config(session)
-    awarded = points_program.purchase_points(cfg, amount_fen, member.tier_code)
-    if clock.business_date(purchase.paid_at) < clock.business_date(member.joined_at):
-        # Paid before they were a member: the sale is recorded (the store's figures, the
-        # member's history) but points are a member's benefit. The day they joined counts in
-        # full: "join now and this receipt earns" is what the counter promises.
-        awarded = 0
+    by_tier = {
+        t["code"]: points_program.purchase_points(cfg, amount_fen, t["code"])
+        for t in points_program.tiers(cfg)
+    }
+    row = session.execute(
+        _RECORD,
+        {
+            "scan_id": scan_id,
+            "staff_id": staff.id,
+            "staff_store_id": staff.store_id,
+            "store_id": store_id,
+            "order_no": order_no,
+            "amount_fen": amount_fen,
+            "fingerprint": fingerprint,
+            "paid_at": paid_at,
+            "now": now,
+            # Paid before they were a member: the sale is recorded (the store's figures, the
+            # member's history) but points are a member's benefit. The day they joined counts
+            # in full: "join now and this receipt earns" is what the counter promises.
+            "paid_day_end": clock.business_day_end(clock.business_date(paid_at)),
+            "points_by_tier": json.dumps(by_tier),
+            # tier_for: an unknown tier code earns as the lowest tier.
+            "points_default": points_program.purchase_points(cfg, amount_fen, ""),
+        },
+    ).one()
+    if row.id is None:
+        return _not_recorded(session, staff, store_id, scan_id, order_no, fingerprint, now)
+    member_id, purchase_id, awarded = row.member_id, row.id, row.points_awarded
+    balance = None
     if awarded > 0:
-        ledger.earn(
+        balance = ledger.earn(
             session,
             member_id,
             awarded,
             reason="purchase",
-            ref=f"purchase:{purchase.id}",
+            ref=f"purchase:{purchase_id}",
             now=now,
             staff_id=staff.id,
             store_id=store_id,
+        ).balance_after
+        tiers.upgrade_if_reached(session, member_id, now)
+    if row.interested:
+        till_hooks.purchase_recorded(session, session.get(Purchase, purchase_id))
+    return {
+        "purchase_id": purchase_id,
+        "order_no": order_no,
+        "member_id": member_id,
+        "amount_fen": amount_fen,
+        "points_awarded": awarded,
+        "balance": balance if balance is not None else ledger.balance_of(session, member_id),
+    }
+
+
+def _not_recorded(session, staff, store_id, scan_id, order_no, fingerprint, now) -> dict:
+    """Nothing was inserted: the order number is taken (a replay, or 409
+    purchase.duplicate_order), else the scan does not serve (404 scan.not_found, 410
+    scan.expired). An existing order is answered whatever the scan, as the first time."""
+    existing = _by_order(session, store_id, order_no)
+    if existing is None:
+        resolve_scan(session, scan_id, staff, now)  # raises: the scan is why nothing was written
+        raise AssertionError("a serving scan and a free order number record the purchase")
+    if existing.fingerprint != fingerprint or existing.source != "till":
+        raise AppError(
+            "purchase.duplicate_order",
+            message="This order number was already recorded with different details.",
         )
-        purchase.points_awarded = awarded
-        session.refresh(member)
-        tiers.upgrade_if_reached(session, member, now)
-    till_hooks.purchase_recorded(session, purchase)
-    audit.record(
-        session,
-        staff,
-        "purchase.record",
-        "purchase",
-        purchase.id,
-        {"order_no": order_no, "amount_fen": amount_fen, "points": awarded},
-    )
-    return _answer(session, purchase)
+    return _answer(session, existing)
 
 
 def _check_paid_at(session: Session, store_id: int, paid_at: datetime, now: datetime) -> None:
