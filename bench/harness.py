@@ -158,7 +158,7 @@ def gunicorn_server(
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.time() + 30
+        deadline = time.time() + 120  # a loaded 2-core machine imports 4 workers slowly
         while time.time() < deadline:
             try:
                 if requests.get(base + "/healthz", timeout=1).status_code == 200:
@@ -166,7 +166,7 @@ def gunicorn_server(
             except requests.RequestException:
                 time.sleep(0.2)
         else:
-            raise RuntimeError("gunicorn did not become healthy in 30 s")
+            raise RuntimeError("gunicorn did not become healthy in 120 s")
         yield base
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
