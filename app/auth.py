@@ -17,6 +17,7 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
 from app.errors import AppError
 from app.extensions import db
+from app.idempotency import HEADER as IDEMPOTENCY_HEADER
 from app.models import Staff
 
 ROLE_RANK = {"clerk": 1, "manager": 2, "marketer": 3, "admin": 4}
@@ -92,18 +93,36 @@ def _member_exists(member_id: int) -> bool:
         return conn.exec_driver_sql(_MEMBER_EXISTS, {"id": member_id}).first() is not None
 
 
-def member_required(fn: Callable) -> Callable:
-    """The caller is a signed-in member who exists: g.member_id and g.auth_scope are set."""
+def member_required(fn: Callable | None = None, *, found_by_use_case: bool = False) -> Callable:
+    """The caller is a signed-in member who exists: g.member_id and g.auth_scope are set.
+
+    `found_by_use_case=True` (an endpoint whose use case reads the member anyway, in its one
+    statement: GET /me, a check-in) skips the separate primary-key read: the use case's own
+    `member.not_found` for the caller is answered 401 auth.invalid_token instead, as the check
+    would have. A request with an Idempotency-Key keeps the check first: its key's row is written
+    before the use case runs, and must not be for nobody."""
+    if fn is None:
+        return functools.partial(member_required, found_by_use_case=found_by_use_case)
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         payload = _load(_MEMBER_SALT, "MEMBER_TOKEN_TTL")
         member_id = _id(payload.get("mid"))
-        if member_id is None or not _member_exists(member_id):
+        if member_id is None:
+            raise AppError("auth.invalid_token")
+        checked_here = not found_by_use_case or IDEMPOTENCY_HEADER in request.headers
+        if checked_here and not _member_exists(member_id):
             raise AppError("auth.invalid_token")
         g.member_id = member_id
         g.auth_scope = f"member:{member_id}"
-        return fn(*args, **kwargs)
+        if checked_here:
+            return fn(*args, **kwargs)
+        try:
+            return fn(*args, **kwargs)
+        except AppError as error:
+            if error.code == "member.not_found":
+                raise AppError("auth.invalid_token") from error
+            raise
 
     _document_security(wrapper)
     return wrapper

@@ -161,7 +161,7 @@ def gunicorn_server(
     base = f"http://127.0.0.1:{port}"
     try:
         # 4 workers importing the app at once take 30-35 s when the 2 cores are shared (load ~12).
-        deadline = time.time() + 90
+        deadline = time.time() + 120
         while time.time() < deadline:
             try:
                 if requests.get(base + "/healthz", timeout=1).status_code == 200:
@@ -169,7 +169,7 @@ def gunicorn_server(
             except requests.RequestException:
                 time.sleep(0.2)
         else:
-            raise RuntimeError("gunicorn did not become healthy in 90 s")
+            raise RuntimeError("gunicorn did not become healthy in 120 s")
         yield base
     finally:
         os.killpg(proc.pid, signal.SIGTERM)

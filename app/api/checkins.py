@@ -19,7 +19,7 @@ blp = Blueprint("checkins", __name__, url_prefix="/api/v1/checkins", description
 
 @blp.route("")
 class Checkins(MethodView):
-    @member_required
+    @member_required(found_by_use_case=True)  # the check-in's one statement reads the member
     @idempotent
     @blp.response(201, CheckinResultSchema)
     @blp.alt_response(409, schema=ErrorBodySchema, description="checkin.already_done")

@@ -19,7 +19,7 @@ blp = Blueprint("me", __name__, url_prefix="/api/v1/me", description="The signed
 
 @blp.route("")
 class Me(MethodView):
-    @member_required
+    @member_required(found_by_use_case=True)  # the profile's one statement reads the member
     @blp.response(200, MemberSchema)
     def get(self):
         """The member's profile, points, tier and check-in state."""

@@ -205,9 +205,13 @@ def test_a_day_whose_reward_is_zero_counts_for_the_streak_and_moves_nothing(
 def test_check_in_with_a_token_of_an_unknown_member_is_401(
     client, member_headers, make_member, session
 ):
-    # Issue 14: the token names nobody, so it is refused as a token (the statement's own 404
-    # stays for a member removed between the token check and the check-in).
+    # Issue 14: the token names nobody, so it is refused as a token. Issue 15: without a key
+    # the check-in's own statement finds nobody (no separate check); with a key the check comes
+    # first, so no key's row is written for nobody.
+    from sqlalchemy import func, select
+
     from app.models import Member
+    from app.models.idempotency import IdempotencyKey
 
     ghost = make_member()
     headers = member_headers(ghost)
@@ -215,6 +219,33 @@ def test_check_in_with_a_token_of_an_unknown_member_is_401(
     session.commit()
     response = checkin(client, headers)
     assert response.status_code == 401 and error_code(response) == "auth.invalid_token"
+    keyed = checkin(client, headers, **{"Idempotency-Key": "ghost-1"})
+    assert keyed.status_code == 401 and error_code(keyed) == "auth.invalid_token"
+    assert session.scalar(select(func.count()).select_from(IdempotencyKey)) == 0
+
+
+def test_a_check_in_is_one_statement(client, member, member_headers, session):
+    """Issue 15: the member check is the check-in statement's own (one round trip a check-in)."""
+    from sqlalchemy import event
+
+    from app.extensions import db
+
+    clock.freeze(at(0))
+    headers = member_headers(member)
+    session.commit()
+    statements = []
+
+    def count(_conn, _cursor, statement, *_args):
+        statements.append(statement)
+
+    assert checkin(client, headers).status_code == 201  # the programs' settings are cached now
+    clock.freeze(at(1))
+    event.listen(db.engine, "before_cursor_execute", count)
+    try:
+        assert checkin(client, headers).status_code == 201
+    finally:
+        event.remove(db.engine, "before_cursor_execute", count)
+    assert len(statements) == 1, statements
 
 
 def test_checkin_idempotency_key_replays(client, member, member_headers):

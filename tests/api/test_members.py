@@ -184,3 +184,89 @@ def test_member_code_shows_the_code_its_expiry_and_when_to_refresh(client, login
     assert set(body) == {"code", "expires_at", "refresh_after"}  # the step stays inside
     assert len(body["code"]) == 18 and body["code"].startswith("66")
     assert 1 <= body["refresh_after"] <= 30
+
+
+def test_me_is_one_statement_that_agrees_with_the_ledger_and_check_in_rules(
+    app, client, make_member, member_headers, grant, session
+):
+    """GET /me reads the member, what expires in the next 30 days and the streak in one round
+    trip (issue 15), and says what ledger.expiring_summary and checkin.status say."""
+    from datetime import UTC, date, datetime, timedelta
+
+    from sqlalchemy import event
+
+    from app import clock
+    from app.extensions import db
+    from app.services import checkin, ledger
+
+    clock.freeze(datetime(2026, 11, 10, 1, 0, tzinfo=UTC))  # 09:00 on 10 Nov in Beijing
+    today = date(2026, 11, 10)
+    member = make_member(joined_at=datetime(2026, 9, 1, tzinfo=UTC))
+    headers = member_headers(member)
+    session.commit()
+    assert client.post("/api/v1/checkins", headers=headers).status_code == 201  # streak 1
+    for amount, days in ((7, 0), (3, 12), (4, 12), (5, 30), (9, 31), (11, 200)):
+        grant(member, amount, expires_on=today + timedelta(days=days))
+    ledger.spend(session, member.id, 5, reason="adjustment", ref="test-spend", now=clock.now())
+    session.commit()
+    client.get("/api/v1/me", headers=headers)  # the programs' settings are cached from here on
+    statements = []
+
+    def count(_conn, _cursor, statement, *_args):
+        statements.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", count)
+    try:
+        answer = client.get("/api/v1/me", headers=headers)
+    finally:
+        event.remove(db.engine, "before_cursor_execute", count)
+    assert answer.status_code == 200
+    assert len(statements) == 1, statements
+    body = answer.get_json()
+    expected = [
+        {"points": row["points"], "expires_on": row["expires_on"].isoformat()}
+        for row in ledger.expiring_summary(session, member.id, today)
+    ]
+    assert body["points"]["expiring"] == expected
+    assert [e["expires_on"] for e in expected][-1] == (today + timedelta(days=30)).isoformat()
+    assert body["points"]["balance"] == ledger_balance(session, member.id)
+    assert (
+        body["checkin"]
+        == checkin.status(session, member.id, today)
+        == {
+            "streak": 1,
+            "checked_in_today": True,
+        }
+    )
+    assert set(body) == {
+        "id", "member_no", "nickname", "avatar_url", "phone_masked", "birthday", "gender",
+        "tier", "points", "checkin", "referral_code", "store_id", "joined_at",
+    }  # fmt: skip
+    assert body["joined_at"] == "2026-09-01T00:00:00+00:00"
+    assert body["tier"]["code"] and body["tier"]["name"]
+    clock.freeze(datetime(2026, 11, 11, 1, 0, tzinfo=UTC))  # the next day: yesterday's streak
+    assert client.get("/api/v1/me", headers=headers).get_json()["checkin"] == {
+        "streak": 1,
+        "checked_in_today": False,
+    }
+    clock.freeze(None)
+
+
+def ledger_balance(session, member_id: int) -> int:
+    from app.models import Member
+
+    session.expire_all()
+    return session.get(Member, member_id).points_balance
+
+
+def test_me_for_a_member_who_no_longer_exists_is_401_without_a_separate_check(
+    client, make_member, member_headers, session
+):
+    from app.models import Member
+
+    ghost = make_member()
+    headers = member_headers(ghost)
+    session.query(Member).filter_by(id=ghost.id).update({"id": ghost.id + 10_000})
+    session.commit()
+    answer = client.get("/api/v1/me", headers=headers)
+    assert (answer.status_code, error_code(answer)) == (401, "auth.invalid_token")

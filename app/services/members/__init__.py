@@ -169,27 +169,12 @@ def update_profile(session: Session, member_id: int, changes: dict) -> Member:
 
 
 def profile(session: Session, member_id: int) -> dict:
-    """What GET /me shows: identity, tier, points (with what expires soon), check-in, referral."""
-    member = session.get(Member, member_id)
-    if member is None:
+    """What GET /me shows: identity, tier, points (with what expires soon), check-in, referral;
+    one statement (member_summary.profile)."""
+    found = member_summary.profile(session, member_id, clock.business_today())
+    if found is None:
         raise AppError("member.not_found")
-
-    today = clock.business_today()
-    return {
-        "id": member.id,
-        "member_no": member.member_no,
-        "nickname": member.nickname,
-        "avatar_url": member.avatar_url,
-        "phone_masked": identifiers.mask_phone(member.phone),
-        "birthday": member.birthday,
-        "gender": member.gender,
-        "tier": member_summary.tier(session, member),
-        "points": member_summary.points(session, member, today),
-        "checkin": member_summary.checkin(session, member, today),
-        "referral_code": member.referral_code,
-        "store_id": member.store_id,
-        "joined_at": member.joined_at,
-    }
+    return found
 
 
 def find_for_staff(
