@@ -142,6 +142,8 @@ class Settings:
             # Message dispatch: threads of the scheduler process, or RQ workers (jobs/queue.py).
             "DISPATCH_WORKERS": int(os.environ.get("DISPATCH_WORKERS", "2")),
             "DISPATCH_VIA": os.environ.get("DISPATCH_VIA", "threads"),
+            # Sends in flight per dispatch worker (and at most this many uncertain after a crash).
+            "DISPATCH_IN_FLIGHT": int(os.environ.get("DISPATCH_IN_FLIGHT", "8")),
             "PROXY_HOPS": int(os.environ.get("PROXY_HOPS", "0") or 0),
             "JSON_AS_ASCII": False,
             # flask-smorest / OpenAPI

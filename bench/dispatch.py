@@ -3,16 +3,21 @@ dispatch 100,000 of its messages to the sandbox WeChat (served by gunicorn) with
 set high, beside a plain HTTP client loop sending the same API calls to the same sandbox.
 
     .venv/bin/python bench/dispatch.py [--members 1000000] [--dispatch 100000]
-        [--procs 2] [--threads 4] [--plain 20000]
+        [--procs 2] [--threads 2] [--in-flight 4] [--plain 20000]
 
-Every dispatched message goes through the outbox's three commits (claim, sending, outcome), the
-channel choice (subscribe quota), the marketing cap and the Redis token bucket.
+Every dispatched message goes through the outbox (claimed in batches, moved to `sending` and
+recorded a chunk of --in-flight at a time), the channel choice (subscribe quota), the marketing
+cap and the Redis token bucket. The plain loop runs at the dispatcher's total concurrency
+(procs x threads x in-flight sends at once). Each dispatcher process reports the SQL statements,
+commits and its own CPU (Python, client side) per message.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import resource
 import secrets
 import subprocess
 import sys
@@ -88,6 +93,8 @@ def child(args) -> None:
     """One dispatcher process: `threads` workers sending up to `count` messages together."""
     app = app_for(args.db, args.prefix)
     app.config["WECHAT_API_BASE"] = args.api
+    from sqlalchemy import event
+
     from app import clock
     from app.extensions import db
     from app.services.messaging import dispatch
@@ -95,24 +102,44 @@ def child(args) -> None:
 
     clock.freeze(SEND_AT)
     per_thread = args.count // args.threads
+    tally = {"statements": 0, "commits": 0, "messages": 0}
+    lock = threading.Lock()
+    with app.app_context():
+        engine = db.engine
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _statement(*_a, **_k):
+        with lock:
+            tally["statements"] += 1
+
+    @event.listens_for(engine, "commit")
+    def _commit(*_a, **_k):
+        with lock:
+            tally["commits"] += 1
 
     def work(n: int) -> None:
         with app.app_context():
-            dispatch.dispatch_due(
+            counts = dispatch.dispatch_due(
                 db.session,
                 f"bench-{os.getpid()}-{n}",
                 now_fn=lambda: SEND_AT,
                 bucket=send_bucket(db.session),
-                batch=50,
+                batch=args.batch,
                 max_messages=per_thread,
+                in_flight=args.in_flight,
             )
             db.session.remove()
+            with lock:
+                tally["messages"] += sum(counts.values())
 
     threads = [threading.Thread(target=work, args=(n,)) for n in range(args.threads)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    tally["cpu_s"] = usage.ru_utime + usage.ru_stime
+    print("TALLY " + json.dumps(tally), flush=True)
 
 
 def outcomes(app) -> dict:
@@ -132,7 +159,9 @@ def main() -> None:
     parser.add_argument("--members", type=int, default=1_000_000)
     parser.add_argument("--dispatch", type=int, default=100_000)
     parser.add_argument("--procs", type=int, default=2)
-    parser.add_argument("--threads", type=int, default=4)
+    parser.add_argument("--threads", type=int, default=2, help="dispatch workers a process")
+    parser.add_argument("--in-flight", type=int, default=4, help="sends at once per worker")
+    parser.add_argument("--batch", type=int, default=50, help="messages claimed at once")
     parser.add_argument("--plain", type=int, default=20_000, help="plain-loop requests")
     parser.add_argument("--child", action="store_true")
     parser.add_argument("--db")
@@ -178,19 +207,32 @@ def main() -> None:
                         str(per_proc),
                         "--threads",
                         str(args.threads),
+                        "--in-flight",
+                        str(args.in_flight),
+                        "--batch",
+                        str(args.batch),
                     ],
                     cwd=ROOT,
+                    stdout=subprocess.PIPE,
+                    text=True,
                 )
                 for _ in range(args.procs)
             ]
-            for p in procs:
-                p.wait()
+            tallies = [json.loads(p.communicate()[0].split("TALLY ", 1)[1]) for p in procs]
             elapsed = time.perf_counter() - started
             states = outcomes(app)
             sent = states.get("sent", 0)
             print(
                 f"dispatch: {sent:,} sent in {elapsed:.1f} s = {sent / elapsed:,.0f} messages/s "
-                f"({args.procs} processes x {args.threads} threads); states {states}"
+                f"({args.procs} processes x {args.threads} workers x {args.in_flight} in flight); "
+                f"states {states}"
+            )
+            n = sum(t["messages"] for t in tallies) or 1
+            print(
+                f"per message: {sum(t['statements'] for t in tallies) / n:.2f} statements, "
+                f"{sum(t['commits'] for t in tallies) / n:.2f} commits, "
+                f"{sum(t['cpu_s'] for t in tallies) / n * 1000:.2f} ms CPU of the dispatcher "
+                "processes (Python, HTTP client included)"
             )
             token = requests.post(
                 api + "/cgi-bin/stable_token",
@@ -207,7 +249,7 @@ def main() -> None:
                 "plain HTTP loop: subscribe/send",
                 lambda i, s: s.post(url, json={**body, "touser": f"plain-{i}"}, timeout=10),
                 args.plain,
-                args.procs * args.threads,
+                args.procs * args.threads * args.in_flight,
             )
             print_table([plain], "the same sandbox, the same concurrency, no outbox")
             print(f"dispatcher / plain loop throughput: {sent / elapsed / plain.throughput:.2f}")

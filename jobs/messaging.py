@@ -46,6 +46,7 @@ def run_dispatchers(
 ) -> dict:
     """Deliver due messages from `workers` threads (each its own session), under the shared rate."""
     app = current_app._get_current_object()
+    in_flight = int(app.config.get("DISPATCH_IN_FLIGHT", 8))
     totals: dict[str, int] = {}
     lock = threading.Lock()
     errors: list[BaseException] = []
@@ -61,6 +62,7 @@ def run_dispatchers(
                     bucket=send_bucket(db.session),
                     batch=batch,
                     budget_seconds=budget_seconds,
+                    in_flight=in_flight,
                 )
             except BaseException as exc:  # noqa: BLE001 - reported by the caller
                 errors.append(exc)

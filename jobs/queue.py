@@ -123,6 +123,7 @@ def dispatch_batch(
                 bucket=send_bucket(db.session),
                 batch=batch,
                 budget_seconds=budget_seconds,
+                in_flight=int(current_app.config.get("DISPATCH_IN_FLIGHT", 8)),
             )
         except Exception:
             DISPATCH_TASKS.labels("error").inc()

@@ -41,6 +41,11 @@ class _Client(WeChatClient):
 
     def __init__(self, appid: str, secret: str, base: str, timeout: float = TIMEOUT) -> None:
         super().__init__(appid, secret, timeout=timeout, auto_retry=False)
+        # Connections kept alive for every thread that sends at once (a dispatcher has
+        # DISPATCH_WORKERS x DISPATCH_IN_FLIGHT; requests' default keeps 10 and reconnects).
+        adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=64)
+        self._http.mount("http://", adapter)
+        self._http.mount("https://", adapter)
         self.base = base.rstrip("/")
         self.API_BASE_URL = self.base + "/cgi-bin/"
         # The API groups carry absolute base URLs of their own; point them here too.

@@ -210,6 +210,45 @@ def test_an_oa_send_cut_off_before_it_was_marked_is_resent_under_the_same_key(
     assert {m.state for m in _outbox(session)} == {"sent"}
 
 
+def test_a_crash_with_a_chunk_in_flight_sends_nothing_twice(
+    app, session, shopper, sandbox_wx, monkeypatch
+):
+    # 3 subscribe and 3 OA messages, 4 in flight at a time: the first chunk (ids 1-4: 3 subscribe,
+    # 1 OA) has gone to WeChat when the dispatcher dies, before any of its outcomes is recorded.
+    members = _tag(_queue_reminders(session, shopper, 3, 3), 3)
+    _crash_at(monkeypatch, "sent", nth=1)
+    with pytest.raises(SimulatedCrash):
+        _dispatch(session, MORNING, in_flight=4)
+    assert len(sandbox_wx.messages()) == 4
+    states = Counter(m.state for m in _outbox(session))
+    assert states == {"sending": 4, "claimed": 2}
+    # The chunk's subscribe messages are uncertain (never resent), its OA message is sent again
+    # under the same client_msg_id (WeChat keeps one), the rest go out once.
+    assert _restart(session, monkeypatch, MORNING) == {"requeued": 3, "uncertain": 3}
+    _one_message_each(sandbox_wx, members)
+    assert sandbox_wx.stats()["subscribe_send"] == 3
+    assert sandbox_wx.stats()["template_send"] == 4
+    rows = {m.member_id: m.state for m in _outbox(session)}
+    assert [rows[m.id] for m in members] == ["uncertain"] * 3 + ["sent"] * 3
+
+
+def test_a_chunk_in_flight_records_every_kind_of_answer(app, session, shopper, sandbox_wx):
+    a, b, c, d = (shopper(n, quota=1) for n in ("ca", "cb", "cc", "cd"))
+    e = shopper("ce", follows=True)
+    reminders.points_expiry_reminder(session, MORNING)
+    sandbox_wx.fault("subscribe_send", errcode=-1, touser=a.openid)
+    sandbox_wx.fault("subscribe_send", errcode=43101, touser=b.openid)
+    counts = _dispatch(session, MORNING, in_flight=8)
+    assert counts == {"retry": 1, "failed": 1, "sent": 3}
+    rows = {m.member_id: (m.state, m.reason) for m in _outbox(session)}
+    assert rows[a.id] == ("pending", "wechat_-1")
+    assert rows[b.id] == ("failed", "wechat_43101")
+    assert rows[c.id] == rows[d.id] == rows[e.id] == ("sent", None)
+    quotas = {m.id: subscriptions.quotas(session, m.id)["tmpl-points-expiry"] for m in (a, b, c)}
+    assert quotas == {a.id: 1, b.id: 0, c.id: 0}
+    assert _outbox(session, member_id=e.id)[0].msgid is not None
+
+
 def test_transient_errors_are_retried_and_permanent_ones_recorded(
     app, session, shopper, sandbox_wx
 ):
@@ -353,7 +392,9 @@ def test_a_dispatcher_process_killed_mid_batch_then_restarted_delivers_each_once
     # Every send takes a while, so the process is surely killed in the middle of the batch.
     sandbox_wx.fault("subscribe_send", delay=0.4, times=20)
     sandbox_wx.fault("template_send", delay=0.4, times=20)
-    env = sandbox_process_env(app, WECHAT_API_BASE=live_server + "/_sandbox/wechat")
+    env = sandbox_process_env(
+        app, WECHAT_API_BASE=live_server + "/_sandbox/wechat", DISPATCH_IN_FLIGHT="2"
+    )
     proc = subprocess.Popen(
         [sys.executable, "-m", "flask", "--app", "wsgi", "jobs", "run-once"]
         + ["messages_dispatch", "--now", MORNING.isoformat()],
@@ -377,8 +418,8 @@ def test_a_dispatcher_process_killed_mid_batch_then_restarted_delivers_each_once
     _dispatch(session, later, worker="restarted")
     # The send the kill interrupted may or may not have reached WeChat: an official-account
     # message is sent again under the same client_msg_id (WeChat keeps one), a subscribe message
-    # is marked uncertain and never resent. So nobody gets two, and only those (one per
-    # dispatcher thread) may get none.
+    # is marked uncertain and never resent. So nobody gets two, and only those (the sends in
+    # flight: 2 dispatcher threads x DISPATCH_IN_FLIGHT 2) may get none.
     received = Counter(m["touser"] for m in sandbox_wx.messages())
     state = {row.member_id: row.state for row in _outbox(session)}
     for m in members:
@@ -388,7 +429,7 @@ def test_a_dispatcher_process_killed_mid_batch_then_restarted_delivers_each_once
         else:
             assert state[m.id] == "uncertain" and m.sub and received.pop(to, 0) <= 1, m
     assert received == {}
-    assert list(state.values()).count("uncertain") <= 2
+    assert list(state.values()).count("uncertain") <= 4
 
 
 def test_the_daily_quota_pauses_every_dispatcher(app, session, shopper, sandbox_wx):

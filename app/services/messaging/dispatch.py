@@ -1,17 +1,22 @@
 """The dispatcher: sends queued messages exactly once, within WeChat's rules and our own.
 
-Each message goes through three commits: claimed in a batch (nothing sent yet: a crash here puts
-it back in the queue), then `sending` with its channel chosen and its quota and marketing cap
-taken, then its outcome after WeChat answered. A crash between `sending` and the outcome is the
-only unclear moment: an official-account message is sent again with the same `client_msg_id`,
-which WeChat ignores within 10 minutes; a subscribe message has no such key, so it is recorded
-as `uncertain` and never resent (WeChat's advice: do not blindly resend).
+A worker claims a batch of due messages in one statement (nothing sent yet: a crash here puts
+them back in the queue after the lease), then delivers them a chunk of `in_flight` at a time:
+the chunk moves to `sending` (channel chosen, quota and marketing cap taken) in one commit, its
+sends go out together over the worker's kept-alive connections, and their outcomes are recorded
+in one more commit. A crash between `sending` and the outcome is the only unclear moment, for at
+most the chunk: an official-account message is sent again with the same `client_msg_id`, which
+WeChat ignores within 10 minutes; a subscribe message has no such key, so it is recorded as
+`uncertain` and never resent (WeChat's advice: do not blindly resend). A bigger chunk is more
+messages a second and more of them uncertain after a crash: DISPATCH_IN_FLIGHT chooses.
 """
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
@@ -19,18 +24,19 @@ from sqlalchemy.orm import Session
 
 from app import clock
 from app.metrics import count_delivery
-from app.models import Member
-from app.models.messaging import Campaign, OaFollower, OutboxMessage
-from app.services.ledger import expiring_summary
-from app.services.messaging import marketing_cap, message_templates, outbox, subscriptions
+from app.models.messaging import OutboxMessage
+from app.services.messaging import outbox
 from app.services.messaging.send_outcomes import DAILY_QUOTA_PAUSE, Prepared
-from app.services.messaging.send_outcomes import give_up as _give_up
 from app.services.messaging.send_outcomes import record as _record
+from app.services.messaging.send_outcomes import record_sent as _record_sent
+from app.services.messaging.send_prepare import OA_RESEND_WINDOW, member_values, prepare_chunk
 from app.wechat import client as wechat
 
+__all__ = ["OA_RESEND_WINDOW", "member_values"]  # member_values: the console's template preview
 log = logging.getLogger("huiyuan.dispatch")
 STALE_AFTER = timedelta(minutes=2)  # a delivery never takes this long (WeChat timeout: 5 s)
-OA_RESEND_WINDOW = timedelta(minutes=9)  # WeChat ignores a repeated client_msg_id for 10
+# Sends in flight per worker unless the caller asks for more (the jobs: DISPATCH_IN_FLIGHT).
+IN_FLIGHT = 1
 _M = OutboxMessage.__table__
 
 
@@ -43,28 +49,27 @@ def checkpoint(name: str, message_id: int | None = None) -> None:
 
 
 def claim_batch(session: Session, now: datetime, worker: str, limit: int = 100) -> list[int]:
-    """Take up to `limit` due messages for this worker (none during quiet hours)."""
+    """Take up to `limit` due messages for this worker (none during quiet hours), in one
+    statement."""
     cfg = outbox.settings(session)
     if outbox.quiet_until(now, cfg):
         return []
+    # MATERIALIZED: the locking sub-select runs once. Written as `WHERE id IN (SELECT ... LIMIT n
+    # FOR UPDATE SKIP LOCKED)`, PostgreSQL may evaluate it more than once and claim far more than
+    # `limit` rows, so one dispatcher took the whole queue and the others found nothing.
     due = (
         select(_M.c.id)
         .where(_M.c.state == "pending", _M.c.not_before <= now)
         .order_by(_M.c.not_before, _M.c.id)
         .limit(limit)
+        .with_for_update(skip_locked=True)
+        .cte("due")
+        .prefix_with("MATERIALIZED")
     )
-    due = due.with_for_update(skip_locked=True)
-    # Two statements, not `UPDATE ... WHERE id IN (SELECT ... LIMIT n FOR UPDATE SKIP LOCKED)`:
-    # PostgreSQL may evaluate that sub-select more than once and claim far more than `limit`
-    # rows, so one dispatcher took the whole queue and the others found nothing.
-    candidates = session.execute(due).scalars().all()
-    if not candidates:
-        session.commit()
-        return []
     ids = (
         session.execute(
             update(_M)
-            .where(_M.c.id.in_(candidates), _M.c.state == "pending")
+            .where(_M.c.id == due.c.id, _M.c.state == "pending")
             .values(state="claimed", claimed_by=worker, claimed_at=now)
             .returning(_M.c.id)
         )
@@ -72,136 +77,13 @@ def claim_batch(session: Session, now: datetime, worker: str, limit: int = 100) 
         .all()
     )
     session.commit()
+    if not ids:
+        return []
     checkpoint("claimed")
     return sorted(ids)
 
 
-def _spec(session: Session, row, cfg: dict, cache: dict) -> tuple[dict, str]:
-    """The message's templates and channel preference (a campaign's are read once per run:
-    a campaign is not edited once scheduled, and cancelling it cancels its queued rows)."""
-    if row.campaign_id is None:
-        return cfg["templates"].get(row.purpose) or {}, "auto"
-    if row.campaign_id not in cache:
-        campaign = session.get(Campaign, row.campaign_id)
-        spec = dict(campaign.template or {})
-        spec.setdefault("page", campaign.page)
-        spec["coupon_template_id"] = campaign.coupon_template_id
-        cache[row.campaign_id] = (spec, campaign.channel)
-    return cache[row.campaign_id]
-
-
-def member_values(
-    session: Session, member: Member, params: dict | None, now, spec: dict | None = None
-) -> dict:
-    """What a template can show of a member (nickname, balance, points expiring soonest...).
-    The lots are read only when the template (`spec`; None: any) shows expiring points."""
-
-    values = {
-        "nickname": member.nickname,
-        "balance": member.points_balance,
-        "member_no": member.member_no,
-        "today": clock.business_date(now),
-    }
-    params = params or {}
-    if "expiring_points" in params:
-        values["expiring_points"] = params["expiring_points"]
-        values["expires_on"] = datetime.fromisoformat(params["expires_on"]).date()
-    elif spec is None or "{expir" in str(spec):
-        soon = expiring_summary(session, member.id, clock.business_date(now))
-        if soon:
-            values["expiring_points"] = soon[0]["points"]
-            values["expires_on"] = soon[0]["expires_on"]
-    return values
-
-
-def _follower(session: Session, unionid: str | None) -> OaFollower | None:
-    if not unionid:
-        return None
-    return session.execute(
-        select(OaFollower).where(OaFollower.unionid == unionid, OaFollower.following.is_(True))
-    ).scalar_one_or_none()
-
-
-def _prepare(session, message_id, worker, now, cfg, cache) -> Prepared | str:
-    """Move a claimed message to `sending`: channel, quota, cap, data. Or its final outcome."""
-    found = session.execute(
-        select(OutboxMessage, Member)
-        .join(Member, Member.id == OutboxMessage.member_id)
-        .where(
-            OutboxMessage.id == message_id,
-            OutboxMessage.state == "claimed",
-            OutboxMessage.claimed_by == worker,
-        )
-        .with_for_update(of=OutboxMessage.__table__)
-    ).first()
-    if found is None:
-        return "gone"  # cancelled, or taken back by recovery
-    row, member = found
-    held = outbox.quiet_until(now, cfg)
-    if held:
-        row.state, row.not_before = "pending", held
-        return "held"
-    spec, preference = _spec(session, row, cfg, cache)
-    if row.marketing and not row.cap_taken:
-        if not marketing_cap.take(session, row.member_id, now, cfg):
-            row.state, row.reason, row.finished_at = "skipped", "marketing_cap", now
-            return "skipped"
-        row.cap_taken = True
-    channel, touser = row.channel, None
-    if channel == "oa":  # an earlier attempt may have reached WeChat: same channel, same key
-        follower = _follower(session, member.unionid)
-        if follower is None:
-            return _give_up(session, row, "skipped", "unfollowed", now)
-        if row.reason in ("timeout", "recovered") and now - row.first_oa_attempt_at > (
-            OA_RESEND_WINDOW
-        ):
-            return _give_up(session, row, "uncertain", "oa_resend_window_passed", now)
-        touser = follower.openid
-    elif (
-        preference in ("auto", "subscribe")
-        and spec.get("subscribe")
-        and member.openid
-        and subscriptions.take_one(session, member.id, spec["subscribe"]["template_id"])
-    ):
-        channel, touser = "subscribe", member.openid
-    elif (
-        preference in ("auto", "oa")
-        and spec.get("oa")
-        and (follower := _follower(session, member.unionid)) is not None
-    ):
-        channel, touser = "oa", follower.openid
-    else:
-        return _give_up(session, row, "skipped", "no_quota_not_following", now)
-    try:
-        data = message_templates.fill(
-            spec[channel],
-            member_values(session, member, row.params, now, spec[channel]),
-            official_account=channel == "oa",
-        )
-    except ValueError as exc:
-        if channel == "subscribe":
-            subscriptions.give_back(session, member.id, spec["subscribe"]["template_id"])
-        log.warning("message %s data refused: %s", row.id, exc)
-        return _give_up(session, row, "failed", "invalid_data", now)
-    row.state, row.channel, row.attempts = "sending", channel, row.attempts + 1
-    row.claimed_at = now
-    if channel == "oa" and row.first_oa_attempt_at is None:
-        row.first_oa_attempt_at = now
-    return Prepared(
-        row.id,
-        channel,
-        touser,
-        spec[channel]["template_id"],
-        data,
-        spec.get("page") or "",
-        member.id,
-        spec.get("coupon_template_id"),
-        row.campaign_id,
-        row.purpose,
-    )
-
-
-def _send(prepared: Prepared, cfg: dict) -> dict:
+def _send(prepared: Prepared) -> dict:
     if prepared.channel == "subscribe":
         return wechat.send_subscribe_message(
             prepared.touser, prepared.template_id, prepared.data, page=prepared.page or None
@@ -218,34 +100,94 @@ def _send(prepared: Prepared, cfg: dict) -> dict:
     )
 
 
-def deliver(session, message_id, worker, now=None, bucket=None, cache=None) -> str:
-    """Deliver one claimed message; returns its outcome (sent, failed, skipped, retry, ...)."""
-    now = now or clock.now()
-    cfg = outbox.settings(session)
-    if bucket is not None and not bucket.take():
+def _send_one(prepared: Prepared) -> tuple[dict | None, Exception | None]:
+    try:
+        return _send(prepared), None
+    except (wechat.WeChatAPIError, wechat.WeChatUnavailable) as exc:
+        return None, exc
+
+
+def _send_all(prepared: list[Prepared], pool: ThreadPoolExecutor | None) -> list[tuple]:
+    """Every send of the chunk, at once when the worker has a pool; (result, error) each."""
+    if pool is None or len(prepared) == 1:
+        return [_send_one(p) for p in prepared]
+    # Each send runs in a copy of this context (the app's, for the WeChat client and its token).
+    futures = [pool.submit(contextvars.copy_context().run, _send_one, p) for p in prepared]
+    return [f.result() for f in futures]
+
+
+def _release(session: Session, ids: list[int], worker: str) -> None:
+    if ids:
         session.execute(
             update(_M)
-            .where(_M.c.id == message_id, _M.c.state == "claimed", _M.c.claimed_by == worker)
+            .where(_M.c.id.in_(ids), _M.c.state == "claimed", _M.c.claimed_by == worker)
             .values(state="pending")
         )
         session.commit()
-        return "rate_limited"
-    prepared = _prepare(session, message_id, worker, now, cfg, {} if cache is None else cache)
+
+
+def deliver_chunk(
+    session: Session,
+    ids: list[int],
+    worker: str,
+    now: datetime,
+    *,
+    bucket=None,
+    cache: dict | None = None,
+    pool: ThreadPoolExecutor | None = None,
+) -> dict[int, str]:
+    """Deliver claimed messages together; the outcome of each (sent, failed, skipped, retry...).
+    Raises DailyQuotaReached after recording the chunk if WeChat said its quota is used up."""
+    cfg = outbox.settings(session)
+    if bucket is not None and not bucket.take(len(ids)):
+        _release(session, ids, worker)
+        return dict.fromkeys(ids, "rate_limited")
+    held = outbox.quiet_until(now, cfg)
+    if held:
+        session.execute(
+            update(_M)
+            .where(_M.c.id.in_(ids), _M.c.state == "claimed", _M.c.claimed_by == worker)
+            .values(state="pending", not_before=held)
+        )
+        session.commit()
+        return dict.fromkeys(ids, "held")
+    prepared, outcomes = prepare_chunk(
+        session, ids, worker, now, cfg, {} if cache is None else cache
+    )
+    session.commit()  # waits for the disk: this commit is what keeps a send from going twice
+    if not prepared:
+        return outcomes
+    for p in prepared:
+        checkpoint("sending", p.id)
+    answers = _send_all(prepared, pool)
+    for p in prepared:
+        checkpoint("sent", p.id)
+    plain = [
+        (p, result)
+        for p, (result, error) in zip(prepared, answers, strict=True)
+        if error is None and not p.coupon_template_id
+    ]
+    outcomes.update(_record_sent(session, plain, worker, now))
+    quota_used_up = None
+    for p, (result, error) in zip(prepared, answers, strict=True):
+        if p.id not in outcomes:
+            outcomes[p.id] = _record(session, p, worker, result, error, now, cfg)
+        if error is not None and getattr(error, "errcode", None) == 45009:
+            quota_used_up = error
     session.commit()
-    if not isinstance(prepared, Prepared):
-        return prepared
-    checkpoint("sending", message_id)
-    try:
-        result, error = _send(prepared, cfg), None
-    except (wechat.WeChatAPIError, wechat.WeChatUnavailable) as exc:
-        result, error = None, exc
-    checkpoint("sent", message_id)
-    outcome = _record(session, prepared, worker, result, error, now, cfg)
-    session.commit()
-    count_delivery(prepared.channel, prepared.purpose, outcome)
-    if error is not None and getattr(error, "errcode", None) == 45009:
-        raise DailyQuotaReached(str(error))
-    return outcome
+    for p in prepared:
+        count_delivery(p.channel, p.purpose, outcomes[p.id])
+    if quota_used_up is not None:
+        raise DailyQuotaReached(str(quota_used_up))
+    return outcomes
+
+
+def deliver(session, message_id, worker, now=None, bucket=None, cache=None) -> str:
+    """Deliver one claimed message; returns its outcome (sent, failed, skipped, retry, ...)."""
+    outcomes = deliver_chunk(
+        session, [message_id], worker, now or clock.now(), bucket=bucket, cache=cache
+    )
+    return outcomes[message_id]
 
 
 def recover_stale(session: Session, now: datetime, stale_after: timedelta = STALE_AFTER) -> dict:
@@ -286,44 +228,48 @@ def dispatch_due(
     batch: int = 100,
     max_messages: int | None = None,
     budget_seconds: float | None = None,
+    in_flight: int = IN_FLIGHT,
 ) -> dict:
-    """Claim and deliver due messages until none are left (or the budget is spent)."""
+    """Claim and deliver due messages until none are left (or the budget is spent), with up to
+    `in_flight` sends at once (over this worker's own threads and kept-alive connections)."""
 
     counts: dict[str, int] = {}
     started = time.monotonic()
     cache: dict = {}
     done = 0
-    while True:
-        if budget_seconds is not None and time.monotonic() - started > budget_seconds:
-            break
-        if bucket is not None and bucket.paused():
-            counts["paused"] = 1
-            break
-        ids = claim_batch(session, now_fn(), worker, batch)
-        if not ids:
-            break
-        for i, message_id in enumerate(ids):
-            try:
-                outcome = deliver(session, message_id, worker, now_fn(), bucket, cache)
-            except DailyQuotaReached:
-                log.error("WeChat daily quota reached (45009): sending paused for an hour")
-                if bucket is not None:
-                    bucket.pause(DAILY_QUOTA_PAUSE.total_seconds())
-                _release(session, ids[i + 1 :], worker)
-                counts["paused_daily_quota"] = 1
-                return counts
-            counts[outcome] = counts.get(outcome, 0) + 1
-            done += 1
-        if max_messages is not None and done >= max_messages:
-            break
+    chunk = max(1, int(in_flight))
+    if bucket is not None:
+        chunk = min(chunk, max(1, int(bucket.burst)))  # a chunk takes its tokens at once
+    pool = ThreadPoolExecutor(chunk, thread_name_prefix=f"send-{worker}") if chunk > 1 else None
+    try:
+        while True:
+            if budget_seconds is not None and time.monotonic() - started > budget_seconds:
+                break
+            if bucket is not None and bucket.paused():
+                counts["paused"] = 1
+                break
+            ids = claim_batch(session, now_fn(), worker, batch)
+            if not ids:
+                break
+            for start in range(0, len(ids), chunk):
+                part = ids[start : start + chunk]
+                try:
+                    outcomes = deliver_chunk(
+                        session, part, worker, now_fn(), bucket=bucket, cache=cache, pool=pool
+                    )
+                except DailyQuotaReached:
+                    log.error("WeChat daily quota reached (45009): sending paused for an hour")
+                    if bucket is not None:
+                        bucket.pause(DAILY_QUOTA_PAUSE.total_seconds())
+                    _release(session, ids[start + chunk :], worker)
+                    counts["paused_daily_quota"] = 1
+                    return counts
+                for outcome in outcomes.values():
+                    counts[outcome] = counts.get(outcome, 0) + 1
+                done += len(part)
+            if max_messages is not None and done >= max_messages:
+                break
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=True)
     return counts
-
-
-def _release(session: Session, ids: list[int], worker: str) -> None:
-    if ids:
-        session.execute(
-            update(_M)
-            .where(_M.c.id.in_(ids), _M.c.state == "claimed", _M.c.claimed_by == worker)
-            .values(state="pending")
-        )
-        session.commit()

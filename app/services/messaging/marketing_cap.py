@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import func, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
@@ -45,3 +45,26 @@ def give_back(session: Session, member_id: int) -> None:
         .where(MarketingStamp.member_id == member_id)
         .values(last_sent_at=last_sent)
     )
+
+
+# Text, with an array: one cached statement whatever the number of members.
+_TAKE_MANY = text(
+    """
+    INSERT INTO marketing_stamps (member_id, last_sent_at)
+    SELECT m, :now FROM unnest(CAST(:members AS bigint[])) AS m
+    ON CONFLICT (member_id) DO UPDATE SET last_sent_at = :now
+    WHERE marketing_stamps.last_sent_at IS NULL OR marketing_stamps.last_sent_at <= :cutoff
+    RETURNING member_id
+    """
+)
+
+
+def take_many(session: Session, member_ids: list[int], now: datetime, cfg: dict) -> set[int]:
+    """`take` for several distinct members in one upsert; the members it stamped."""
+    if not member_ids:
+        return set()
+    cutoff = now - timedelta(days=float(cfg["marketing_cap_days"]))
+    stamped = session.execute(
+        _TAKE_MANY, {"members": list(member_ids), "now": now, "cutoff": cutoff}
+    ).scalars()
+    return set(stamped)

@@ -84,6 +84,22 @@ def send_time(now: datetime, cfg: dict) -> datetime:
     return quiet_until(now, cfg) or now
 
 
+def enqueue_from(purpose: str, source: str, *, marketing: bool) -> str:
+    """SQL queueing one message per row of `source` (a query yielding member_id, dedupe_key,
+    params), the binds :now and :not_before; a repeat is ignored. Returns the new rows' id,
+    member_id and dedupe_key. For jobs over many members: one statement per batch, nothing
+    per member in Python."""
+    return f"""
+    INSERT INTO message_outbox (purpose, member_id, dedupe_key, campaign_id, marketing, params,
+                                state, not_before, attempts, cap_taken, created_at)
+    SELECT '{purpose}', src.member_id, src.dedupe_key, NULL, {"true" if marketing else "false"},
+           src.params, 'pending', :not_before, 0, false, :now
+    FROM ({source}) AS src
+    ON CONFLICT (purpose, member_id, dedupe_key) DO NOTHING
+    RETURNING id, member_id, dedupe_key
+    """
+
+
 def enqueue(
     session: Session,
     purpose: str,

@@ -14,13 +14,14 @@ _TAKE = """
 local rate = tonumber(ARGV[1])
 local burst = tonumber(ARGV[2])
 local now = tonumber(ARGV[3])
+local n = tonumber(ARGV[4] or '1')
 local state = redis.call('hmget', KEYS[1], 'tokens', 'at')
 local tokens = tonumber(state[1])
 local at = tonumber(state[2])
 if tokens == nil then tokens = burst; at = now end
 if now > at then tokens = math.min(burst, tokens + (now - at) * rate); at = now end
 local wait = 0
-if tokens >= 1 then tokens = tokens - 1 else wait = (1 - tokens) / rate end
+if tokens >= n then tokens = tokens - n else wait = (n - tokens) / rate end
 redis.call('hset', KEYS[1], 'tokens', tostring(tokens), 'at', tostring(at))
 redis.call('pexpire', KEYS[1], 60000)
 return tostring(wait)
@@ -42,15 +43,18 @@ class TokenBucket:
     def paused(self) -> bool:
         return bool(self.client.exists(self.key + ":paused"))
 
-    def try_take(self) -> float:
-        """Take a token: 0 when granted, else the seconds to wait before asking again."""
-        return float(self._script(keys=[self.key], args=[self.rate, self.burst, time.time()]))
+    def try_take(self, n: int = 1) -> float:
+        """Take `n` tokens (at most the burst): 0 when granted, else the seconds to wait before
+        asking again."""
+        n = min(max(int(n), 1), int(self.burst))
+        return float(self._script(keys=[self.key], args=[self.rate, self.burst, time.time(), n]))
 
-    def take(self, give_up_after: float = 30.0) -> bool:
-        """Wait for a token (False if none came within `give_up_after` seconds)."""
+    def take(self, n: int = 1, give_up_after: float = 30.0) -> bool:
+        """Wait for `n` tokens, all at once (False if they did not come within `give_up_after`
+        seconds). A dispatcher takes a chunk's tokens in one call."""
         deadline = time.monotonic() + give_up_after
         while True:
-            wait = self.try_take()
+            wait = self.try_take(n)
             if wait <= 0:
                 return True
             if time.monotonic() + wait > deadline:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
 from sqlalchemy.orm import Session
 
 from app import clock
@@ -78,6 +78,27 @@ def take_one(session: Session, member_id: int, template_id: str) -> bool:
         .returning(SubscriptionQuota.available)
     ).first()
     return taken is not None
+
+
+_TAKE_MANY = text(
+    """
+    UPDATE subscription_quotas q SET available = q.available - 1
+    FROM unnest(CAST(:members AS bigint[]), CAST(:templates AS text[])) AS w(member_id, template_id)
+    WHERE q.member_id = w.member_id AND q.template_id = w.template_id AND q.available > 0
+    RETURNING q.member_id, q.template_id
+    """
+)
+
+
+def take_many(session: Session, pairs: list[tuple[int, str]]) -> set[tuple[int, str]]:
+    """`take_one` for several distinct (member, template) pairs in one statement; the pairs that
+    had a send left (and now have one less)."""
+    if not pairs:
+        return set()
+    taken = session.execute(
+        _TAKE_MANY, {"members": [m for m, _ in pairs], "templates": [t for _, t in pairs]}
+    ).all()
+    return {(member_id, template_id) for member_id, template_id in taken}
 
 
 def give_back(session: Session, member_id: int, template_id: str) -> None:
