@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import functools
 import secrets
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import NamedTuple
 
 from sqlalchemy import Date, and_, bindparam, or_, select, text, update
 from sqlalchemy.orm import Session, joinedload, selectinload
-from sqlalchemy.orm.attributes import set_committed_value
 
 from app import clock
 from app.errors import AppError
@@ -38,7 +38,8 @@ CODE_LENGTH = 16  # 16 Crockford characters: 80 random bits, hopeless to guess
 
 
 def new_coupon_code() -> str:
-    return "".join(secrets.choice(CROCKFORD) for _ in range(CODE_LENGTH))
+    bits = int.from_bytes(secrets.token_bytes(CODE_LENGTH * 5 // 8))  # 5 bits a character
+    return "".join(CROCKFORD[(bits >> (5 * i)) & 31] for i in range(CODE_LENGTH))
 
 
 def yuan(fen: int) -> str:
@@ -324,37 +325,56 @@ def _uncount_holding(session: Session, template_id: int, member_id: int) -> None
     )
 
 
-def claim(session: Session, member_id: int, template_id: int, now=None) -> Coupon:
+def claim(session: Session, member_id: int, template_id: int, now=None) -> ClaimedCoupon:
     """A member claims a coupon in the mini-program (one use case, one statement: without an
     Idempotency-Key its own transaction; with one, the caller's, which commits the answer)."""
     now = now or clock.now()
     ref = f"claim:{template_id}:{member_id}:{secrets.token_hex(8)}"  # new by construction
     issued = _issue(session, template_id, member_id, "claim", ref, now, autocommit=True)
-    # The answer, built from the statement's RETURNING, outside any lock and session.
-    template = CouponTemplate(
-        id=template_id,
-        name=issued.name,
-        description=issued.description,
-        kind=issued.kind,
-        amount_off_fen=issued.amount_off_fen,
-        threshold_fen=issued.threshold_fen,
-        percent_off=issued.percent_off,
-        max_discount_fen=issued.max_discount_fen,
+    # The answer, built from the statement's RETURNING, outside any lock and session (plain
+    # objects: the ORM's instrumented ones cost more CPU than the statement, for a dump).
+    template = TemplateBrief(
+        template_id,
+        issued.name,
+        issued.description,
+        issued.kind,
+        issued.amount_off_fen,
+        issued.threshold_fen,
+        issued.percent_off,
+        issued.max_discount_fen,
     )
-    coupon = Coupon(
-        id=issued.coupon_id,
-        code=issued.code,
-        template_id=template_id,
-        member_id=member_id,
-        source="claim",
-        ref=ref,
-        status="unused",
-        valid_from=issued.valid_from,
-        valid_until=issued.valid_until,
-        created_at=now,
+    return ClaimedCoupon(
+        issued.coupon_id, issued.code, template, issued.valid_from, issued.valid_until, now
     )
-    set_committed_value(coupon, "template", template)
-    return coupon
+
+
+@dataclass(frozen=True, slots=True)
+class TemplateBrief:
+    """What a coupon's answer says of its template (CouponTemplateBriefSchema)."""
+
+    id: int
+    name: str
+    description: str
+    kind: str
+    amount_off_fen: int
+    threshold_fen: int
+    percent_off: int
+    max_discount_fen: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimedCoupon:
+    """A coupon just claimed, as its answer dumps it (CouponSchema)."""
+
+    id: int
+    code: str
+    template: TemplateBrief
+    valid_from: datetime
+    valid_until: datetime
+    created_at: datetime
+    status: str = "unused"
+    source: str = "claim"
+    used_at: datetime | None = None
 
 
 def coupon_status(coupon: Coupon, now: datetime) -> str:
