@@ -37,14 +37,14 @@ from collections.abc import Callable
 from datetime import timedelta
 
 from flask import Response, current_app, g, make_response, request
-from sqlalchemy import bindparam, delete, select, text, update
+from sqlalchemy import delete, select, text, update
 
 from app import clock
 from app.errors import AppError, render_error
 from app.extensions import db
 from app.models.base import UTCDateTime
 from app.models.idempotency import IdempotencyKey
-from app.unit_of_work import atomic, retrying
+from app.unit_of_work import KeyClaim, KeyTaken, atomic, folded, retrying
 
 HEADER = "Idempotency-Key"
 KEEP_FOR = timedelta(hours=48)  # the contract promises at least 24 hours
@@ -55,21 +55,24 @@ _LOCK_CLASS = 0x1DE
 # exit right after the commit and before the reply -- one request's lost answer.
 KILL_AFTER_COMMIT = "HY_TEST_KILL_AFTER_COMMIT"
 
-_CLAIM = text(
-    f"""
-    WITH lock AS MATERIALIZED (
+# The key's claim as CTEs: its advisory lock (tried, never waited for), then its row, inserted
+# only under the lock and only if the key is new. `key_claimed` is one row: got, id.
+_CLAIM_CTES = f"""
+    key_lock AS MATERIALIZED (
         SELECT pg_try_advisory_xact_lock(
-            {_LOCK_CLASS}, hashtext(CAST(:scope AS text) || ' ' || CAST(:key AS text))
+            {_LOCK_CLASS}, hashtext(CAST(:ik_scope AS text) || ' ' || CAST(:ik_key AS text))
         ) AS got
-    ), claimed AS (
+    ), key_row AS (
         INSERT INTO idempotency_keys (scope, key, fingerprint, state, locked_at, created_at)
-        SELECT :scope, :key, :fingerprint, 'pending', :now, :now FROM lock WHERE lock.got
+        SELECT :ik_scope, :ik_key, :ik_fingerprint, 'pending', CAST(:ik_now AS timestamptz),
+               CAST(:ik_now AS timestamptz)
+        FROM key_lock WHERE key_lock.got
         ON CONFLICT (scope, key) DO NOTHING
         RETURNING id
-    )
-    SELECT lock.got, claimed.id FROM lock LEFT JOIN claimed ON true
-    """
-).bindparams(bindparam("now", type_=UTCDateTime()))
+    ), key_claimed AS MATERIALIZED (
+        SELECT key_lock.got, key_row.id FROM key_lock LEFT JOIN key_row ON true
+    )"""
+_CLAIM = text(f"WITH {_CLAIM_CTES} SELECT got, id FROM key_claimed")
 
 
 def request_fingerprint() -> str:
@@ -86,11 +89,18 @@ def request_fingerprint() -> str:
     return digest.hexdigest()
 
 
-def idempotent(fn: Callable) -> Callable:
+def idempotent(fn: Callable | None = None, *, folded: bool = False) -> Callable:
     """Honour the Idempotency-Key header on this endpoint (inside an auth decorator), and commit
     the endpoint's work once, at the end. A transaction that PostgreSQL aborts for a deadlock or
     a serialization failure runs again, whole (unit_of_work.retrying). Rate limits go inside
-    this decorator: a replay is answered before them, and a rate-limited request stores nothing."""
+    this decorator: a replay is answered before them, and a rate-limited request stores nothing.
+
+    `folded=True`: the use case is one statement that carries the key's claim itself
+    (unit_of_work.KeyClaim) and refuses before it writes or with a statement that wrote nothing,
+    so a keyed request costs one statement more than an unkeyed one (the answer's UPDATE): no
+    claim of its own, no savepoint."""
+    if fn is None:
+        return functools.partial(idempotent, folded=folded)
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
@@ -105,7 +115,8 @@ def idempotent(fn: Callable) -> Callable:
                 "Idempotency-Key must be 1 to 255 characters.",
                 {HEADER: ["Must be 1 to 255 characters."]},
             )
-        return retrying(db.session, lambda: _keyed(fn, args, kwargs, key), request.path)
+        attempt = _keyed_folded if folded else _keyed
+        return retrying(db.session, lambda: attempt(fn, args, kwargs, key), request.path)
 
     return wrapper
 
@@ -130,6 +141,67 @@ def _keyed(fn: Callable, args, kwargs, key: str):
     except BaseException:
         session.rollback()
         raise
+    return _store(response, row_id)
+
+
+def _keyed_folded(fn: Callable, args, kwargs, key: str):
+    """One attempt of a folded endpoint: the work's statement claims the key; store, commit."""
+    session = db.session
+    fingerprint = request_fingerprint()
+    claim = KeyClaim(
+        _CLAIM_CTES,
+        {"ik_scope": g.auth_scope, "ik_key": key, "ik_fingerprint": fingerprint, "ik_now": _now()},
+    )
+    try:
+        with folded(session, claim):
+            try:
+                response = make_response(fn(*args, **kwargs))
+            except KeyTaken:
+                if not claim.got:
+                    raise _in_progress() from None
+                # The key has a row: replay it, refuse a mismatch, or (left pending by the
+                # mechanism before this one) do the work now, under the lock just got.
+                row_id = _existing(g.auth_scope, key, fingerprint)
+                if isinstance(row_id, Response):
+                    session.rollback()
+                    return row_id
+                return _run_and_store(fn, args, kwargs, row_id)
+            except AppError as err:
+                if not _is_an_answer(err.status, err.code):
+                    raise
+                if not claim.ran:  # refused before its statement: claim the key now
+                    row_id = _claim(g.auth_scope, key, fingerprint)
+                    if isinstance(row_id, Response):
+                        session.rollback()
+                        return row_id
+                    return _store(render_error(err), row_id)
+                response = render_error(err)  # the statement that refused wrote nothing
+    except BaseException:
+        session.rollback()
+        raise
+    if not claim.ran:  # an answer without the key's claim: the work ran outside its lock
+        session.rollback()
+        raise RuntimeError("a folded endpoint answered without claiming its Idempotency-Key")
+    return _store(response, claim.row_id)
+
+
+def _run_and_store(fn: Callable, args, kwargs, row_id: int):
+    """The work (not folded: the key is held already) behind a savepoint, and its answer."""
+    session = db.session
+    with atomic(session) as savepoint:
+        try:
+            response = make_response(fn(*args, **kwargs))
+        except AppError as err:
+            if not _is_an_answer(err.status, err.code):
+                raise
+            savepoint.rollback()
+            response = render_error(err)
+    return _store(response, row_id)
+
+
+def _store(response: Response, row_id: int) -> Response:
+    """Store the answer in the key's row and commit the work with it (a 5xx: roll back)."""
+    session = db.session
     if response.status_code >= 500:
         session.rollback()
         return response
@@ -181,17 +253,24 @@ def _claim(scope: str, key: str, fingerprint: str) -> int | Response:
     session = db.session
     got, row_id = session.execute(
         _CLAIM,
-        {
-            "scope": scope,
-            "key": key,
-            "fingerprint": fingerprint,
-            "now": clock.now(),
-        },
+        {"ik_scope": scope, "ik_key": key, "ik_fingerprint": fingerprint, "ik_now": _now()},
     ).one()
     if not got:
         raise _in_progress()
     if row_id is not None:
         return row_id
+    return _existing(scope, key, fingerprint)
+
+
+def _now():
+    # UTCDateTime's rule (an aware instant, in UTC) applied here: the folded statement's
+    # parameters join the use case's, untyped.
+    return UTCDateTime().process_bind_param(clock.now(), None)
+
+
+def _existing(scope: str, key: str, fingerprint: str) -> int | Response:
+    """A key that has a row (we hold its lock): the stored answer, a mismatch, or its id."""
+    session = db.session
     row = session.execute(
         select(IdempotencyKey).where(IdempotencyKey.scope == scope, IdempotencyKey.key == key)
     ).scalar_one()

@@ -93,3 +93,55 @@ def _refuse_commit_inside_atomic(session: Session) -> None:
             "a service committed inside an atomic unit of work; services flush, the entry "
             "point commits"
         )
+
+
+# --- An Idempotency-Key claimed by the use case's own statement -------------------------------
+# A use case that is one statement (a coupon claim) can carry the key's claim in it: the key's
+# row is inserted, under its advisory lock, by the same statement that does the work, and the
+# work's CTEs run only if it was. A keyed request then costs the unkeyed one's statement plus
+# the UPDATE that stores the answer. The endpoint opts in (`@idempotent(folded=True)`); its use
+# case calls `folded_key_claim` and, after its statement, `KeyClaim.record`.
+
+_KEY_CLAIM = "huiyuan.key_claim"
+
+
+class KeyTaken(Exception):
+    """The folded statement did not get the key (held, or used before): the work did not run."""
+
+
+class KeyClaim:
+    """The key's claim as SQL for a use case's statement: `ctes` defines `key_claimed` (one row,
+    `got` and `id`: whether the advisory lock was got, and the new row's id, or NULL when the
+    key has a row already); the use case adds `params` to its own and guards its work with
+    `EXISTS (SELECT FROM key_claimed WHERE id IS NOT NULL)`."""
+
+    def __init__(self, ctes: str, params: dict):
+        self.ctes = ctes
+        self.params = params
+        self.ran = False
+        self.got: bool | None = None
+        self.row_id: int | None = None
+
+    def record(self, got: bool, row_id: int | None) -> None:
+        """What the statement said of the key; KeyTaken (the work did nothing) unless claimed."""
+        self.ran, self.got, self.row_id = True, bool(got), row_id
+        if not got or row_id is None:
+            raise KeyTaken()
+
+
+def folded_key_claim(session) -> KeyClaim | None:
+    """The key's claim to fold into this use case's statement, if the entry point left it."""
+    return session.info.get(_KEY_CLAIM)
+
+
+@contextlib.contextmanager
+def folded(session, claim: KeyClaim) -> Iterator[None]:
+    """Run the block in the caller's transaction (is_atomic) with the key's claim to fold in;
+    no savepoint: a folded use case refuses before it writes, or its statement wrote nothing."""
+    session.info[_ATOMIC] = claim
+    session.info[_KEY_CLAIM] = claim
+    try:
+        yield
+    finally:
+        session.info.pop(_ATOMIC, None)
+        session.info.pop(_KEY_CLAIM, None)

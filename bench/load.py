@@ -267,8 +267,10 @@ INVARIANTS = {
         WHERE last.balance_after <> m.points_balance""",
     "coupons issued = coupons held, within stock": """
         SELECT count(*) FROM coupon_templates t
-        WHERE t.issued <> (SELECT count(*) FROM coupons c WHERE c.template_id = t.id)
-           OR t.issued > t.stock_total""",
+        JOIN LATERAL (SELECT sum(issued) AS issued, sum(stock) AS stock
+                      FROM coupon_stock_shards s WHERE s.template_id = t.id) shards ON true
+        WHERE shards.issued <> (SELECT count(*) FROM coupons c WHERE c.template_id = t.id)
+           OR shards.stock <> t.stock_total""",
     "prizes won = draws that won them, within stock": """
         SELECT count(*) FROM lottery_prizes p
         WHERE p.won <> (SELECT count(*) FROM lottery_draws d WHERE d.prize_id = p.id)

@@ -12,10 +12,15 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    SmallInteger,
     String,
     UniqueConstraint,
+    event,
+    func,
+    insert,
+    select,
 )
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, column_property, mapped_column, relationship
 
 from app.extensions import db
 from app.models.base import CreatedAt, UTCDateTime, pk, utcnow
@@ -34,8 +39,6 @@ class CouponTemplate(CreatedAt, db.Model):
         CheckConstraint("kind in ('threshold_off','amount_off','percent_off')", name="kind_known"),
         CheckConstraint("validity_mode in ('fixed','relative')", name="validity_known"),
         CheckConstraint("audience in ('all','tiers','new_members')", name="audience_known"),
-        # The stock guard of last resort: never more issued than there are.
-        CheckConstraint("issued >= 0 and issued <= stock_total", name="issued_within_stock"),
         CheckConstraint("limit_per_member >= 1", name="limit_positive"),
     )
 
@@ -53,8 +56,8 @@ class CouponTemplate(CreatedAt, db.Model):
     valid_days: Mapped[int | None] = mapped_column(Integer)
     claim_starts_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     claim_ends_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The sum of the shards' stock (CouponStockShard); what was issued is the sum of theirs.
     stock_total: Mapped[int] = mapped_column(Integer)
-    issued: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     limit_per_member: Mapped[int] = mapped_column(Integer, default=1)
     audience: Mapped[str] = mapped_column(String(16), default="all")
     audience_tiers: Mapped[list] = mapped_column(JSON, default=list)
@@ -68,6 +71,54 @@ class CouponTemplate(CreatedAt, db.Model):
     @property
     def stock_left(self) -> int:
         return self.stock_total - self.issued
+
+
+# A template's stock is spread over STOCK_SHARDS counter rows: a flash sale's claims each lock
+# one of them (the first free one from a random start), so they do not queue on one hot row.
+STOCK_SHARDS = 16
+
+
+def split_stock(total: int) -> list[int]:
+    """`total` spread over the shards, as evenly as whole coupons go (the first take the rest)."""
+    share, rest = divmod(total, STOCK_SHARDS)
+    return [share + (1 if shard < rest else 0) for shard in range(STOCK_SHARDS)]
+
+
+class CouponStockShard(db.Model):
+    """One counter of a template's stock: `issued` of its `stock` have been given out."""
+
+    __tablename__ = "coupon_stock_shards"
+    __table_args__ = (
+        # The stock guard of last resort: never more issued than there are.
+        CheckConstraint("issued >= 0 and issued <= stock", name="issued_within_stock"),
+    )
+
+    template_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("coupon_templates.id"), primary_key=True
+    )
+    shard: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    stock: Mapped[int] = mapped_column(Integer)
+    issued: Mapped[int] = mapped_column(Integer, default=0)
+
+
+CouponTemplate.issued = column_property(
+    select(func.coalesce(func.sum(CouponStockShard.issued), 0))
+    .where(CouponStockShard.template_id == CouponTemplate.id)
+    .correlate_except(CouponStockShard)
+    .scalar_subquery()
+)
+
+
+@event.listens_for(CouponTemplate, "after_insert")
+def _shard_the_stock(mapper, connection, template: CouponTemplate) -> None:
+    """Every template is born with its shards, however it is made (service, factory, seed)."""
+    connection.execute(
+        insert(CouponStockShard),
+        [
+            {"template_id": template.id, "shard": shard, "stock": stock, "issued": 0}
+            for shard, stock in enumerate(split_stock(template.stock_total))
+        ],
+    )
 
 
 class CouponHolding(db.Model):

@@ -9,28 +9,37 @@ left clean and can go on (a push to a list skips the member; a draw gives no pri
 
 from __future__ import annotations
 
+import functools
 import secrets
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import NamedTuple
 
-from sqlalchemy import and_, delete, or_, select, update
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import Date, and_, bindparam, or_, select, text, update
 from sqlalchemy.orm import Session, joinedload, selectinload
-from sqlalchemy.orm.attributes import set_committed_value
 
 from app import clock
 from app.errors import AppError
 from app.models import Member
-from app.models.coupons import COUPON_SOURCES, Coupon, CouponHolding, CouponTemplate
+from app.models.base import UTCDateTime, in_transaction
+from app.models.coupons import (
+    COUPON_SOURCES,
+    STOCK_SHARDS,
+    Coupon,
+    CouponHolding,
+    CouponTemplate,
+)
 from app.services import pagination
 from app.services.identifiers import CROCKFORD
 from app.services.ledger import points_program
+from app.unit_of_work import folded_key_claim, is_atomic
 
 CODE_LENGTH = 16  # 16 Crockford characters: 80 random bits, hopeless to guess
 
 
 def new_coupon_code() -> str:
-    return "".join(secrets.choice(CROCKFORD) for _ in range(CODE_LENGTH))
+    bits = int.from_bytes(secrets.token_bytes(CODE_LENGTH * 5 // 8))  # 5 bits a character
+    return "".join(CROCKFORD[(bits >> (5 * i)) & 31] for i in range(CODE_LENGTH))
 
 
 def yuan(fen: int) -> str:
@@ -67,15 +76,6 @@ def discount_for(template: CouponTemplate, order_amount_fen: int) -> int:
     return max(0, min(discount, order_amount_fen))
 
 
-def validity(template: CouponTemplate, now: datetime) -> tuple[datetime, datetime]:
-    """When a coupon issued now can be used: the template's fixed dates, or from now to the end
-    of the Nth business day counting today as day 1."""
-    if template.validity_mode == "fixed":
-        return template.valid_from, template.valid_until
-    last_day = clock.business_date(now) + timedelta(days=template.valid_days - 1)
-    return now, clock.business_day_end(last_day)
-
-
 def _by_ref(session: Session, ref: str) -> Coupon | None:
     return session.execute(select(Coupon).where(Coupon.ref == ref)).scalar_one_or_none()
 
@@ -94,9 +94,161 @@ def in_audience(session: Session, template: CouponTemplate, member: Member, now)
     return True
 
 
-def _in_claim_window(template: CouponTemplate, now: datetime) -> bool:
-    starts, ends = template.claim_starts_at, template.claim_ends_at
-    return (starts is None or starts <= now) and (ends is None or now < ends)
+# Issuing is one statement. It reads the template (no lock: claims never queue on its row) and
+# refuses what is not offered; takes a stock shard with stock left -- the first one no other
+# claim holds, from a random start, else waits for one (a shard that ran out meanwhile is passed
+# over for the next); counts the coupon against the member's limit (`count < limit`); inserts the
+# coupon; and counts it on the shard. Each write reads the RETURNING of the one before, so a
+# refusal writes nothing, and the shard it counts on is the one it locked with stock left (the
+# shard's CHECK issued <= stock is the guard of last resort). A coupon's ref that another
+# transaction inserted meanwhile (two pushes of one list at once) inserts nothing after the
+# holding and before the shard: issue_coupon uncounts the holding then (claims' refs are new).
+# {key} and {guard}: an Idempotency-Key's claim folded in (unit_of_work.KeyClaim), or nothing.
+_ISSUE = f"""
+    WITH {{key}} template AS MATERIALIZED (
+        SELECT id, is_active, claimable, claim_starts_at, claim_ends_at, audience,
+               limit_per_member, name, description, kind, amount_off_fen, threshold_fen,
+               percent_off, max_discount_fen,
+               CASE WHEN validity_mode = 'fixed' THEN valid_from ELSE :now END AS coupon_from,
+               CASE WHEN validity_mode = 'fixed' THEN valid_until
+                    ELSE CAST(CAST(:today AS date) + valid_days AS timestamp) AT TIME ZONE :tz
+               END AS coupon_until
+        FROM coupon_templates WHERE id = :tid {{guard}}
+    ), refusal AS MATERIALIZED (
+        SELECT CASE
+            WHEN NOT is_active THEN 'offered'
+            WHEN coupon_until <= :now THEN 'usable'
+            WHEN :claim AND NOT (claimable AND (claim_starts_at IS NULL OR claim_starts_at <= :now)
+                                 AND (claim_ends_at IS NULL OR :now < claim_ends_at)) THEN 'window'
+            WHEN :claim AND audience <> 'all' AND NOT :audience_ok THEN 'audience'
+        END AS reason
+        FROM template
+    ), shard AS MATERIALIZED (
+        SELECT COALESCE(
+            (SELECT shard FROM coupon_stock_shards
+             WHERE template_id = :tid AND issued < stock
+             ORDER BY (shard + :start) % {STOCK_SHARDS} LIMIT 1 FOR UPDATE SKIP LOCKED),
+            (SELECT shard FROM coupon_stock_shards
+             WHERE template_id = :tid AND issued < stock
+             ORDER BY (shard + :start) % {STOCK_SHARDS} LIMIT 1 FOR UPDATE)
+        ) AS shard
+        FROM refusal WHERE reason IS NULL
+    ), holding AS (
+        INSERT INTO coupon_holdings AS h (template_id, member_id, count)
+        SELECT :tid, :mid, 1 FROM shard WHERE shard IS NOT NULL
+        ON CONFLICT (template_id, member_id) DO UPDATE SET count = h.count + 1
+        WHERE h.count < (SELECT limit_per_member FROM template)
+        RETURNING count
+    ), coupon AS (
+        INSERT INTO coupons (code, template_id, member_id, source, ref, status, valid_from,
+                             valid_until, created_at)
+        SELECT :code, :tid, :mid, :source, :ref, 'unused', coupon_from, coupon_until, :now
+        FROM template, holding
+        ON CONFLICT (ref) DO NOTHING
+        RETURNING id, code, valid_from, valid_until
+    ), took AS (
+        UPDATE coupon_stock_shards s SET issued = s.issued + 1
+        FROM shard, coupon
+        WHERE s.template_id = :tid AND s.shard = shard.shard
+        RETURNING s.shard
+    )
+    SELECT template.id, refusal.reason, shard.shard, holding.count, coupon.id, coupon.code,
+           coupon.valid_from,
+           coupon.valid_until, template.limit_per_member, template.name, template.description,
+           template.kind, template.amount_off_fen, template.threshold_fen, template.percent_off,
+           template.max_discount_fen {{key_columns}}
+    FROM (SELECT 1) one
+    LEFT JOIN template ON true LEFT JOIN refusal ON true LEFT JOIN shard ON true
+    LEFT JOIN holding ON true LEFT JOIN coupon ON true LEFT JOIN took ON true {{key_join}}
+"""
+_TYPES = (bindparam("now", type_=UTCDateTime()), bindparam("today", type_=Date()))
+
+
+@functools.cache
+def _issue_statement(key_ctes: str | None = None):
+    if key_ctes is None:
+        sql = _ISSUE.format(key="", guard="", key_columns="", key_join="")
+    else:
+        sql = _ISSUE.format(
+            key=key_ctes + ",",
+            guard="AND EXISTS (SELECT FROM key_claimed WHERE id IS NOT NULL)",
+            key_columns=", key_claimed.got, key_claimed.id",
+            key_join="LEFT JOIN key_claimed ON true",
+        )
+    return text(sql).bindparams(*_TYPES)
+
+
+@functools.cache
+def _issue_sql(dialect) -> str:
+    """_ISSUE as the driver's SQL (named parameters, typed casts), compiled once."""
+    return str(_issue_statement().compile(dialect=dialect))
+
+
+class _Issued(NamedTuple):
+    template_id: int | None
+    refusal: str | None
+    shard: int | None
+    held: int | None
+    coupon_id: int | None
+    code: str | None
+    valid_from: datetime | None
+    valid_until: datetime | None
+    limit_per_member: int | None
+    name: str | None
+    description: str | None
+    kind: str | None
+    amount_off_fen: int | None
+    threshold_fen: int | None
+    percent_off: int | None
+    max_discount_fen: int | None
+
+
+def _issue_params(template_id, member_id, source, ref, now, audience_ok) -> dict:
+    return {
+        "tid": template_id,
+        "mid": member_id,
+        "now": now,
+        "today": clock.business_date(now),
+        "tz": clock.business_tz().key,
+        "start": secrets.randbelow(STOCK_SHARDS),
+        "code": new_coupon_code(),
+        "source": source,
+        "ref": ref,
+        "claim": source == "claim",
+        "audience_ok": audience_ok,
+    }
+
+
+def _run_issue(session: Session, params: dict, autocommit: bool) -> _Issued:
+    """The statement: in the caller's transaction (with a folded key's claim, if one is left),
+    or, for a claim without a key, as its own transaction on a pooled connection."""
+    claim = folded_key_claim(session)
+    if claim is not None and not claim.ran:
+        row = session.execute(_issue_statement(claim.ctes), {**params, **claim.params}).one()
+        claim.record(row[-2], row[-1])  # KeyTaken: the key was not got; nothing ran
+        return _issued(row[:-2])
+    if not autocommit or is_atomic(session):
+        return _issued(session.execute(_issue_statement(), params).one())
+    if in_transaction(session):
+        session.commit()  # what came before (a read of the points program, say) ends here
+    # One statement is its own transaction: without BEGIN and COMMIT it is one round trip, and
+    # the shard's lock is held for the statement alone. Driver SQL compiled once, as check-in's
+    # (the ORM's and the compiler's machinery cost more CPU than the statement); its bind
+    # processing skipped, so UTCDateTime's rule (aware instants, in UTC) is applied here.
+    engine = session.get_bind()
+    driver = {**params, "now": UTCDateTime().process_bind_param(params["now"], engine.dialect)}
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        return _issued(connection.exec_driver_sql(_issue_sql(engine.dialect), driver).one())
+
+
+def _issued(row) -> _Issued:
+    issued = _Issued(*row)
+    if issued.valid_from is None:
+        return issued
+    instant = UTCDateTime().process_result_value  # aware, in UTC, as the ORM gives them
+    return issued._replace(
+        valid_from=instant(issued.valid_from, None), valid_until=instant(issued.valid_until, None)
+    )
 
 
 def issue_coupon(
@@ -118,74 +270,51 @@ def issue_coupon(
     existing = _by_ref(session, ref)
     if existing is not None:
         return existing
-    return _issue_new(session, template_id, member_id, source, ref, now or clock.now())
-
-
-def _issue_new(session, template_id: int, member_id: int, source: str, ref: str, now) -> Coupon:
-    """issue_coupon for a ref not seen before (a claim's ref is random, so it skips the look-up)."""
-    template = session.get(CouponTemplate, template_id, populate_existing=True)
-    if template is None:
-        raise AppError("coupon.not_found")
-    if not template.is_active:
-        raise _not_claimable("This coupon is no longer offered.")
-    valid_from, valid_until = validity(template, now)
-    if valid_until <= now:
-        raise _not_claimable("This coupon can no longer be used.")
-    if source == "claim":
-        if not template.claimable or not _in_claim_window(template, now):
-            raise _not_claimable("This coupon cannot be claimed now.")
-        if template.audience != "all":
-            member = session.get(Member, member_id)
-            if member is None:
-                raise AppError("member.not_found")
-            if not in_audience(session, template, member, now):
-                raise _not_claimable("This coupon is for other members.")
-    if template.issued >= template.stock_total:
-        # Sold out as of this read: refusing needs no lock (stock only ever comes back by a
-        # marketer raising it, and then the next claim sees it).
-        raise _out_of_stock()
-    if not _count_holding(session, template, member_id):
-        # Waiting for the holding's lock may have been waiting for this very ref's coupon.
-        existing = _by_ref(session, ref) if not ref.startswith("claim:") else None
-        if existing is not None:
-            return existing
-        raise AppError(
-            "coupon.limit_reached",
-            message=f"At most {template.limit_per_member} of this coupon per member.",
-            details={"limit_per_member": template.limit_per_member},
-        )
-    coupon = _insert_coupon(
-        session,
-        {
-            "code": new_coupon_code(),
-            "template_id": template_id,
-            "member_id": member_id,
-            "source": source,
-            "ref": ref,
-            "status": "unused",
-            "valid_from": valid_from,
-            "valid_until": valid_until,
-            "created_at": now,
-        },
-    )
-    if coupon is None:  # the same ref won in another transaction just now
+    now = now or clock.now()
+    issued = _issue(session, template_id, member_id, source, ref, now, autocommit=False)
+    if issued.coupon_id is None:
+        # The same ref won in another transaction just now: this one counted the holding only.
         _uncount_holding(session, template_id, member_id)
         return _by_ref(session, ref)
-    # Last, so that the hot row (every claim of a flash coupon) stays locked only until the
-    # caller commits.
-    took = session.execute(
-        update(CouponTemplate)
-        .where(CouponTemplate.id == template_id, CouponTemplate.issued < CouponTemplate.stock_total)
-        .values(issued=CouponTemplate.issued + 1)
-        .returning(CouponTemplate.issued)
-    ).scalar_one_or_none()
-    if took is None:
-        session.execute(delete(Coupon).where(Coupon.id == coupon.id))
-        session.expunge(coupon)
-        _uncount_holding(session, template_id, member_id)
-        raise _out_of_stock()
-    set_committed_value(template, "issued", took)
-    return coupon
+    return session.get(Coupon, issued.coupon_id)
+
+
+def _issue(session, template_id, member_id, source, ref, now, autocommit) -> _Issued:
+    """The statement, and its refusals as AppErrors; a coupon, or (for a ref another transaction
+    inserted meanwhile) its holding counted and no coupon."""
+    params = _issue_params(template_id, member_id, source, ref, now, audience_ok=False)
+    issued = _run_issue(session, params, autocommit)
+    if issued.refusal == "audience":
+        # Tiers and new members are Python's rules (the points program's tiers): checked here,
+        # then the statement runs again, told so.
+        template = session.get(CouponTemplate, template_id)
+        member = session.get(Member, member_id)
+        if member is None:
+            raise AppError("member.not_found")
+        if not in_audience(session, template, member, now):
+            raise _not_claimable("This coupon is for other members.")
+        issued = _run_issue(session, {**params, "audience_ok": True}, autocommit)
+    if issued.template_id is None:
+        raise AppError("coupon.not_found")
+    if issued.refusal == "offered":
+        raise _not_claimable("This coupon is no longer offered.")
+    if issued.refusal == "usable":
+        raise _not_claimable("This coupon can no longer be used.")
+    if issued.refusal in ("window", "audience"):
+        raise _not_claimable("This coupon cannot be claimed now.")
+    if issued.shard is None:
+        raise AppError("coupon.out_of_stock")
+    if issued.held is None:
+        # Waiting for the holding's lock may have been waiting for this very ref's coupon.
+        existing = _by_ref(session, ref) if source != "claim" else None
+        if existing is not None:
+            return issued._replace(coupon_id=existing.id)
+        raise AppError(
+            "coupon.limit_reached",
+            message=f"At most {issued.limit_per_member} of this coupon per member.",
+            details={"limit_per_member": issued.limit_per_member},
+        )
+    return issued
 
 
 def _uncount_holding(session: Session, template_id: int, member_id: int) -> None:
@@ -196,52 +325,56 @@ def _uncount_holding(session: Session, template_id: int, member_id: int) -> None
     )
 
 
-def _out_of_stock() -> AppError:
-    return AppError("coupon.out_of_stock")
-
-
-def _insert_coupon(session: Session, values: dict) -> Coupon | None:
-    """INSERT the coupon unless its ref exists (then None), returning the ORM object."""
-    stmt = (
-        insert(Coupon)
-        .values(**values)
-        .on_conflict_do_nothing(index_elements=["ref"])
-        .returning(Coupon)
-    )
-    return session.scalars(stmt).one_or_none()
-
-
-def _count_holding(session: Session, template: CouponTemplate, member_id: int) -> bool:
-    """Count one more coupon of the template for the member unless they hold the limit."""
-    upsert = (
-        insert(CouponHolding)
-        .values(template_id=template.id, member_id=member_id, count=1)
-        .on_conflict_do_update(
-            index_elements=["template_id", "member_id"],
-            set_={"count": CouponHolding.count + 1},
-            where=CouponHolding.count < template.limit_per_member,
-        )
-        .returning(CouponHolding.count)
-    )
-    return session.execute(upsert).scalar_one_or_none() is not None
-
-
-def claim(session: Session, member_id: int, template_id: int, now=None) -> Coupon:
-    """A member claims a coupon in the mini-program (one use case; the caller commits)."""
+def claim(session: Session, member_id: int, template_id: int, now=None) -> ClaimedCoupon:
+    """A member claims a coupon in the mini-program (one use case, one statement: without an
+    Idempotency-Key its own transaction; with one, the caller's, which commits the answer)."""
     now = now or clock.now()
     ref = f"claim:{template_id}:{member_id}:{secrets.token_hex(8)}"  # new by construction
-    coupon = _issue_new(session, template_id, member_id, "claim", ref, now)
-    _keep_for_the_answer(session, coupon)
-    return coupon
+    issued = _issue(session, template_id, member_id, "claim", ref, now, autocommit=True)
+    # The answer, built from the statement's RETURNING, outside any lock and session (plain
+    # objects: the ORM's instrumented ones cost more CPU than the statement, for a dump).
+    template = TemplateBrief(
+        template_id,
+        issued.name,
+        issued.description,
+        issued.kind,
+        issued.amount_off_fen,
+        issued.threshold_fen,
+        issued.percent_off,
+        issued.max_discount_fen,
+    )
+    return ClaimedCoupon(
+        issued.coupon_id, issued.code, template, issued.valid_from, issued.valid_until, now
+    )
 
 
-def _keep_for_the_answer(session: Session, coupon: Coupon) -> None:
-    """Detach the new coupon and its template, loaded, so that the caller's commit does not
-    expire them and dumping the answer reads no row again (a flash
-    sale claims thousands a minute)."""
-    template = coupon.template
-    session.expunge(coupon)
-    session.expunge(template)
+@dataclass(frozen=True, slots=True)
+class TemplateBrief:
+    """What a coupon's answer says of its template (CouponTemplateBriefSchema)."""
+
+    id: int
+    name: str
+    description: str
+    kind: str
+    amount_off_fen: int
+    threshold_fen: int
+    percent_off: int
+    max_discount_fen: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimedCoupon:
+    """A coupon just claimed, as its answer dumps it (CouponSchema)."""
+
+    id: int
+    code: str
+    template: TemplateBrief
+    valid_from: datetime
+    valid_until: datetime
+    created_at: datetime
+    status: str = "unused"
+    source: str = "claim"
+    used_at: datetime | None = None
 
 
 def coupon_status(coupon: Coupon, now: datetime) -> str:

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from app import clock
 from app.errors import AppError
 from app.models import Member, Staff
 from app.models.base import insert_ignore
-from app.models.coupons import Coupon, CouponPush, CouponTemplate
+from app.models.coupons import STOCK_SHARDS, Coupon, CouponPush, CouponTemplate
 from app.services import pagination
 from app.services.coupons import issue_coupon
 from app.services.ledger import points_program
@@ -50,7 +50,7 @@ def _check_tiers(session: Session, codes: list[str] | None) -> None:
 def create_template(session: Session, fields: dict, staff: Staff) -> CouponTemplate:
     """A new coupon template (fields already validated by the schema; tiers the program's)."""
     _check_tiers(session, fields.get("audience_tiers"))
-    template = CouponTemplate(**fields, issued=0, created_by=staff.id)
+    template = CouponTemplate(**fields, created_by=staff.id)
     session.add(template)
     session.flush()
     audit.record(session, staff, "coupon_template.create", "coupon_template", template.id, {})
@@ -79,20 +79,7 @@ def update_template(
     if "audience_tiers" in changes:
         _check_tiers(session, changes["audience_tiers"])
     if "stock_total" in changes:
-        changed = session.execute(
-            update(CouponTemplate)
-            .where(
-                CouponTemplate.id == template_id, CouponTemplate.issued <= changes["stock_total"]
-            )
-            .values(stock_total=changes["stock_total"])
-            .returning(CouponTemplate.id)
-        ).scalar_one_or_none()
-        if changed is None:
-            raise AppError(
-                "coupon.stock_below_issued",
-                message="The stock cannot be lower than the coupons already issued.",
-                details={"issued": template.issued},
-            )
+        _change_stock(session, template_id, changes["stock_total"])
     for field in MUTABLE:
         if field in changes:
             setattr(template, field, changes[field])
@@ -101,6 +88,52 @@ def update_template(
     session.commit()
     session.refresh(template)
     return template
+
+
+# A change of stock locks the template's shards (in shard order, as no claim waits for two) and
+# moves the difference on them in one statement: a raise spread as the stock was, a cut taken
+# from the shards' stock not issued yet, in shard order. A cut below what was issued changes
+# nothing. Claims running meanwhile wait for their shard, then see its new stock.
+_CHANGE_STOCK = text(
+    f"""
+    WITH locked AS MATERIALIZED (
+        SELECT shard, stock, issued FROM coupon_stock_shards WHERE template_id = :tid
+        ORDER BY shard FOR UPDATE
+    ), totals AS MATERIALIZED (
+        SELECT sum(stock) AS stock, sum(issued) AS issued FROM locked
+    ), plan AS (
+        SELECT l.shard, l.stock - l.issued AS free,
+               sum(l.stock - l.issued) OVER (ORDER BY l.shard) - (l.stock - l.issued) AS before,
+               CAST(:total AS integer) - t.stock AS delta
+        FROM locked l, totals t WHERE CAST(:total AS integer) >= t.issued
+    ), moved AS (
+        UPDATE coupon_stock_shards s
+        SET stock = s.stock + CASE
+            WHEN p.delta >= 0 THEN p.delta / {STOCK_SHARDS}
+                + CASE WHEN s.shard < p.delta % {STOCK_SHARDS} THEN 1 ELSE 0 END
+            ELSE -LEAST(p.free, GREATEST(-p.delta - p.before, 0)) END
+        FROM plan p
+        WHERE s.template_id = :tid AND s.shard = p.shard
+        RETURNING s.stock
+    ), template AS (
+        UPDATE coupon_templates SET stock_total = :total
+        WHERE id = :tid AND EXISTS (SELECT FROM plan)
+        RETURNING id
+    )
+    SELECT totals.issued, (SELECT count(*) FROM template) FROM totals
+    """
+)
+
+
+def _change_stock(session: Session, template_id: int, total: int) -> None:
+    """Set the template's stock to `total`: 409 coupon.stock_below_issued below what was issued."""
+    issued, changed = session.execute(_CHANGE_STOCK, {"tid": template_id, "total": total}).one()
+    if not changed:
+        raise AppError(
+            "coupon.stock_below_issued",
+            message="The stock cannot be lower than the coupons already issued.",
+            details={"issued": int(issued or 0)},
+        )
 
 
 def push_template(

@@ -3,8 +3,8 @@
 `push_coupon` gives one member one coupon through `issue_coupon`. `push_coupons` gives a batch of
 members theirs in one statement (the nightly wake-up reaches hundreds of thousands): the same
 rules, decided by the same rows and constraints — the member's holding (`count <
-limit_per_member`, an upsert), the coupon's unique `ref` and `code`, and the template's
-`issued <= stock_total` check — with the stock taken in `_issue_within_stock`.
+limit_per_member`, an upsert), the coupon's unique `ref` and `code`, and the stock shards'
+`issued <= stock` check — with the stock taken in `_issue_within_stock`.
 """
 
 from __future__ import annotations
@@ -78,27 +78,34 @@ def push_coupons(
                     source=source,
                     valid=(valid_from, valid_until),
                     now=now,
-                    lock_first=attempt > 1,
                 )
         except IntegrityError as exc:
-            # A claim took the stock since our snapshot (the template's check refused the whole
-            # statement), or a ref or code was taken meanwhile: nothing was written, try again,
-            # this time with the template locked first so the stock read is the current one.
+            # A ref or a code was taken meanwhile (a concurrent push of the same ref, a random
+            # code's collision): nothing was written, try again.
             if attempt == ATTEMPTS:
                 raise
             log.info("bulk coupon push retried (%s)", type(exc.orig).__name__)
     raise AssertionError("unreachable")
 
 
-# One statement: the members still to be given one (no coupon of that ref yet, under their
-# limit), up to the stock left; their holdings counted (the upsert re-checks the limit on the
-# current row); a coupon for each member counted; the stock taken by the number of coupons given.
-# The template's `issued_within_stock` check refuses the whole statement if concurrent claims
-# took the stock meanwhile. Coupon codes: 16 Crockford characters from the low 5 bits of 16
-# bytes of two random UUIDs (pg_strong_random; byte 6 skipped: it holds the version bits).
+# One statement: the template's stock shards locked in shard order (the order the admin's stock
+# change locks them in; a flash claim holds one shard for its one statement, so nobody waits in a
+# circle) and what they have left read at the lock, current under concurrent claims; the members
+# still to be given one (no coupon of that ref yet, under their limit), up to the stock left; their
+# holdings counted (the upsert re-checks the limit on the current row); a coupon for each member
+# counted; the coupons given taken from the shards in shard order, each at most what it has left
+# (the shards' `issued <= stock` check is the guard of last resort). Coupon codes: 16 Crockford
+# characters from the low 5 bits of 16 bytes of two random UUIDs (pg_strong_random; byte 6
+# skipped: it holds the version bits).
 _ISSUE = f"""
-WITH tpl AS (
-    SELECT stock_total - issued AS left_in_stock, limit_per_member
+WITH shards AS MATERIALIZED (
+    SELECT shard, stock - issued AS left_in_shard
+    FROM coupon_stock_shards WHERE template_id = :template_id
+    ORDER BY shard
+    FOR UPDATE
+), tpl AS (
+    SELECT (SELECT coalesce(sum(left_in_shard), 0) FROM shards) AS left_in_stock,
+           limit_per_member
     FROM coupon_templates WHERE id = :template_id
 ), wanted AS (
     SELECT w.member_id, w.ref
@@ -130,13 +137,20 @@ WITH tpl AS (
              unnest(ARRAY[0, 1, 2, 3, 4, 5, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16]) AS i
     ) code
     RETURNING member_id
+), taken AS (
+    SELECT shard, left_in_shard,
+           sum(left_in_shard) OVER (ORDER BY shard) - left_in_shard AS left_before
+    FROM shards
 ), stock AS (
-    UPDATE coupon_templates SET issued = issued + (SELECT count(*) FROM given)
-    WHERE id = :template_id
-    RETURNING issued
+    UPDATE coupon_stock_shards s
+    SET issued = s.issued + least(t.left_in_shard, (SELECT count(*) FROM given) - t.left_before)
+    FROM taken t
+    WHERE s.template_id = :template_id AND s.shard = t.shard
+      AND (SELECT count(*) FROM given) > t.left_before AND t.left_in_shard > 0
+    RETURNING s.shard
 )
 SELECT (SELECT count(*) FROM held) AS held, (SELECT count(*) FROM given) AS given,
-       (SELECT issued FROM stock) AS issued
+       (SELECT count(*) FROM stock) AS shards_taken_from
 """
 
 
@@ -149,15 +163,10 @@ def _issue_within_stock(
     source: str,
     valid: tuple[datetime, datetime],
     now: datetime,
-    lock_first: bool,
 ) -> int:
-    """The stock accounting of a bulk push: coupons and the template's `issued` in one
+    """The stock accounting of a bulk push: coupons and the stock shards' `issued` in one
     statement (see _ISSUE); how many coupons were given."""
-    if lock_first:
-        session.execute(
-            text("SELECT 1 FROM coupon_templates WHERE id = :t FOR UPDATE"), {"t": template_id}
-        )
-    held, given, issued = session.execute(
+    held, given, shards = session.execute(
         text(_ISSUE),
         {
             "template_id": template_id,
@@ -171,5 +180,5 @@ def _issue_within_stock(
     ).one()
     if held != given:  # cannot happen (each held row gives one coupon); never leave it counted
         raise AssertionError(f"bulk push counted {held} holdings for {given} coupons")
-    log.info("pushed %s coupons of template %s (issued now %s)", given, template_id, issued)
+    log.info("pushed %s coupons of template %s (from %s stock shards)", given, template_id, shards)
     return int(given)
