@@ -76,6 +76,16 @@ def discount_for(template: CouponTemplate, order_amount_fen: int) -> int:
     return max(0, min(discount, order_amount_fen))
 
 
+def validity(template: CouponTemplate, now: datetime) -> tuple[datetime, datetime]:
+    """When a coupon issued now can be used: the template's fixed dates, or from now to the end
+    of the Nth business day counting today as day 1 (the claim's statement says the same in SQL;
+    the bulk push gives every coupon of a batch these)."""
+    if template.validity_mode == "fixed":
+        return template.valid_from, template.valid_until
+    last_day = clock.business_date(now) + timedelta(days=template.valid_days - 1)
+    return now, clock.business_day_end(last_day)
+
+
 def _by_ref(session: Session, ref: str) -> Coupon | None:
     return session.execute(select(Coupon).where(Coupon.ref == ref)).scalar_one_or_none()
 
