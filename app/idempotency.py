@@ -129,19 +129,10 @@ def _keyed(fn: Callable, args, kwargs, key: str):
         if isinstance(row_id, Response):
             session.rollback()
             return row_id
-        with atomic(session) as savepoint:
-            try:
-                response = make_response(fn(*args, **kwargs))
-            except AppError as err:
-                if not _is_an_answer(err.status, err.code):
-                    raise
-                # A business refusal is an answer too: replaying the key gives it again.
-                savepoint.rollback()
-                response = render_error(err)
+        return _run_and_store(fn, args, kwargs, row_id)
     except BaseException:
         session.rollback()
         raise
-    return _store(response, row_id)
 
 
 def _keyed_folded(fn: Callable, args, kwargs, key: str):
@@ -194,6 +185,7 @@ def _run_and_store(fn: Callable, args, kwargs, row_id: int):
         except AppError as err:
             if not _is_an_answer(err.status, err.code):
                 raise
+            # A business refusal is an answer too: replaying the key gives it again.
             savepoint.rollback()
             response = render_error(err)
     return _store(response, row_id)

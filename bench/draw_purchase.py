@@ -24,7 +24,15 @@ import secrets
 import statistics
 from datetime import timedelta
 
-from harness import app_for, fresh_database, gunicorn_server, insert_members, print_table, wrk
+from harness import (
+    app_for,
+    fresh_database,
+    gunicorn_server,
+    insert_members,
+    print_table,
+    seed_points,
+    wrk,
+)
 
 SCARCE_STOCK = 50
 CLERKS = 8
@@ -40,43 +48,13 @@ def seed(app, members: int) -> dict:
     from app.extensions import db
     from app.models import Member, Staff, Store
     from app.models.lottery import Lottery, LotteryPrize
-    from app.models.points import PointEntry, PointLot
 
     with app.app_context():
         now = clock.now()
         ids = insert_members(members, points_balance=1000)
         # Members who have bought before hold a tier (a brand-new one's first purchase sets it).
         db.session.execute(Member.__table__.update().values(tier_code="normal"))
-        db.session.execute(
-            PointEntry.__table__.insert(),
-            [
-                {
-                    "member_id": i,
-                    "delta": 1000,
-                    "reason": "adjustment",
-                    "ref": f"seed:{i}",
-                    "balance_after": 1000,
-                    "note": "",
-                    "created_at": now,
-                }
-                for i in ids
-            ],
-        )
-        entries = dict(db.session.query(PointEntry.member_id, PointEntry.id))
-        db.session.execute(
-            PointLot.__table__.insert(),
-            [
-                {
-                    "member_id": i,
-                    "entry_id": entries[i],
-                    "earned": 1000,
-                    "remaining": 1000,
-                    "expires_on": (now + timedelta(days=365)).date(),
-                    "created_at": now,
-                }
-                for i in ids
-            ],
-        )
+        seed_points(ids, 1000, now)
         lottery = Lottery(
             name="bench",
             cost_points=10,

@@ -32,6 +32,7 @@ from harness import (
     insert_members,
     median,
     print_table,
+    seed_points,
     wrk,
 )
 
@@ -46,42 +47,11 @@ def seed(app, members: int, stock: int):
     from app.extensions import db
     from app.models.coupons import CouponTemplate
     from app.models.lottery import Lottery, LotteryPrize
-    from app.models.points import PointEntry, PointLot
 
     with app.app_context():
         now = clock.now()
         ids = insert_members(members, points_balance=1000)
-        # Seed balances straight into the ledger tables (one entry and one lot each).
-        db.session.execute(
-            PointEntry.__table__.insert(),
-            [
-                {
-                    "member_id": i,
-                    "delta": 1000,
-                    "reason": "adjustment",
-                    "ref": f"seed:{i}",
-                    "balance_after": 1000,
-                    "note": "",
-                    "created_at": now,
-                }
-                for i in ids
-            ],
-        )
-        entries = dict(db.session.query(PointEntry.member_id, PointEntry.id))
-        db.session.execute(
-            PointLot.__table__.insert(),
-            [
-                {
-                    "member_id": i,
-                    "entry_id": entries[i],
-                    "earned": 1000,
-                    "remaining": 1000,
-                    "expires_on": (now + timedelta(days=365)).date(),
-                    "created_at": now,
-                }
-                for i in ids
-            ],
-        )
+        seed_points(ids, 1000, now)
         templates = [
             CouponTemplate(
                 name=f"秒杀券{n}",

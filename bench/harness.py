@@ -114,6 +114,46 @@ def insert_members(count: int, points_balance: int = 0) -> list[int]:
     return [m.id for m in db.session.query(Member.id).order_by(Member.id)]
 
 
+def seed_points(ids: list[int], points: int, now) -> None:
+    """Give members inserted by insert_members(points_balance=points) the ledger rows behind that
+    balance (one adjustment entry and one lot each, a year to expiry), so the invariants hold."""
+    from datetime import timedelta
+
+    from app.extensions import db
+    from app.models.points import PointEntry, PointLot
+
+    db.session.execute(
+        PointEntry.__table__.insert(),
+        [
+            {
+                "member_id": i,
+                "delta": points,
+                "reason": "adjustment",
+                "ref": f"seed:{i}",
+                "balance_after": points,
+                "note": "",
+                "created_at": now,
+            }
+            for i in ids
+        ],
+    )
+    entries = dict(db.session.query(PointEntry.member_id, PointEntry.id))
+    db.session.execute(
+        PointLot.__table__.insert(),
+        [
+            {
+                "member_id": i,
+                "entry_id": entries[i],
+                "earned": points,
+                "remaining": points,
+                "expires_on": (now + timedelta(days=365)).date(),
+                "created_at": now,
+            }
+            for i in ids
+        ],
+    )
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
