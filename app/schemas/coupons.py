@@ -12,7 +12,7 @@ from app.schemas.common import (
     computed,
     next_cursor_field,
 )
-from app.services.coupons import coupon_status, describe
+from app.services.coupons import coupon_status, describe, offer_status
 
 FEN = ma.validate.Range(min=0, max=100_000_000)
 
@@ -157,6 +157,11 @@ class CouponTemplateSchema(ma.Schema):
     is_active = ma.fields.Boolean(load_default=True)
     issued = ma.fields.Integer(dump_only=True)
     stock_left = ma.fields.Integer(dump_only=True)  # CouponTemplate.stock_left
+    status = computed(
+        ma.fields.String,
+        lambda template: offer_status(template, clock.now()),
+        metadata={"description": "now: offered, upcoming, ended, sold_out or stopped"},
+    )
     created_at = ma.fields.AwareDateTime(dump_only=True)
 
     @ma.validates_schema

@@ -2,9 +2,11 @@ from __future__ import annotations
 
 import marshmallow as ma
 
+from app import clock
 from app.models.lottery import PRIZE_KINDS
-from app.schemas.common import ChangesSchema, WholeListSchema, next_cursor_field
+from app.schemas.common import ChangesSchema, WholeListSchema, computed, next_cursor_field
 from app.schemas.coupons import CouponSchema
+from app.services.lottery import lottery_status
 
 POINTS = ma.validate.Range(min=0, max=10_000_000)
 
@@ -81,6 +83,11 @@ class LotteryAdminSchema(ma.Schema):
     points_budget = ma.fields.Integer(load_default=None, allow_none=True, validate=POINTS)
     is_active = ma.fields.Boolean(load_default=True)
     points_given = ma.fields.Integer(dump_only=True)
+    status = computed(
+        ma.fields.String,
+        lambda lottery: lottery_status(lottery, clock.now()),
+        metadata={"description": "now: open, upcoming, ended or closed"},
+    )
     created_at = ma.fields.AwareDateTime(dump_only=True)
     prizes = ma.fields.List(
         ma.fields.Nested(PrizeSchema), load_default=list, validate=ma.validate.Length(max=50)

@@ -78,6 +78,19 @@ def test_admin_reads_the_jobs_and_their_last_outcomes(page, shot, sign_in, make_
     )
     assert sorted(names) == sorted(JOBS)
     shot("list")
+
+    # The segments refresh reports nested figures (its model, seconds per step): each shows as
+    # lines of `key: value`, never "[object Object]".
+    from jobs.schedule import run_job
+
+    with app.app_context():
+        run_job("segments_refresh")
+    page.click("#refresh")
+    counts = page.locator("#jobs tbody tr[data-job=segments_refresh] pre.counts")
+    counts.wait_for()
+    text = counts.inner_text()
+    assert "[object Object]" not in text
+    assert "seconds:" in text and "model:" in text
     assert page.js_errors == []
 
 

@@ -94,6 +94,9 @@ def test_marketer_schedules_a_campaign_and_reads_its_report(
         f"/staff/v1/admin/campaigns/{campaign['id']}/report", headers=staff_headers(marketer)
     ).get_json()
     assert page.inner_text("[data-testid=fig-held-out] strong") == str(report["held_out"])
+    # Waiting is what the API calls pending (the queued total is not waiting twice over).
+    assert page.inner_text("[data-testid=fig-pending] strong") == str(report["pending"])
+    assert report["queued"] > 0
     assert page.locator("[data-testid=chart-share]").is_visible()
     held = report["effect"]["holdout"]["members"]
     assert (

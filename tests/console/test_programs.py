@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
+from app import clock
+
 pytestmark = pytest.mark.browser
+pytest_plugins = ["tests.engagement_factories"]
 
 
 @pytest.fixture
@@ -68,6 +72,45 @@ def test_marketer_creates_a_lottery_with_prizes_and_stock(
     items = client.get("/staff/v1/admin/lotteries", headers=staff_headers(marketer)).get_json()
     prizes = items["items"][0]["prizes"]
     assert sorted(p["kind"] for p in prizes) == ["none", "points"]
+    assert page.js_errors == []
+
+
+def test_ended_lotteries_and_coupon_offers_read_ended_not_open(
+    page, shot, sign_in, marketer, make_template, make_lottery, client, staff_headers
+):
+    now = datetime(2026, 6, 1, 2, 0, tzinfo=UTC)
+    clock.freeze(now)
+    day = timedelta(days=1)
+    make_template(name="进行中的券")
+    make_template(name="已结束的券", claim_ends_at=now - day)
+    make_template(name="未开始的券", claim_starts_at=now + day)
+    make_template(name="领完的券", stock_total=0)
+    make_template(name="停发的券", is_active=False)
+    make_lottery([], name="进行中的抽奖")
+    make_lottery([], name="已结束的抽奖", starts_at=now - 10 * day, ends_at=now - day)
+
+    sign_in(marketer, "/console/programs/coupons")
+    page.wait_for_selector("[data-testid=templates] tr[data-template-id]")
+    rows = page.locator("[data-testid=templates] tr[data-template-id]").evaluate_all(
+        "rows => rows.map(r => [r.querySelector('strong').textContent,"
+        " r.querySelector('[data-testid=template-status]').textContent])"
+    )
+    assert dict(rows) == {
+        "进行中的券": "发放中",
+        "已结束的券": "已结束",
+        "未开始的券": "未开始",
+        "领完的券": "已领完",
+        "停发的券": "已停发",
+    }
+    api = client.get("/staff/v1/admin/coupon-templates", headers=staff_headers(marketer))
+    assert {t["name"]: t["status"] for t in api.get_json()["items"]}["已结束的券"] == "ended"
+    shot("coupons")
+
+    page.goto("/console/programs/lotteries")
+    page.wait_for_selector("[data-lottery-id]")
+    cards = page.locator("[data-lottery-id] h2").evaluate_all("hs => hs.map(h => h.textContent)")
+    assert sorted(cards) == ["已结束的抽奖 已结束", "进行中的抽奖 进行中"]
+    shot("lotteries")
     assert page.js_errors == []
 
 

@@ -394,6 +394,20 @@ def coupon_status(coupon: Coupon, now: datetime) -> str:
     return coupon.status
 
 
+def offer_status(template: CouponTemplate, now: datetime) -> str:
+    """What the console calls a template now: `stopped` (switched off), `upcoming` (its claim
+    window has not opened), `ended` (closed), `sold_out` (every coupon issued), else `offered`."""
+    if not template.is_active:
+        return "stopped"
+    if template.claim_starts_at is not None and now < template.claim_starts_at:
+        return "upcoming"
+    if template.claim_ends_at is not None and now >= template.claim_ends_at:
+        return "ended"
+    if template.stock_left <= 0:
+        return "sold_out"
+    return "offered"
+
+
 class ClaimableTemplate(NamedTuple):
     """A template the member can claim now, and how many of it they already hold."""
 

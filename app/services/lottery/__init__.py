@@ -58,6 +58,18 @@ def is_open(lottery: Lottery, now: datetime) -> bool:
     return lottery.is_active and lottery.starts_at <= now < lottery.ends_at
 
 
+def lottery_status(lottery: Lottery, now: datetime) -> str:
+    """What the console calls a lottery now: `closed` (switched off), `upcoming`, `ended`, else
+    `open`."""
+    if not lottery.is_active:
+        return "closed"
+    if now < lottery.starts_at:
+        return "upcoming"
+    if now >= lottery.ends_at:
+        return "ended"
+    return "open"
+
+
 def active_prizes(session: Session, lottery_id: int) -> list[LotteryPrize]:
     return list(
         session.execute(

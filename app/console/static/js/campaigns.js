@@ -290,7 +290,7 @@ async function showReport(id) {
     figure(t("campaign.sent"), r.sent, "fig-sent"),
     figure(t("campaign.failed"), r.failed, "fig-failed"),
     figure(t("campaign.skipped"), r.skipped, "fig-skipped"),
-    figure(t("campaign.pending"), (r.pending ?? 0) + (r.queued ?? 0), "fig-pending"),
+    figure(t("campaign.pending"), r.pending, "fig-pending"),
     figure(t("campaign.uncertain"), r.uncertain, "fig-uncertain"),
     figure(t("campaign.cancelled"), r.cancelled, "fig-cancelled"),
   );

@@ -14,6 +14,17 @@ function took(run) {
   return ms >= 0 ? ` · ${t("jobs.duration")} ${(ms / 1000).toFixed(1)}s` : "";
 }
 
+// A count may be a figure, a list or an object (the segments refresh reports its model's
+// parameters and its seconds per step): show nested values as `key: value` lines, indented.
+function countLines(counts, indent = "") {
+  return Object.entries(counts).flatMap(([k, v]) => {
+    if (v !== null && typeof v === "object") {
+      return [`${indent}${k}:`, ...countLines(Array.isArray(v) ? Object.fromEntries(v.entries()) : v, `${indent}  `)];
+    }
+    return [`${indent}${k}: ${v ?? "—"}`];
+  });
+}
+
 function row(job) {
   const run = job.last_run;
   const cells = [
@@ -24,7 +35,7 @@ function row(job) {
     [t("jobs.outcome"), run ? [h("span", { class: `badge ${run.outcome}` }, run.outcome),
       run.error ? h("div", { class: "field-error" }, run.error) : null] : "—"],
     [t("jobs.counts"), run && run.counts && Object.keys(run.counts).length
-      ? h("pre", { class: "counts" }, Object.entries(run.counts).map(([k, v]) => `${k}: ${v}`).join("\n")) : "—"],
+      ? h("pre", { class: "counts" }, countLines(run.counts).join("\n")) : "—"],
   ];
   return h("tr", { dataset: { job: job.name } }, cells.map(([label, content]) => h("td", { "data-label": label }, content)));
 }

@@ -48,7 +48,7 @@ function row(tpl) {
     h("td", { "data-label": t("coupon.kind") }, [t(`coupon.kind.${tpl.kind}`), h("div", { class: "hint" }, describe(tpl))]),
     h("td", { "data-label": t("coupon.validity") }, validity(tpl)),
     h("td", { "data-label": t("coupon.stock") }, [t("coupon.issued_of", { issued: tpl.issued, total: tpl.stock_total }), stockInput, save]),
-    h("td", { "data-label": t("common.status") }, h("span", { class: `badge ${tpl.is_active ? "ok" : ""}` }, tpl.is_active ? t("coupon.active") : t("coupon.stopped"))),
+    h("td", { "data-label": t("common.status") }, h("span", { class: `badge ${tpl.status === "offered" ? "ok" : ""}`, "data-testid": "template-status" }, t(`coupon.status.${tpl.status}`))),
     h("td", { "data-label": t("common.actions") }, tpl.is_active ? stop : ""),
   ]);
 }

@@ -61,7 +61,7 @@ function card(lottery) {
     load();
   }));
   return h("section", { class: "card", dataset: { lotteryId: lottery.id } }, [
-    h("h2", {}, [lottery.name, " ", h("span", { class: `badge ${lottery.is_active ? "ok" : ""}` }, lottery.is_active ? t("lottery.open") : t("lottery.closed"))]),
+    h("h2", {}, [lottery.name, " ", h("span", { class: `badge ${lottery.status === "open" ? "ok" : ""}`, "data-testid": "lottery-status" }, t(`lottery.status.${lottery.status}`))]),
     h("p", { class: "hint" }, `${t("lottery.window")}: ${formatInstant(lottery.starts_at)} – ${formatInstant(lottery.ends_at)} · `
       + `${t("lottery.cost_points")}: ${lottery.cost_points} · ${t("lottery.daily_draw_limit")}: ${lottery.daily_draw_limit}`),
     h("div", { class: "table-wrap" }, h("table", { class: "stack" }, [
