@@ -23,7 +23,8 @@ from app.models import Staff
 ROLE_RANK = {"clerk": 1, "manager": 2, "marketer": 3, "admin": 4}
 _MEMBER_SALT = "huiyuan.member-token.v1"
 _STAFF_SALT = "huiyuan.staff-token.v1"
-_MEMBER_EXISTS = "SELECT 1 FROM members WHERE id = %(id)s"
+# A closed account (注销) is no member: its tokens stop working at once.
+_MEMBER_EXISTS = "SELECT 1 FROM members WHERE id = %(id)s AND closed_at IS NULL"
 _MAX_ID = 2**63 - 1  # BIGINT: a larger id in a token would be a database error, not a 401
 
 

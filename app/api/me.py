@@ -12,7 +12,7 @@ from app.errors import ErrorBodySchema
 from app.extensions import db
 from app.schemas.members import MemberCodeSchema, MemberPatchSchema, MemberSchema, PhoneSchema
 from app.services import members
-from app.services.members import member_code
+from app.services.members import account_closure, member_code
 
 blp = Blueprint("me", __name__, url_prefix="/api/v1/me", description="The signed-in member")
 
@@ -33,6 +33,15 @@ class Me(MethodView):
         """Change nickname, avatar, birthday (once) or gender."""
         members.update_profile(db.session, g.member_id, changes)
         return members.profile(db.session, g.member_id)
+
+    @member_required
+    @blp.response(204)
+    def delete(self):
+        """Close the account (注销): personal data erased, open coupons voided, this token and
+        every other one refused from now on; points history and orders kept without identity.
+        Signing in again with WeChat later makes a new member."""
+        account_closure.close_account(db.session, g.member_id)
+        db.session.commit()
 
 
 @blp.route("/phone")

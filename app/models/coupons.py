@@ -138,7 +138,8 @@ class Coupon(CreatedAt, db.Model):
 
     __tablename__ = "coupons"
     __table_args__ = (
-        CheckConstraint("status in ('unused','used')", name="status_known"),
+        # voided: its member closed the account; it can no longer be used.
+        CheckConstraint("status in ('unused','used','voided')", name="status_known"),
         Index("ix_coupons_member_status_until", "member_id", "status", "valid_until"),
         Index("ix_coupons_template_id", "template_id"),
     )

@@ -32,4 +32,6 @@ class Member(db.Model):
     # 64-bit, as every ledger amount (app.models.points).
     points_balance: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     joined_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+    # Set when the account is closed (注销): personal data erased, the books kept.
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)

@@ -1,4 +1,5 @@
-"""GET /staff/v1/members: find a member by phone or member number (own store only)."""
+"""GET /staff/v1/members: find a member by phone or member number (own store only);
+DELETE /staff/v1/members/{id}: close the account of a member who asks in store."""
 
 from __future__ import annotations
 
@@ -7,9 +8,11 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from app.auth import staff_required
+from app.errors import ErrorBodySchema
 from app.extensions import db
 from app.schemas.staff import MemberLookupArgsSchema, MemberLookupSchema
 from app.services import members
+from app.services.members import account_closure
 
 blp = Blueprint("staff_members", __name__, url_prefix="/staff/v1/members", description="Members")
 
@@ -24,3 +27,15 @@ class MemberLookup(MethodView):
         return members.find_for_staff(
             db.session, g.staff, phone=args.get("phone"), member_no=args.get("member_no")
         )
+
+
+@blp.route("/<int:member_id>")
+class MemberAccount(MethodView):
+    @staff_required("manager")
+    @blp.response(204)
+    @blp.alt_response(404, schema=ErrorBodySchema, description="member.not_found")
+    def delete(self, member_id):
+        """Close a member's account (注销) at their request, in store: as DELETE /api/v1/me;
+        managers only for their store's members; audited."""
+        account_closure.close_for_member_in_store(db.session, g.staff, member_id)
+        db.session.commit()

@@ -77,7 +77,8 @@ def _insert(session: Session, member_id: int, day: date, streak: int, reward: in
 _CHECK_IN = text(
     f"""
     WITH member AS MATERIALIZED (
-        SELECT id, points_balance, xmin::text AS version FROM members WHERE id = :mid
+        SELECT id, points_balance, xmin::text AS version FROM members
+        WHERE id = :mid AND closed_at IS NULL
         FOR NO KEY UPDATE
     ), seen AS MATERIALIZED (
         SELECT xmin::text AS version FROM members WHERE id = :mid

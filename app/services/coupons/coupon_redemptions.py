@@ -42,6 +42,8 @@ def _find_coupon(session: Session, staff: Staff, coupon_code, scan_id, coupon_id
 
 
 def _refusal(coupon: Coupon, now: datetime) -> AppError | None:
+    if coupon.status == "voided":  # its member closed the account: it is nobody's now
+        return AppError("coupon.not_found")
     if coupon.status == "used":
         return AppError("coupon.used")
     if coupon.valid_until <= now:

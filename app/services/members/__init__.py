@@ -183,7 +183,7 @@ def find_for_staff(
     """Members matching a phone or member number that this staff member may see, each with
     their segment (stage, RFM group, odds of still buying) from the last nightly refresh."""
 
-    query = select(Member)
+    query = select(Member).where(Member.closed_at.is_(None))
     if phone:
         query = query.where(Member.phone == phone)
     if member_no:

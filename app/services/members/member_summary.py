@@ -57,7 +57,7 @@ _PROFILE = text(
                 AND expires_on >= :today AND expires_on <= :until
               GROUP BY expires_on) lots
     ) soon
-    WHERE m.id = :mid
+    WHERE m.id = :mid AND m.closed_at IS NULL
     """
 ).bindparams(
     bindparam("today", type_=Date()),

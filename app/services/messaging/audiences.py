@@ -46,12 +46,12 @@ def member_ids_query(filter: dict, *, lowest_tier_code: str | None = None) -> Se
     """
     f = load_filter(filter)
     query = select(Member.id)
+    conditions = [Member.closed_at.is_(None)]  # a closed account is nobody's audience
     segment_fields = ("lifecycle_stages", "rfm_groups", "p_alive_min", "p_alive_max")
     if any(f.get(name) is not None for name in segment_fields):
         query = query.outerjoin(MemberSegment, MemberSegment.member_id == Member.id)
     if f.get("p_alive_min") is not None or f.get("p_alive_max") is not None:
         query = query.outerjoin(SegmentModelValue, SegmentModelValue.k == MemberSegment.model_key)
-    conditions = []
     if f.get("lifecycle_stages") is not None:
         stage = func.coalesce(MemberSegment.lifecycle_stage, UNREFRESHED_STAGE)
         conditions.append(stage.in_(f["lifecycle_stages"]))

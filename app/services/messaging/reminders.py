@@ -42,6 +42,7 @@ FROM (
       AND member_id >= :lo AND member_id < :hi
     GROUP BY member_id, expires_on
 ) per_day
+WHERE NOT EXISTS (SELECT 1 FROM members m WHERE m.id = member_id AND m.closed_at IS NOT NULL)
 ORDER BY member_id, expires_on
 """
 
@@ -84,6 +85,7 @@ _ASLEEP = """
 SELECT s.member_id, to_char(s.stage_since, 'YYYY-MM-DD') AS dedupe_key, CAST(NULL AS json) AS params
 FROM member_segments s
 WHERE s.lifecycle_stage = 'sleeping' AND s.member_id >= :lo AND s.member_id < :hi
+  AND NOT EXISTS (SELECT 1 FROM members m WHERE m.id = s.member_id AND m.closed_at IS NOT NULL)
   AND NOT EXISTS (
       SELECT 1 FROM message_outbox o
       WHERE o.member_id = s.member_id AND o.purpose = 'dormant_wakeup' AND o.created_at >= :since)

@@ -39,7 +39,7 @@ def scan_member_code(
     store_id = require_store(staff)
     member_id, step = member_code.resolve_code(code, now)
     member = session.get(Member, member_id)
-    if member is None:
+    if member is None or member.closed_at is not None:
         raise AppError("member_code.unknown")
     scan = Scan(
         id=secrets.token_hex(16),
