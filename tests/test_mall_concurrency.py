@@ -6,7 +6,6 @@ import random
 from collections import Counter
 
 import requests
-
 from sqlalchemy import func, select
 
 from tests.concurrency import bulk_members, fire, member_auth
