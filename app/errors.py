@@ -121,6 +121,10 @@ CODES: dict[str, tuple[int | None, str]] = {
     "exchange.unknown": (404, "No such exchange."),
     "exchange.already_collected": (409, "This exchange was already collected."),
     "exchange.not_cancellable": (409, "This exchange can no longer be cancelled."),
+    "mall.stock_below_exchanged": (
+        409,
+        "The stock cannot be lower than the units already exchanged.",
+    ),
     "pos.bad_signature": (401, "The request signature does not match."),
     "pos.key_revoked": (401, "This POS key was revoked."),
     "pos.stale_timestamp": (401, "The request timestamp is too far from now."),

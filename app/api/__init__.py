@@ -2,7 +2,18 @@
 
 from __future__ import annotations
 
-from app.api import auth, checkins, coupons, lotteries, me, ping, points, referrals, subscriptions
+from app.api import (
+    auth,
+    checkins,
+    coupons,
+    lotteries,
+    mall,
+    me,
+    ping,
+    points,
+    referrals,
+    subscriptions,
+)
 
 # Registered in this order (it is the order of the OpenAPI document's tags).
 BLUEPRINTS = [
@@ -14,6 +25,7 @@ BLUEPRINTS = [
     subscriptions.blp,
     coupons.blp,
     lotteries.blp,
+    mall.blp,
     referrals.blp,
 ]
 

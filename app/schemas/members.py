@@ -3,6 +3,7 @@ from __future__ import annotations
 import marshmallow as ma
 
 from app.schemas.common import ChangesSchema, ModelResultSchema, TierSchema, computed
+from app.schemas.mall import PickupSchema
 from app.services.coupons import describe
 from app.services.identifiers import mask_phone
 
@@ -100,3 +101,7 @@ class TillMemberSchema(ModelResultSchema):
     tier = ma.fields.Nested(TierSchema, required=True)
     points_balance = ma.fields.Integer(required=True)
     coupons = ma.fields.List(ma.fields.Nested(CouponBriefSchema), required=True)
+    pickups = ma.fields.List(
+        ma.fields.Nested(PickupSchema),
+        metadata={"description": "after a scan: mall goods and lottery prizes to hand over"},
+    )

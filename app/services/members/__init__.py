@@ -27,6 +27,7 @@ class LookedUpMember(NamedTuple):
     member: Member
     tier: dict
     coupons: list
+    pickups: list
     segment: MemberSegment | None
 
 

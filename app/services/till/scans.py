@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from app import clock
 from app.errors import AppError
 from app.models import Member, Scan, Staff
+from app.services.mall.pickups import awaiting_pickup
 from app.services.members import member_code, member_summary
 from app.services.staff import require_store
 
@@ -19,11 +20,13 @@ SCAN_VALID = timedelta(minutes=10)
 
 
 class TillMember(NamedTuple):
-    """What the till shows about a member: the member, their tier, the coupons usable now."""
+    """What the till shows about a member: the member, their tier, the coupons usable now, and
+    what they have to collect (mall goods, physical lottery prizes)."""
 
     member: Member
     tier: dict
     coupons: list
+    pickups: list
 
 
 class ScannedMember(NamedTuple):
@@ -63,11 +66,13 @@ def scan_member_code(
 
 
 def till_member(session: Session, member: Member, now: datetime) -> TillMember:
-    """What the till shows about a scanned member, with the coupons usable now."""
+    """What the till shows about a scanned member, with the coupons usable now and what is
+    waiting for them at the counter."""
     return TillMember(
         member,
         member_summary.tier(session, member),
         member_summary.usable_coupons(session, member, now),
+        awaiting_pickup(session, member.id),
     )
 
 
