@@ -8,9 +8,9 @@ from sqlalchemy import func, select
 from app.models import Purchase
 from app.models.points import PointEntry
 from tests.conftest import error_code, ledger_invariants
-from tests.staff.test_till import refund, till  # noqa: F401  (the fixture)
+from tests.staff.test_till import refund
 
-pytest_plugins = ["tests.engagement_factories"]
+pytest_plugins = ["tests.engagement_factories", "tests.staff.test_till"]  # make_template, till
 
 RULE = {"points_per_yuan_off": 100, "max_share_percent": 50, "min_points": 100}
 
