@@ -44,11 +44,14 @@ def _find_coupon(session: Session, staff: Staff, coupon_code, scan_id, coupon_id
 def _refusal(coupon: Coupon, now: datetime) -> AppError | None:
     if coupon.status == "used":
         return AppError("coupon.used")
-    if coupon.valid_until <= now:
+    if coupon.valid_until < now:
         return AppError(
             "coupon.expired",
             message="This coupon has expired.",
-            details={"valid_until": str(coupon.valid_until)},
+            details={
+                "valid_until": coupon.valid_until.isoformat(),
+                "valid_until_date": clock.business_date(coupon.valid_until).isoformat(),
+            },
         )
     if coupon.valid_from > now:
         return AppError(
@@ -104,7 +107,7 @@ def redeem(
             Coupon.id == coupon.id,
             Coupon.status == "unused",
             Coupon.valid_from <= now,
-            Coupon.valid_until > now,
+            Coupon.valid_until >= now,
         )
         .values(status="used", used_at=now)
         .returning(Coupon.id)

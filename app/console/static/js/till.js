@@ -107,7 +107,7 @@ function renderCoupons(coupons) {
     h("div", { class: "coupon-text" }, [
       h("strong", {}, coupon.name || coupon.code),
       coupon.discount_desc ? h("span", {}, coupon.discount_desc) : null,
-      coupon.valid_until ? h("small", {}, t("till.valid_until", { date: formatDate(coupon.valid_until) })) : null,
+      coupon.valid_until_date ? h("small", {}, t("till.valid_until", { date: coupon.valid_until_date.replaceAll("-", "/") })) : null,
     ]),
     h("button", { type: "button", class: "big", onclick: () => chooseCoupon(coupon), "data-testid": "use-coupon" }, t("till.use_coupon")),
   ])));
