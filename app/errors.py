@@ -85,6 +85,7 @@ CODES: dict[str, tuple[int | None, str]] = {
     "lottery.prize_not_found": (404, "No such prize."),
     "lottery.win_not_found": (404, "No such prize won by this member."),
     "lottery.not_active": (409, "This lottery is not open."),
+    "lottery.nothing_left": (409, "Nothing is left to win in this lottery."),
     "lottery.already_fulfilled": (409, "This prize was already handed over."),
     "lottery.budget_below_given": (
         409,

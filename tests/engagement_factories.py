@@ -6,6 +6,14 @@ from datetime import timedelta
 
 import pytest
 
+# A lottery of only the no-prize slot has nothing to win (409 lottery.nothing_left, issue 16):
+# tests about a draw's cost, limits and keys draw from one that practically always gives no
+# prize.
+NO_PRIZE = [
+    {"name": "谢谢参与", "kind": "none", "weight": 10**9},
+    {"name": "大奖", "kind": "physical", "weight": 1, "stock_total": 1},
+]
+
 
 @pytest.fixture
 def make_template(session):

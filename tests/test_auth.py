@@ -9,6 +9,7 @@ from sqlalchemy import delete
 from app.auth import _MEMBER_SALT, _STAFF_SALT
 from app.models import Member
 from tests.conftest import error_code
+from tests.engagement_factories import NO_PRIZE
 
 pytest_plugins = ["tests.engagement_factories"]
 
@@ -26,7 +27,7 @@ def test_a_token_for_a_member_who_no_longer_exists_is_401(
     member = make_member()
     headers = member_headers(member)
     template = make_template()
-    lottery = make_lottery([{"name": "谢谢参与", "kind": "none", "weight": 1}], cost_points=0)
+    lottery = make_lottery(NO_PRIZE, cost_points=0)
     session.execute(delete(Member).where(Member.id == member.id))
     session.commit()
     for method, url in (

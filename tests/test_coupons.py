@@ -59,8 +59,10 @@ def test_claim_gives_a_coupon_with_an_unguessable_code_and_relative_validity(
     coupon = response.get_json()["coupon"]
     assert len(coupon["code"]) == 16 and coupon["status"] == "unused"
     assert coupon["template"]["discount_desc"] == "满100减20"
-    # Day 1 is the claim day (10 March in Shanghai); valid through the end of 16 March there.
-    assert coupon["valid_until"] == "2026-03-16T16:00:00+00:00"
+    # Day 1 is the claim day (10 March in Shanghai); valid through the end of 16 March there:
+    # valid_until is the last instant it can be used (issue 16), valid_until_date its day.
+    assert coupon["valid_until"] == "2026-03-16T15:59:59.999999+00:00"
+    assert coupon["valid_until_date"] == "2026-03-16"
 
 
 def test_limit_per_member_and_stock(client, make_member, member_headers, make_template):
@@ -475,6 +477,7 @@ def test_coupon_answers_have_the_contracts_fields_and_no_others(
         "validity_mode",
         "valid_from",
         "valid_until",
+        "valid_until_date",
         "valid_days",
     }
     assert available["items"][0]["stock_left"] == 10
@@ -485,6 +488,7 @@ def test_coupon_answers_have_the_contracts_fields_and_no_others(
     assert set(claimed) == {"coupon"}
     coupon = claimed["coupon"]
     coupon_keys = {"id", "code", "template", "status", "source", "valid_from", "valid_until"}
+    coupon_keys |= {"valid_until_date"}
     assert set(coupon) == coupon_keys | {"used_at", "created_at"}
     assert set(coupon["template"]) == TEMPLATE_BRIEF
     assert (coupon["source"], coupon["used_at"]) == ("claim", None)
@@ -506,6 +510,7 @@ def test_coupon_answers_have_the_contracts_fields_and_no_others(
         "kind": "threshold_off",
         "discount_desc": "满100减20",
         "valid_until": coupon["valid_until"],
+        "valid_until_date": coupon["valid_until_date"],
     }
 
     preview = redeem(client, staff_headers, clerk, coupon_code=coupon["code"], dry_run=True)
@@ -570,3 +575,36 @@ def test_a_template_for_tiers_names_only_tiers_the_program_has(
     patched = client.patch(item, json={"audience_tiers": ["silver", "vip"]}, headers=marketer)
     assert patched.status_code == 422
     assert client.get(item, headers=marketer).get_json()["audience_tiers"] == ["gold"]
+
+
+def test_a_coupon_is_used_through_the_last_instant_of_its_last_day(
+    client, session, make_member, make_template, make_store, make_staff, staff_headers
+):
+    """One rule (issue 16): valid_until is the last instant it can be used; at 23:59:59.999999
+    of its last day in Shanghai it still serves, a microsecond later it is expired, and the
+    refusal says when in ISO 8601 with the business day."""
+    from app.services.coupons import issue_coupon
+
+    member = make_member()
+    coupon = issue_coupon(
+        session, make_template(valid_days=1).id, member.id, source="push", ref="v1"
+    )
+    session.commit()
+    clerk = staff_headers(make_staff("clerk", store=make_store()))
+    last = datetime(2026, 3, 10, 15, 59, 59, 999999, tzinfo=UTC)  # 23:59:59.999999 in Shanghai
+    assert coupon.valid_until == last
+    body = {
+        "coupon_code": coupon.code,
+        "order_no": "V-1",
+        "order_amount_fen": 10_000,
+        "dry_run": True,
+    }
+    clock.freeze(last)
+    assert client.post("/staff/v1/coupons/redemptions", json=body, headers=clerk).status_code == 201
+    clock.freeze(last + timedelta(microseconds=1))
+    late = client.post("/staff/v1/coupons/redemptions", json=body, headers=clerk)
+    assert late.status_code == 409 and error_code(late) == "coupon.expired"
+    assert late.get_json()["error"]["details"] == {
+        "valid_until": "2026-03-10T15:59:59.999999+00:00",
+        "valid_until_date": "2026-03-10",
+    }

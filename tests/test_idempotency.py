@@ -17,6 +17,7 @@ from app.extensions import get_redis, rkey
 from app.idempotency import idempotent
 from app.models.idempotency import IdempotencyKey
 from tests.conftest import ledger_invariants
+from tests.engagement_factories import NO_PRIZE
 
 pytest_plugins = ["tests.engagement_factories"]
 
@@ -235,7 +236,7 @@ def test_a_refusal_is_stored_and_what_the_work_did_before_it_is_undone(
     refused; the refusal is stored under the key, the count is not."""
     from app.models.lottery import LotteryDrawAllowance
 
-    lottery = make_lottery([{"name": "谢谢参与", "kind": "none", "weight": 1}], cost_points=30)
+    lottery = make_lottery(NO_PRIZE, cost_points=30)
     member = make_member()
     headers = member_headers(member, **{"Idempotency-Key": "draw-poor"})
     path = f"/api/v1/lotteries/{lottery.id}/draws"
@@ -363,7 +364,7 @@ def test_a_replayed_draw_gets_its_answer_even_when_the_rate_limit_is_spent(
 
     member = make_member()
     grant(member, 1000)
-    lottery = make_lottery([{"name": "无", "kind": "none", "weight": 1}], daily_draw_limit=50)
+    lottery = make_lottery(NO_PRIZE, daily_draw_limit=50)
     first = _draw(client, member_headers, member, lottery.id, "draw-0")
     assert first.status_code == 201
     taps = int(DRAW_RATE.split("/")[0])
@@ -389,7 +390,7 @@ def test_a_stored_refusal_replays_with_its_retry_after(
 ):
     member = make_member()
     grant(member, 100)
-    lottery = make_lottery([{"name": "无", "kind": "none", "weight": 1}], daily_draw_limit=1)
+    lottery = make_lottery(NO_PRIZE, daily_draw_limit=1)
     assert _draw(client, member_headers, member, lottery.id, "once").status_code == 201
     refused = _draw(client, member_headers, member, lottery.id, "twice")
     assert refused.status_code == 429
@@ -406,7 +407,7 @@ def test_rate_limit_keys_live_under_the_redis_key_prefix(
 ):
     member = make_member()
     grant(member, 100)
-    lottery = make_lottery([{"name": "无", "kind": "none", "weight": 1}])
+    lottery = make_lottery(NO_PRIZE)
     assert _draw(client, member_headers, member, lottery.id, "rl-1").status_code == 201
     client.post("/api/v1/auth/login", json={"code": "test:prefix"})  # Flask-Limiter's own limit
     prefix = app.config["REDIS_KEY_PREFIX"]

@@ -17,6 +17,7 @@ import requests
 from sqlalchemy import func, select
 
 from tests.conftest import ledger_invariants
+from tests.engagement_factories import NO_PRIZE
 from tests.faults.conftest import gunicorn
 
 pytest_plugins = ["tests.engagement_factories"]
@@ -89,7 +90,7 @@ def test_a_lost_draw_answer_is_replayed_and_the_member_pays_once(
 
     member = make_member()
     grant(member, 100)
-    lottery = make_lottery([{"name": "谢谢参与", "kind": "none", "weight": 1}], cost_points=30)
+    lottery = make_lottery(NO_PRIZE, cost_points=30)
     path = f"/api/v1/lotteries/{lottery.id}/draws"
     headers = member_headers(member, **{"Idempotency-Key": "draw-lost-1"})
     lose_the_answer(worker, path, headers)

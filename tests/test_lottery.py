@@ -9,7 +9,9 @@ import pytest
 from scipy.stats import chisquare
 
 from app import clock
+from app.errors import AppError
 from tests.conftest import error_code, ledger_invariants
+from tests.engagement_factories import NO_PRIZE
 
 pytest_plugins = ["tests.engagement_factories"]
 
@@ -35,7 +37,7 @@ def test_draw_charges_the_cost_once_and_records_the_draw(
 
     member = make_member()
     grant(member, 100)
-    lottery = make_lottery([{"name": "谢谢参与", "kind": "none", "weight": 1}], cost_points=30)
+    lottery = make_lottery(NO_PRIZE, cost_points=30)
     response = draw(client, member_headers, member, lottery, **{"Idempotency-Key": "d1"})
     assert response.status_code == 201, response.get_json()
     body = response.get_json()
@@ -103,7 +105,7 @@ def test_coupon_and_physical_prizes(
     assert again.status_code == 409 and error_code(again) == "lottery.already_fulfilled"
 
 
-def test_out_of_stock_prize_gives_no_prize_not_an_error(
+def test_a_sold_out_last_prize_is_nothing_left_before_charging(
     client, session, make_member, member_headers, grant, make_lottery
 ):
     from app.models.lottery import LotteryDraw, LotteryPrize
@@ -116,11 +118,11 @@ def test_out_of_stock_prize_gives_no_prize_not_an_error(
     first = draw(client, member_headers, member, lottery).get_json()
     second = draw(client, member_headers, member, lottery)
     assert first["prize"]["name"] == "耳机"
-    assert second.status_code == 201 and second.get_json()["prize"] is None
+    assert second.status_code == 409 and error_code(second) == "lottery.nothing_left"
     outcomes = [d.outcome for d in session.query(LotteryDraw).order_by(LotteryDraw.id)]
-    assert outcomes == ["won", "out_of_stock"]
+    assert outcomes == ["won"]
     assert session.query(LotteryPrize).one().won == 1
-    assert ledger_invariants(session, member.id) == 80  # both draws were paid
+    assert ledger_invariants(session, member.id) == 90  # only the draw that won was paid
 
 
 def test_daily_release_cap_spreads_a_prize_over_days(
@@ -132,8 +134,9 @@ def test_daily_release_cap_spreads_a_prize_over_days(
         [{"name": "咖啡", "kind": "physical", "weight": 1, "stock_total": 10, "daily_cap": 2}],
         daily_draw_limit=10,
     )
-    today = [draw(client, member_headers, member, lottery).get_json()["prize"] for _ in range(4)]
-    assert sum(p is not None for p in today) == 2
+    today = [draw(client, member_headers, member, lottery) for _ in range(4)]
+    assert [r.status_code for r in today] == [201, 201, 409, 409]  # today's two are given
+    assert error_code(today[-1]) == "lottery.nothing_left"
     clock.freeze(NOW + timedelta(days=1))
     tomorrow = draw(client, member_headers, member, lottery).get_json()
     assert tomorrow["prize"] is not None
@@ -151,8 +154,9 @@ def test_points_budget_stops_points_prizes(
         points_budget=250,
         daily_draw_limit=10,
     )
-    prizes = [draw(client, member_headers, member, lottery).get_json()["prize"] for _ in range(3)]
-    assert [p is not None for p in prizes] == [True, True, False]
+    answers = [draw(client, member_headers, member, lottery) for _ in range(3)]
+    assert [r.status_code for r in answers] == [201, 201, 409]  # 100 more would pass 250
+    assert error_code(answers[-1]) == "lottery.nothing_left"
     assert session.get(Lottery, lottery.id).points_given == 200
 
 
@@ -161,7 +165,7 @@ def test_daily_limit_is_429_and_resets_next_business_day(
 ):
     member = make_member()
     grant(member, 1000)
-    lottery = make_lottery([{"name": "无", "kind": "none", "weight": 1}], daily_draw_limit=2)
+    lottery = make_lottery(NO_PRIZE, daily_draw_limit=2)
     assert draw(client, member_headers, member, lottery).status_code == 201
     assert draw(client, member_headers, member, lottery).status_code == 201
     third = draw(client, member_headers, member, lottery)
@@ -179,17 +183,15 @@ def test_refusals_change_nothing(client, session, make_member, member_headers, g
 
     member = make_member()
     grant(member, 5)
-    lottery = make_lottery([{"name": "无", "kind": "none", "weight": 1}], cost_points=10)
+    lottery = make_lottery(NO_PRIZE, cost_points=10)
     poor = draw(client, member_headers, member, lottery)
     assert poor.status_code == 409 and error_code(poor) == "points.insufficient"
-    ended = make_lottery(
-        [{"name": "无", "kind": "none", "weight": 1}], ends_at=NOW - timedelta(minutes=1)
-    )
+    ended = make_lottery(NO_PRIZE, ends_at=NOW - timedelta(minutes=1))
     closed = draw(client, member_headers, member, ended)
     assert closed.status_code == 409 and error_code(closed) == "lottery.not_active"
     assert draw(client, member_headers, member, type("L", (), {"id": 999})()).status_code == 404
     empty = make_lottery([{"name": "无", "kind": "none", "weight": 0}])
-    assert error_code(draw(client, member_headers, member, empty)) == "lottery.not_active"
+    assert error_code(draw(client, member_headers, member, empty)) == "lottery.nothing_left"
     assert session.query(LotteryDraw).count() == 0
     assert session.query(LotteryDrawAllowance).filter(LotteryDrawAllowance.used > 0).count() == 0
     assert ledger_invariants(session, member.id) == 5
@@ -366,8 +368,10 @@ def test_a_budget_set_later_counts_what_was_already_given(
         session, lottery.id, {"points_budget": 300}, make_staff("marketer")
     )
     assert shown.points_given == 200
-    prizes = [lottery_service.draw(session, member.id, lottery.id)["prize"] for _ in range(2)]
-    assert [p is not None for p in prizes] == [True, False]
+    assert lottery_service.draw(session, member.id, lottery.id)["prize"] is not None
+    with pytest.raises(AppError) as refused:  # 100 more would pass the budget of 300
+        lottery_service.draw(session, member.id, lottery.id)
+    assert refused.value.code == "lottery.nothing_left"
 
 
 def test_a_lottery_with_nothing_to_win_cannot_be_published(

@@ -17,6 +17,7 @@ from sqlalchemy import func, select, update
 from app import clock
 from tests.concurrency import fire
 from tests.conftest import ledger_invariants
+from tests.engagement_factories import NO_PRIZE
 
 pytest_plugins = ["tests.engagement_factories"]
 
@@ -51,9 +52,7 @@ def test_eight_writers_on_one_member_all_get_through_and_the_ledger_is_exact(
     )
     session.commit()
     grant(member, 1000)
-    lottery = make_lottery(
-        [{"name": "谢谢参与", "kind": "none", "weight": 1}], cost_points=10, daily_draw_limit=50
-    )
+    lottery = make_lottery(NO_PRIZE, cost_points=10, daily_draw_limit=50)
     scan_id = scan_for(member, clerk)
     today = clock.business_date(clock.now())
     me = member_headers(member)

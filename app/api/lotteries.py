@@ -40,7 +40,9 @@ class Draws(MethodView):
     @blp.response(201, DrawResultSchema)
     @blp.alt_response(404, schema=ErrorBodySchema, description="lottery.not_found")
     @blp.alt_response(
-        409, schema=ErrorBodySchema, description="points.insufficient, lottery.not_active"
+        409,
+        schema=ErrorBodySchema,
+        description="points.insufficient, lottery.not_active, lottery.nothing_left",
     )
     @blp.alt_response(429, schema=ErrorBodySchema, description="lottery.daily_limit, rate.limited")
     def post(self, lottery_id):

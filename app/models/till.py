@@ -67,6 +67,13 @@ class Purchase(CreatedAt, db.Model):
     items: Mapped[int] = mapped_column(Integer, default=0)
     points_awarded: Mapped[int] = mapped_column(BigInteger, default=0)
     points_reversed: Mapped[int] = mapped_column(BigInteger, default=0)
+    # Points at the till (issue 16): what the coupons used on the order took off, the points
+    # redeemed and the fen they took off, and the redeemed points refunds gave back. What the
+    # shopper paid is amount_fen - coupon_discount_fen - discount_fen (payable_fen).
+    coupon_discount_fen: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    points_redeemed: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    discount_fen: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    points_returned: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     # sha256 of the request that created it, to tell a replay from a different order.
     fingerprint: Mapped[str] = mapped_column(String(64), default="")
     paid_at: Mapped[datetime] = mapped_column(UTCDateTime())
@@ -84,6 +91,8 @@ class Refund(CreatedAt, db.Model):
     refund_no: Mapped[str] = mapped_column(String(64))
     amount_fen: Mapped[int] = mapped_column(BigInteger)
     points_reversed: Mapped[int] = mapped_column(BigInteger, default=0)
+    # The redeemed points this refund gave back (issue 16).
+    points_returned: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     staff_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("staff.id"))
     store_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("stores.id"))
     fingerprint: Mapped[str] = mapped_column(String(64), default="")

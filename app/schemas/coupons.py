@@ -29,6 +29,24 @@ class CouponTemplateBriefSchema(ma.Schema):
     discount_desc = computed(ma.fields.String, describe)
 
 
+VALID_UNTIL = (
+    "the last instant the coupon can be used, inclusive (one rule for relative and fixed"
+    " validity): 23:59:59.999999 of its last business day for a relative validity; expired once"
+    " now is later"
+)
+
+
+def valid_until_date_field() -> ma.fields.Field:
+    """The business day of valid_until (BUSINESS_TZ): the last day the coupon can be used, what a
+    till or the mini-program shows as 有效期至."""
+    return computed(
+        ma.fields.Date,
+        lambda coupon: clock.business_date(coupon.valid_until) if coupon.valid_until else None,
+        allow_none=True,
+        metadata={"description": "the last business day the coupon can be used (有效期至)"},
+    )
+
+
 class AvailableCouponSchema(ModelResultSchema, CouponTemplateBriefSchema):
     """A `coupons.ClaimableTemplate`: the template, and how many of it the member holds."""
 
@@ -39,6 +57,7 @@ class AvailableCouponSchema(ModelResultSchema, CouponTemplateBriefSchema):
     validity_mode = ma.fields.String()
     valid_from = ma.fields.AwareDateTime(allow_none=True)
     valid_until = ma.fields.AwareDateTime(allow_none=True)
+    valid_until_date = valid_until_date_field()
     valid_days = ma.fields.Integer(allow_none=True)
 
 
@@ -59,7 +78,8 @@ class CouponSchema(ma.Schema):
     )
     source = ma.fields.String()
     valid_from = ma.fields.AwareDateTime(required=True)
-    valid_until = ma.fields.AwareDateTime(required=True)
+    valid_until = ma.fields.AwareDateTime(required=True, metadata={"description": VALID_UNTIL})
+    valid_until_date = valid_until_date_field()
     used_at = ma.fields.AwareDateTime(allow_none=True)
     created_at = ma.fields.AwareDateTime()
 

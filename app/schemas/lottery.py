@@ -18,6 +18,16 @@ class PrizeBriefSchema(ma.Schema):
     points = ma.fields.Integer(allow_none=True)
 
 
+class ListedPrizeSchema(PrizeBriefSchema):
+    available = ma.fields.Boolean(
+        required=True,
+        metadata={
+            "description": "false: no stock left, or today's release or the points budget"
+            " reached; it is not drawn (the draw is among the prizes left)"
+        },
+    )
+
+
 class LotterySchema(ma.Schema):
     id = ma.fields.Integer(required=True)
     name = ma.fields.String(required=True)
@@ -26,7 +36,13 @@ class LotterySchema(ma.Schema):
     ends_at = ma.fields.AwareDateTime()
     daily_draw_limit = ma.fields.Integer()
     draws_left_today = ma.fields.Integer(required=True)
-    prizes = ma.fields.List(ma.fields.Nested(PrizeBriefSchema), required=True)
+    prizes = ma.fields.List(ma.fields.Nested(ListedPrizeSchema), required=True)
+    nothing_left = ma.fields.Boolean(
+        required=True,
+        metadata={
+            "description": "true: no prize can be won now; a draw is 409 lottery.nothing_left"
+        },
+    )
 
 
 class LotteryListSchema(WholeListSchema):

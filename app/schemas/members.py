@@ -3,6 +3,7 @@ from __future__ import annotations
 import marshmallow as ma
 
 from app.schemas.common import ChangesSchema, ModelResultSchema, TierSchema, computed
+from app.schemas.coupons import VALID_UNTIL, valid_until_date_field
 from app.schemas.mall import PickupSchema
 from app.services.coupons import describe
 from app.services.identifiers import mask_phone
@@ -86,7 +87,8 @@ class CouponBriefSchema(ma.Schema):
     name = ma.fields.String(attribute="template.name")
     kind = ma.fields.String(attribute="template.kind")
     discount_desc = computed(ma.fields.String, lambda coupon: describe(coupon.template))
-    valid_until = ma.fields.AwareDateTime()
+    valid_until = ma.fields.AwareDateTime(metadata={"description": VALID_UNTIL})
+    valid_until_date = valid_until_date_field()
 
 
 class TillMemberSchema(ModelResultSchema):

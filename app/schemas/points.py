@@ -33,15 +33,56 @@ class PurchaseSchema(ma.Schema):
         load_default=None,
         metadata={"description": "not in the future, nor before 2000 or the store's first day"},
     )
+    points_to_redeem = ma.fields.Integer(
+        load_default=0,
+        strict=True,
+        validate=ma.validate.Range(min=0, max=1_000_000_000),
+        metadata={
+            "description": "points to take off the order (积分抵现) after its coupons, by the"
+            " points program's `redeem` rule: discount_fen = points x 100 // points_per_yuan_off,"
+            " and the points taken are the fewest that buy that discount"
+        },
+    )
+    dry_run = ma.fields.Boolean(
+        load_default=False,
+        metadata={"description": "preview: answer as if recorded, record nothing"},
+    )
 
 
 class PurchaseResultSchema(ma.Schema):
-    purchase_id = ma.fields.Integer(required=True)
+    purchase_id = ma.fields.Integer(
+        required=True, allow_none=True, metadata={"description": "null for a dry run"}
+    )
     order_no = ma.fields.String(required=True)
     member_id = ma.fields.Integer(required=True)
     amount_fen = ma.fields.Integer(required=True)
+    coupon_discount_fen = ma.fields.Integer(
+        required=True,
+        metadata={"description": "what the coupons redeemed on this order number took off"},
+    )
+    points_redeemed = ma.fields.Integer(required=True)
+    discount_fen = ma.fields.Integer(
+        required=True, metadata={"description": "what the redeemed points took off"}
+    )
+    payable_fen = ma.fields.Integer(
+        required=True,
+        metadata={
+            "description": "amount_fen - coupon_discount_fen - discount_fen; points are"
+            " earned on it"
+        },
+    )
     points_awarded = ma.fields.Integer(required=True)
-    balance = ma.fields.Integer(required=True)
+    balance = ma.fields.Integer(
+        required=True,
+        metadata={"description": "after the purchase (for a dry run: as it would be)"},
+    )
+    dry_run = ma.fields.Boolean(required=True)
+    max_points_to_redeem = ma.fields.Integer(
+        metadata={
+            "description": "dry run only: the most points this order takes, by its share and"
+            " the member's balance (0: none)"
+        }
+    )
 
 
 class RefundSchema(ma.Schema):
@@ -57,6 +98,12 @@ class RefundResultSchema(ma.Schema):
     refund_no = ma.fields.String(required=True)
     amount_fen = ma.fields.Integer(required=True)
     points_reversed = ma.fields.Integer(required=True)
+    points_returned = ma.fields.Integer(
+        required=True,
+        metadata={
+            "description": "the refund's share of the points redeemed on the order, given back"
+        },
+    )
     refunded_fen = ma.fields.Integer(required=True)
     balance = ma.fields.Integer(required=True)
 
@@ -92,6 +139,26 @@ class ExpiryConfigSchema(ma.Schema):
     years = ma.fields.Integer(load_default=1, validate=ma.validate.Range(min=0, max=10))
 
 
+class RedeemRuleSchema(ma.Schema):
+    """Points at the till (积分抵现)."""
+
+    points_per_yuan_off = ma.fields.Integer(
+        required=True,
+        strict=True,
+        validate=ma.validate.Range(min=0, max=100_000),
+        metadata={"description": "points that take one yuan off (0: the till takes no points)"},
+    )
+    max_share_percent = ma.fields.Integer(
+        required=True,
+        strict=True,
+        validate=ma.validate.Range(min=1, max=100),
+        metadata={"description": "the most of an order (after coupons) points may pay"},
+    )
+    min_points = ma.fields.Integer(
+        load_default=0, strict=True, validate=ma.validate.Range(min=0, max=1_000_000_000)
+    )
+
+
 class PointsProgramSchema(ma.Schema):
     points_per_yuan = ma.fields.Integer(required=True, validate=ma.validate.Range(min=0, max=100))
     rounding = ma.fields.String(
@@ -102,6 +169,12 @@ class PointsProgramSchema(ma.Schema):
         ma.fields.Nested(TierConfigSchema),
         required=True,
         validate=ma.validate.Length(min=1, max=10),
+    )
+    redeem = ma.fields.Nested(
+        RedeemRuleSchema,
+        load_default=None,
+        allow_none=True,
+        metadata={"description": "points at the till; null: the till takes no points"},
     )
 
     @ma.validates_schema

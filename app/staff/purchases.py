@@ -27,10 +27,14 @@ class Purchases(MethodView):
     @idempotent
     @blp.arguments(PurchaseSchema)
     @blp.response(201, PurchaseResultSchema)
-    @blp.alt_response(409, schema=ErrorBodySchema, description="purchase.duplicate_order")
+    @blp.alt_response(
+        409, schema=ErrorBodySchema, description="purchase.duplicate_order, points.insufficient"
+    )
     @blp.alt_response(410, schema=ErrorBodySchema, description="scan.expired")
+    @blp.alt_response(422, schema=ErrorBodySchema, description="points.redeem_over_limit")
     def post(self, body):
-        """Record a paid order for the scanned member; points are earned."""
+        """Record a paid order for the scanned member: coupons used on the order first, then
+        `points_to_redeem`, then points are earned on what was paid. `dry_run` previews."""
         return till.record_purchase(
             db.session,
             g.staff,
@@ -38,6 +42,8 @@ class Purchases(MethodView):
             body["order_no"],
             body["amount_fen"],
             body.get("paid_at"),
+            points_to_redeem=body["points_to_redeem"],
+            dry_run=body["dry_run"],
         )
 
 

@@ -76,14 +76,21 @@ def discount_for(template: CouponTemplate, order_amount_fen: int) -> int:
     return max(0, min(discount, order_amount_fen))
 
 
+# The last instant of a business day: its end (the next midnight) less the smallest step of a
+# PostgreSQL timestamp.
+LAST_INSTANT = timedelta(microseconds=1)
+
+
 def validity(template: CouponTemplate, now: datetime) -> tuple[datetime, datetime]:
     """When a coupon issued now can be used: the template's fixed dates, or from now to the end
     of the Nth business day counting today as day 1 (the claim's statement says the same in SQL;
-    the bulk push gives every coupon of a batch these)."""
+    the bulk push gives every coupon of a batch these). One rule for both (issue 16): valid_until
+    is the last instant it can be used, inclusive -- 23:59:59.999999 of its last business day
+    for a relative coupon; a coupon is expired once now > valid_until."""
     if template.validity_mode == "fixed":
         return template.valid_from, template.valid_until
     last_day = clock.business_date(now) + timedelta(days=template.valid_days - 1)
-    return now, clock.business_day_end(last_day)
+    return now, clock.business_day_end(last_day) - LAST_INSTANT
 
 
 def _by_ref(session: Session, ref: str) -> Coupon | None:
@@ -122,12 +129,13 @@ _ISSUE = f"""
                CASE WHEN validity_mode = 'fixed' THEN valid_from ELSE :now END AS coupon_from,
                CASE WHEN validity_mode = 'fixed' THEN valid_until
                     ELSE CAST(CAST(:today AS date) + valid_days AS timestamp) AT TIME ZONE :tz
+                         - interval '1 microsecond'
                END AS coupon_until
         FROM coupon_templates WHERE id = :tid {{guard}}
     ), refusal AS MATERIALIZED (
         SELECT CASE
             WHEN NOT is_active THEN 'offered'
-            WHEN coupon_until <= :now THEN 'usable'
+            WHEN coupon_until < :now THEN 'usable'
             WHEN :claim AND NOT (claimable AND (claim_starts_at IS NULL OR claim_starts_at <= :now)
                                  AND (claim_ends_at IS NULL OR :now < claim_ends_at)) THEN 'window'
             WHEN :claim AND audience <> 'all' AND NOT :audience_ok THEN 'audience'
@@ -389,7 +397,7 @@ class ClaimedCoupon:
 
 def coupon_status(coupon: Coupon, now: datetime) -> str:
     """unused, used, or expired (an unused coupon whose last moment has passed)."""
-    if coupon.status == "unused" and coupon.valid_until <= now:
+    if coupon.status == "unused" and coupon.valid_until < now:
         return "expired"
     return coupon.status
 
@@ -424,9 +432,9 @@ def my_coupons(
         select(Coupon).where(Coupon.member_id == member_id).options(selectinload(Coupon.template))
     )
     if status == "unused":
-        query = query.where(Coupon.status == "unused", Coupon.valid_until > now)
+        query = query.where(Coupon.status == "unused", Coupon.valid_until >= now)
     elif status == "expired":
-        query = query.where(Coupon.status == "unused", Coupon.valid_until <= now)
+        query = query.where(Coupon.status == "unused", Coupon.valid_until < now)
     elif status == "used":
         query = query.where(Coupon.status == "used")
     return pagination.page(session, query, Coupon.id, limit, cursor)
@@ -453,7 +461,7 @@ def available(session: Session, member_id: int, now=None) -> list[ClaimableTempl
             CouponTemplate.claimable.is_(True),
             or_(CouponTemplate.claim_starts_at.is_(None), CouponTemplate.claim_starts_at <= now),
             or_(CouponTemplate.claim_ends_at.is_(None), CouponTemplate.claim_ends_at > now),
-            or_(CouponTemplate.valid_until.is_(None), CouponTemplate.valid_until > now),
+            or_(CouponTemplate.valid_until.is_(None), CouponTemplate.valid_until >= now),
         )
         .order_by(CouponTemplate.id.desc())
     ).all()
@@ -471,7 +479,7 @@ def usable_now(session: Session, member_id: int, now: datetime) -> list[Coupon]:
                 Coupon.member_id == member_id,
                 Coupon.status == "unused",
                 Coupon.valid_from <= now,
-                Coupon.valid_until > now,
+                Coupon.valid_until >= now,
             )
             .options(joinedload(Coupon.template))
             .order_by(Coupon.valid_until, Coupon.id)

@@ -65,7 +65,7 @@ def push_coupons(
     if template is None or not template.is_active:
         return 0
     valid_from, valid_until = validity(template, now)
-    if valid_until <= now:
+    if valid_until < now:
         return 0
     for attempt in range(1, ATTEMPTS + 1):
         try:

@@ -46,11 +46,14 @@ def _refusal(coupon: Coupon, now: datetime) -> AppError | None:
         return AppError("coupon.not_found")
     if coupon.status == "used":
         return AppError("coupon.used")
-    if coupon.valid_until <= now:
+    if coupon.valid_until < now:
         return AppError(
             "coupon.expired",
             message="This coupon has expired.",
-            details={"valid_until": str(coupon.valid_until)},
+            details={
+                "valid_until": coupon.valid_until.isoformat(),
+                "valid_until_date": clock.business_date(coupon.valid_until).isoformat(),
+            },
         )
     if coupon.valid_from > now:
         return AppError(
@@ -106,7 +109,7 @@ def redeem(
             Coupon.id == coupon.id,
             Coupon.status == "unused",
             Coupon.valid_from <= now,
-            Coupon.valid_until > now,
+            Coupon.valid_until >= now,
         )
         .values(status="used", used_at=now)
         .returning(Coupon.id)

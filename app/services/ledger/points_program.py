@@ -22,6 +22,9 @@ DEFAULTS = {
         {"code": "silver", "name": "银卡会员", "threshold": 1000, "multiplier_percent": 120},
         {"code": "gold", "name": "金卡会员", "threshold": 5000, "multiplier_percent": 150},
     ],
+    # Points at the till (积分抵现): {points_per_yuan_off, max_share_percent, min_points}, or
+    # None: the till takes no points (nor with points_per_yuan_off 0). See till.points_at_till.
+    "redeem": None,
 }
 programs.register_defaults("points", DEFAULTS)
 
@@ -71,9 +74,21 @@ def purchase_points(cfg: dict, amount_fen: int, tier_code: str) -> int:
         * int(cfg["points_per_yuan"])
         * int(tier_for(cfg, tier_code)["multiplier_percent"])
     )
-    whole, rest = divmod(numerator, 10_000)
-    if cfg["rounding"] == "ceil" and rest:
-        return whole + 1
-    if cfg["rounding"] == "round" and rest * 2 >= 10_000:
-        return whole + 1
-    return whole
+    return (numerator + ROUNDING_ADDEND[cfg["rounding"]]) // 10_000
+
+
+# The rounding rule as what is added to the numerator before the floor division by 10,000:
+# floor adds nothing, round (half up) adds half, ceil adds all but one. The till's purchase
+# statement computes its points in SQL with the same addend (till.RECORD's earn_by_tier).
+ROUNDING_ADDEND = {"floor": 0, "round": 5_000, "ceil": 9_999}
+
+
+def earn_by_tier(cfg: dict) -> dict:
+    """What the till's statement needs to compute purchase_points in SQL: points per yuan, the
+    rounding addend, each tier's multiplier and the lowest tier's (for an unknown tier code)."""
+    return {
+        "points_per_yuan": int(cfg["points_per_yuan"]),
+        "round_addend": ROUNDING_ADDEND[cfg["rounding"]],
+        "multipliers": {t["code"]: int(t["multiplier_percent"]) for t in tiers(cfg)},
+        "default_multiplier": int(tiers(cfg)[0]["multiplier_percent"]),
+    }

@@ -2,9 +2,13 @@
 
 A draw is one transaction (the caller's, which commits it): the daily draw allowance, the cost
 (through the ledger), the prize's stock and daily release, and the prize itself commit together
-or not at all. A picked prize that is out of stock, over today's release or over the points
-budget gives no prize: never an error, never an oversell. Every draw is kept with what was
-picked and what was awarded.
+or not at all. The draw tells the truth (issue 16): a prize that is gone (no stock left, today's
+release given, over the points budget) leaves the odds, and the draw is among the prizes left
+and the no-prize weight; a lottery with nothing left to win is 409 lottery.nothing_left before
+it charges. A prize that went between the draw's first statement and its taking (a concurrent
+draw took the last one) is drawn again among what is left, so a draw never pays for a prize it
+then cannot give; when nothing is left then, the whole draw is refused and rolled back. Every
+draw is kept with what was picked and what was awarded.
 """
 
 from __future__ import annotations
@@ -86,19 +90,32 @@ def active_prizes(session: Session, lottery_id: int) -> list[LotteryPrize]:
 # it won). One row per active prize (one row with NULL prize columns when it has none); no row
 # when the lottery does not exist. The allowance's ON CONFLICT re-reads the member's row for
 # today under its lock, so the daily limit holds under concurrent taps.
+# Whether a prize (p, its lottery l, today's release r) can still be won: the no-prize slot
+# always; any other while it has stock, today's release is under its daily cap and a points
+# prize fits the lottery's points budget.
+_AVAILABLE = """(p.kind = 'none' OR (p.won < p.stock_total
+        AND (p.daily_cap IS NULL OR COALESCE(r.released, 0) < p.daily_cap)
+        AND (p.kind <> 'points' OR l.points_budget IS NULL
+             OR l.points_given + p.points <= l.points_budget)))"""
+
 _OPEN_DRAW = text(
-    """
+    f"""
     WITH lottery AS MATERIALIZED (
         SELECT id, name, cost_points, daily_draw_limit, points_budget,
                is_active AND starts_at <= :now AND :now < ends_at AS open
         FROM lotteries WHERE id = :lottery_id
     ), prizes AS MATERIALIZED (
-        SELECT id, name, kind, weight, points, coupon_template_id, daily_cap
-        FROM lottery_prizes WHERE lottery_id = :lottery_id AND is_active
+        SELECT p.id, p.name, p.kind, p.weight, p.points, p.coupon_template_id, p.daily_cap,
+               {_AVAILABLE} AS available
+        FROM lottery_prizes p
+        JOIN lotteries l ON l.id = p.lottery_id
+        LEFT JOIN prize_daily_releases r ON r.prize_id = p.id AND r.day = :day
+        WHERE p.lottery_id = :lottery_id AND p.is_active
     ), allowance AS (
         INSERT INTO lottery_draw_allowances AS a (lottery_id, member_id, day, used)
         SELECT id, :member_id, :day, 1 FROM lottery
-        WHERE open AND EXISTS (SELECT 1 FROM prizes WHERE weight > 0)
+        WHERE open
+          AND EXISTS (SELECT 1 FROM prizes WHERE weight > 0 AND available AND kind <> 'none')
         ON CONFLICT (lottery_id, member_id, day) DO UPDATE SET used = a.used + 1
         WHERE a.used < (SELECT daily_draw_limit FROM lottery)
         RETURNING nextval('lottery_draws_id_seq') AS draw_id
@@ -106,7 +123,7 @@ _OPEN_DRAW = text(
     SELECT lottery.id, lottery.name, lottery.cost_points, lottery.daily_draw_limit,
            lottery.points_budget, lottery.open, allowance.draw_id,
            prizes.id AS prize_id, prizes.name AS prize_name, prizes.kind, prizes.weight,
-           prizes.points, prizes.coupon_template_id, prizes.daily_cap
+           prizes.points, prizes.coupon_template_id, prizes.daily_cap, prizes.available
     FROM lottery LEFT JOIN allowance ON true LEFT JOIN prizes ON true
     ORDER BY prizes.id
     """
@@ -139,8 +156,9 @@ _RECORD_DRAW = text(
 
 # The common prize (no daily cap, no points budget, not a coupon): take one from its stock and
 # record the draw with what it won in one statement, the draw's last before the answer, so the
-# prize's row -- the flash's hot row -- stays locked only from here to the commit. Sold out, the
-# conditional update matches nothing and locks nothing: the draw records out_of_stock.
+# prize's row -- the flash's hot row -- stays locked only from here to the commit. Sold out since
+# the draw's first statement, the conditional update matches nothing and locks nothing, and
+# nothing is recorded: the draw is made again among what is left.
 _TAKE_AND_RECORD = text(
     f"""
     WITH took AS (
@@ -156,7 +174,7 @@ _TAKE_AND_RECORD = text(
             points_won="CASE WHEN took.id IS NULL THEN 0 ELSE CAST(:points AS integer) END",
         )
     }
-    FROM (SELECT 1) one LEFT JOIN took ON true
+    FROM took
     RETURNING prize_id
     """
 ).bindparams(*_DRAW_TYPES)
@@ -172,6 +190,7 @@ class _Prize(NamedTuple):
     points: int
     coupon_template_id: int | None
     daily_cap: int | None
+    available: bool
 
 
 def _open_draw(session: Session, member_id: int, lottery_id: int, day: date, now: datetime):
@@ -192,14 +211,16 @@ def _open_draw(session: Session, member_id: int, lottery_id: int, day: date, now
             r.points or 0,
             r.coupon_template_id,
             r.daily_cap,
+            r.available,
         )
         for r in rows
         if r.prize_id is not None
     ]
     if not lottery.open:
         raise AppError("lottery.not_active")
-    if sum(p.weight for p in prizes) <= 0:  # nothing to draw: do not take the member's points
-        raise AppError("lottery.not_active", message="This lottery has no prizes to draw.")
+    if not any(p.available and p.weight > 0 and p.kind != "none" for p in prizes):
+        # Nothing left to win: said before the member's points are taken.
+        raise AppError("lottery.nothing_left")
     if lottery.draw_id is None:
         wait = int((clock.business_day_end(day) - now).total_seconds()) + 1
         raise AppError(
@@ -213,8 +234,8 @@ def _open_draw(session: Session, member_id: int, lottery_id: int, day: date, now
 
 def draw(session: Session, member_id: int, lottery_id: int, now: datetime | None = None) -> dict:
     """Draw once: within the lottery's window and the member's daily limit, paying its cost in
-    points (409 points.insufficient); the prize drawn by weight is awarded if it is still
-    available, otherwise no prize."""
+    points (409 points.insufficient); the prize is drawn by weight among the prizes still there
+    and the no-prize slot, and awarded (409 lottery.nothing_left when nothing is left to win)."""
     now = now or clock.now()
     day = clock.business_date(now)
     lottery, prizes, draw_id = _open_draw(session, member_id, lottery_id, day, now)
@@ -229,19 +250,16 @@ def draw(session: Session, member_id: int, lottery_id: int, now: datetime | None
             now=now,
             note=lottery.name[:200],
         ).balance_after
-    index = pick_slot([p.weight for p in prizes])
-    picked = prizes[index] if index >= 0 else None
     record = {
         "draw_id": draw_id,
         "lottery_id": lottery.id,
         "member_id": member_id,
         "day": day,
         "points_spent": lottery.cost_points,
-        "picked_prize_id": picked.id if picked else None,
         "coupon_id": None,
         "now": now,
     }
-    prize, outcome = _award(session, lottery, picked, record, day, now)
+    prize, outcome = _draw_among_left(session, lottery, prizes, record, day, now)
     if prize is not None and prize["kind"] == "points":
         balance = prize.pop("balance")
     if balance is None:  # a free draw that won no points: the balance did not move
@@ -255,10 +273,29 @@ def draw(session: Session, member_id: int, lottery_id: int, now: datetime | None
     }
 
 
-def _award(session, lottery, prize: _Prize | None, record: dict, day: date, now):
+def _draw_among_left(session, lottery, prizes: list[_Prize], record: dict, day: date, now):
+    """Pick by weight among the prizes left and award the pick; a pick that went since the
+    draw's first statement leaves the odds and the draw is made again among the rest. (the
+    prize's answer or None, the draw's outcome)"""
+    weights = [p.weight if p.available else 0 for p in prizes]
+    while True:
+        index = pick_slot(weights)
+        if index < 0:  # the last prizes went meanwhile, and there is no no-prize slot
+            raise AppError("lottery.nothing_left")
+        picked = prizes[index]
+        awarded = _award(
+            session, lottery, picked, {**record, "picked_prize_id": picked.id}, day, now
+        )
+        if awarded is not None:
+            return awarded
+        weights[index] = 0
+
+
+def _award(session, lottery, prize: _Prize, record: dict, day: date, now):
     """Take the picked prize for this draw if it is still there and record the draw; (the
-    prize's answer or None, the draw's outcome)."""
-    if prize is None or prize.kind == "none":
+    prize's answer or None, the draw's outcome), or None when the prize is gone (nothing
+    recorded, nothing held)."""
+    if prize.kind == "none":
         return None, _record(session, record, None, "no_prize")
     if (
         prize.daily_cap is None
@@ -267,9 +304,9 @@ def _award(session, lottery, prize: _Prize | None, record: dict, day: date, now)
     ):
         took = session.execute(
             _TAKE_AND_RECORD, {**record, "points": prize.points if prize.kind == "points" else 0}
-        ).scalar_one()
+        ).scalar_one_or_none()
         if took is None:
-            return None, "out_of_stock"
+            return None
         answer = {"id": prize.id, "name": prize.name, "kind": prize.kind}
         if prize.kind == "points":
             answer.update(points=prize.points, balance=_earn_prize(session, prize, record, now))
@@ -277,7 +314,7 @@ def _award(session, lottery, prize: _Prize | None, record: dict, day: date, now)
     # A prize with a daily release, a points budget or a coupon: each step may refuse it, and a
     # refusal gives back what the steps before it took.
     if prize.daily_cap is not None and not _take_daily(session, prize, day):
-        return None, _record(session, record, None, "daily_cap")
+        return None
     took = session.execute(
         update(LotteryPrize)
         .where(LotteryPrize.id == prize.id, LotteryPrize.won < LotteryPrize.stock_total)
@@ -286,13 +323,13 @@ def _award(session, lottery, prize: _Prize | None, record: dict, day: date, now)
     ).scalar_one_or_none()
     if took is None:
         _give_back(session, prize, day, stock=False)
-        return None, _record(session, record, None, "out_of_stock")
+        return None
     answer = {"id": prize.id, "name": prize.name, "kind": prize.kind}
     points_won = 0
     if prize.kind == "points":
         if lottery.points_budget is not None and not _within_budget(session, lottery, prize):
             _give_back(session, prize, day, stock=True)
-            return None, _record(session, record, None, "budget")
+            return None
         answer.update(points=prize.points, balance=_earn_prize(session, prize, record, now))
         points_won = prize.points
     elif prize.kind == "coupon":
@@ -307,7 +344,7 @@ def _award(session, lottery, prize: _Prize | None, record: dict, day: date, now)
             )
         except AppError:
             _give_back(session, prize, day, stock=True)
-            return None, _record(session, record, None, "coupon_refused")
+            return None
         record = {**record, "coupon_id": coupon.id}
         answer["coupon"] = coupon
     return answer, _record(session, record, prize.id, "won", points_won)
@@ -390,7 +427,9 @@ def _give_back(session: Session, prize: _Prize, day: date, stock: bool) -> None:
 
 
 def open_lotteries(session: Session, member_id: int, now=None) -> list[dict]:
-    """Lotteries open now, their prizes (the no-prize slot is not shown) and draws left today."""
+    """Lotteries open now, their prizes (the no-prize slot is not shown) with whether each can
+    still be won (`available`: stock left, today's release and the budget not reached: the rule
+    of the draw), whether anything is left to win, and draws left today."""
     now = now or clock.now()
     day = clock.business_date(now)
     rows = session.execute(
@@ -406,23 +445,59 @@ def open_lotteries(session: Session, member_id: int, now=None) -> list[dict]:
         .where(Lottery.is_active.is_(True), Lottery.starts_at <= now, Lottery.ends_at > now)
         .order_by(Lottery.id)
     ).all()
-    return [
-        {
-            "id": lottery.id,
-            "name": lottery.name,
-            "cost_points": lottery.cost_points,
-            "starts_at": lottery.starts_at,
-            "ends_at": lottery.ends_at,
-            "daily_draw_limit": lottery.daily_draw_limit,
-            "draws_left_today": max(0, lottery.daily_draw_limit - (used or 0)),
-            "prizes": [
-                {"id": p.id, "name": p.name, "kind": p.kind, "points": p.points or None}
-                for p in active_prizes(session, lottery.id)
-                if p.kind != "none"
-            ],
-        }
-        for lottery, used in rows
-    ]
+    available = _availability(session, [lottery.id for lottery, _ in rows], day)
+    answers = []
+    for lottery, used in rows:
+        prizes = [
+            {
+                "id": p.id,
+                "name": p.name,
+                "kind": p.kind,
+                "points": p.points or None,
+                "available": available.get(p.id, False),
+            }
+            for p in active_prizes(session, lottery.id)
+            if p.kind != "none"
+        ]
+        answers.append(
+            {
+                "id": lottery.id,
+                "name": lottery.name,
+                "cost_points": lottery.cost_points,
+                "starts_at": lottery.starts_at,
+                "ends_at": lottery.ends_at,
+                "daily_draw_limit": lottery.daily_draw_limit,
+                "draws_left_today": max(0, lottery.daily_draw_limit - (used or 0)),
+                "prizes": prizes,
+                "nothing_left": not any(
+                    p["available"] and available.get(("weight", p["id"])) for p in prizes
+                ),
+            }
+        )
+    return answers
+
+
+_AVAILABILITY = text(
+    f"""
+    SELECT p.id, p.weight > 0 AS weighted, {_AVAILABLE} AS available
+    FROM lottery_prizes p
+    JOIN lotteries l ON l.id = p.lottery_id
+    LEFT JOIN prize_daily_releases r ON r.prize_id = p.id AND r.day = :day
+    WHERE p.lottery_id = ANY(:ids) AND p.is_active
+    """
+).bindparams(bindparam("day", type_=Date()))
+
+
+def _availability(session: Session, lottery_ids: list[int], day: date) -> dict:
+    """Per active prize of these lotteries: whether it can be won today (by its id), and
+    whether it has a weight (by ("weight", id))."""
+    if not lottery_ids:
+        return {}
+    found: dict = {}
+    for row in session.execute(_AVAILABILITY, {"ids": lottery_ids, "day": day}):
+        found[row.id] = bool(row.available)
+        found[("weight", row.id)] = bool(row.weighted)
+    return found
 
 
 def fulfil_physical_prize(session: Session, staff, scan_id: str, draw_id: int, now=None) -> dict:

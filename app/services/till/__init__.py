@@ -1,25 +1,25 @@
-"""The till: record a purchase (points are earned), refund it (points come back), adjust."""
+"""The till: record a purchase (points are spent and earned), refund it (till.refunds), adjust."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import secrets
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import bindparam, select, text, update
+from sqlalchemy import bindparam, select, text
 from sqlalchemy.orm import Session
 
 from app import clock
 from app.errors import AppError
-from app.models import Member, Purchase, Refund, Staff, Store
+from app.models import Member, Purchase, Staff, Store
 from app.models.base import UTCDateTime
 from app.models.points import PointEntry
 from app.services import ledger
 from app.services.ledger import points_program
 from app.services.members import tiers
 from app.services.staff import audit, require_store, store_scope
-from app.services.till import till_hooks
+from app.services.till import points_at_till, till_hooks
+from app.services.till.refunds import by_order, fingerprint, refund_purchase
 from app.services.till.scans import resolve_scan
 
 # The earliest business day a purchase at a till can be dated (business day numbers count from
@@ -27,53 +27,95 @@ from app.services.till.scans import resolve_scan
 EARLIEST_PAID_ON = date(2000, 1, 1)
 
 
-def _fingerprint(*parts: object) -> str:
-    return hashlib.sha256("|".join(str(p) for p in parts).encode()).hexdigest()
-
-
 def _answer(session: Session, purchase: Purchase) -> dict:
     entry = session.execute(
         select(PointEntry).where(PointEntry.ref == f"purchase:{purchase.id}")
     ).scalar_one_or_none()
+    balance = (
+        entry.balance_after if entry is not None else ledger.balance_of(session, purchase.member_id)
+    )
+    return _purchase_answer(
+        purchase.id,
+        purchase.order_no,
+        purchase.member_id,
+        purchase.amount_fen,
+        purchase.coupon_discount_fen,
+        purchase.points_redeemed,
+        purchase.discount_fen,
+        purchase.points_awarded,
+        balance,
+    )
+
+
+def _purchase_answer(
+    purchase_id,
+    order_no,
+    member_id,
+    amount_fen,
+    coupon_fen,
+    redeemed,
+    discount_fen,
+    awarded,
+    balance,
+) -> dict:
     return {
-        "purchase_id": purchase.id,
-        "order_no": purchase.order_no,
-        "member_id": purchase.member_id,
-        "amount_fen": purchase.amount_fen,
-        "points_awarded": purchase.points_awarded,
-        "balance": entry.balance_after
-        if entry is not None
-        else ledger.balance_of(session, purchase.member_id),
+        "purchase_id": purchase_id,
+        "order_no": order_no,
+        "member_id": member_id,
+        "amount_fen": amount_fen,
+        "coupon_discount_fen": coupon_fen,
+        "points_redeemed": redeemed,
+        "discount_fen": discount_fen,
+        "payable_fen": amount_fen - coupon_fen - discount_fen,
+        "points_awarded": awarded,
+        "balance": balance,
+        "dry_run": purchase_id is None,
     }
 
 
 # A till purchase's first statement: the scan (this clerk's, not expired) with its member, and the
-# purchase recorded for that member with its points -- the tier's points by the member's tier
-# code as the row is now, none if they joined on a later business day than the payment. Nothing
-# is inserted when the scan does not serve or the order number is taken (ON CONFLICT: the
-# database picks one of two tills racing for a number), and the staff write's audit row that
-# audit.record would add (staff, their store, the order, its points). `interested`: a program
-# joins in (till_hooks.INTEREST_SQL).
+# purchase recorded for that member with its points. The points are purchase_points computed here
+# (points_program.earn_by_tier: the same integer rule, its rounding as an addend) on what is
+# payable: the amount less the coupons used on this order number at this store (read here, or
+# given when the caller read them already) and the points' discount; by the member's tier code as
+# the row is now, none if they joined on a later business day than the payment. Nothing is
+# inserted when the scan does not serve or the order number is taken (ON CONFLICT: the database
+# picks one of two tills racing for a number), and the staff write's audit row that audit.record
+# would add (staff, their store, the order, its points). `interested`: a program joins in
+# (till_hooks.INTEREST_SQL).
 _RECORD = text(
     f"""
     WITH scan AS MATERIALIZED (
         SELECT s.member_id, m.tier_code, {till_hooks.INTEREST_SQL.format(member="s.member_id")}
                AS interested,
                CASE WHEN m.joined_at >= :paid_day_end THEN 0
-                    ELSE COALESCE(CAST(CAST(:points_by_tier AS jsonb) ->> m.tier_code AS bigint),
-                                  CAST(:points_default AS bigint))
-               END AS points
+                    ELSE COALESCE(CAST(CAST(:multipliers AS jsonb) ->> m.tier_code AS bigint),
+                                  CAST(:default_multiplier AS bigint))
+               END AS multiplier
         FROM scans s JOIN members m ON m.id = s.member_id
         WHERE s.id = :scan_id AND s.staff_id = :staff_id AND s.expires_at >= :now
+    ), priced AS MATERIALIZED (
+        SELECT scan.member_id, scan.multiplier, coupons.fen AS coupon_fen,
+               CAST(:amount_fen AS bigint) - coupons.fen - CAST(:discount_fen AS bigint)
+                   AS payable
+        FROM scan, (
+            SELECT LEAST(CAST(:amount_fen AS bigint), COALESCE(CAST(:coupon_fen AS bigint), (
+                SELECT COALESCE(sum(discount_fen), 0) FROM coupon_redemptions
+                WHERE store_id = :store_id AND order_no = :order_no AND status = 'applied'
+            ))) AS fen
+        ) coupons
     ), inserted AS (
         INSERT INTO purchases (store_id, order_no, member_id, staff_id, scan_id, source,
                                amount_fen, refunded_fen, items, points_awarded, points_reversed,
-                               fingerprint, paid_at, created_at)
+                               coupon_discount_fen, points_redeemed, discount_fen,
+                               points_returned, fingerprint, paid_at, created_at)
         SELECT :store_id, :order_no, member_id, :staff_id, :scan_id, 'till', :amount_fen, 0, 0,
-               points, 0, :fingerprint, :paid_at, :now
-        FROM scan
+               (GREATEST(payable, 0) * CAST(:points_per_yuan AS bigint) * multiplier
+                + CAST(:round_addend AS bigint)) / 10000,
+               0, coupon_fen, :points_redeemed, :discount_fen, 0, :fingerprint, :paid_at, :now
+        FROM priced
         ON CONFLICT (store_id, order_no) DO NOTHING
-        RETURNING id, points_awarded
+        RETURNING id, points_awarded, coupon_discount_fen
     ), audited AS (
         INSERT INTO audit_entries (staff_id, store_id, action, target_type, target_id, details,
                                    created_at)
@@ -84,7 +126,8 @@ _RECORD = text(
                :now
         FROM inserted
     )
-    SELECT scan.member_id, scan.interested, inserted.id, inserted.points_awarded
+    SELECT scan.member_id, scan.interested, inserted.id, inserted.points_awarded,
+           inserted.coupon_discount_fen
     FROM (SELECT 1) one LEFT JOIN scan ON true LEFT JOIN inserted ON true
     """
 ).bindparams(
@@ -102,8 +145,13 @@ def record_purchase(
     amount_fen: int,
     paid_at: datetime | None = None,
     now: datetime | None = None,
+    points_to_redeem: int = 0,
+    dry_run: bool = False,
 ) -> dict:
-    """Record a paid order for the scanned member and award points by the program and tier.
+    """Record a paid order for the scanned member and award points by the program and tier on
+    what was paid: the amount less the coupons used on this order (redeemed before it, same order
+    number) and the points redeemed (points_at_till's rule). One transaction: the purchase, the
+    points spent, the points earned. `dry_run` answers the same without recording anything.
 
     An order number is unique per store: the same order again is a replay (same answer, no new
     points); another order under that number is 409 purchase.duplicate_order.
@@ -112,13 +160,29 @@ def record_purchase(
     store_id = require_store(staff)
     if paid_at is not None:
         _check_paid_at(session, store_id, paid_at, now)
-    fingerprint = _fingerprint(order_no, amount_fen, paid_at.isoformat() if paid_at else "")
-    paid_at = paid_at or now
     cfg = points_program.config(session)
-    by_tier = {
-        t["code"]: points_program.purchase_points(cfg, amount_fen, t["code"])
-        for t in points_program.tiers(cfg)
-    }
+    if dry_run:
+        return _preview(
+            session,
+            staff,
+            cfg,
+            store_id,
+            scan_id,
+            order_no,
+            amount_fen,
+            points_to_redeem,
+            paid_at or now,
+            now,
+        )
+    extra = (points_to_redeem,) if points_to_redeem else ()  # fingerprints before issue 16 hold
+    order_print = fingerprint(order_no, amount_fen, paid_at.isoformat() if paid_at else "", *extra)
+    paid_at = paid_at or now
+    coupon_fen, redemption = None, points_at_till.NONE
+    if points_to_redeem:
+        coupon_fen = points_at_till.coupon_discount_fen(session, store_id, order_no)
+        redemption = points_at_till.redemption_for(
+            points_at_till.rule_of(cfg), max(amount_fen - coupon_fen, 0), points_to_redeem
+        )
     row = session.execute(
         _RECORD,
         {
@@ -128,22 +192,37 @@ def record_purchase(
             "store_id": store_id,
             "order_no": order_no,
             "amount_fen": amount_fen,
-            "fingerprint": fingerprint,
+            "coupon_fen": coupon_fen,
+            "points_redeemed": redemption.points,
+            "discount_fen": redemption.discount_fen,
+            "fingerprint": order_print,
             "paid_at": paid_at,
             "now": now,
             # Paid before they were a member: the sale is recorded (the store's figures, the
             # member's history) but points are a member's benefit. The day they joined counts
             # in full: "join now and this receipt earns" is what the counter promises.
             "paid_day_end": clock.business_day_end(clock.business_date(paid_at)),
-            "points_by_tier": json.dumps(by_tier),
-            # tier_for: an unknown tier code earns as the lowest tier.
-            "points_default": points_program.purchase_points(cfg, amount_fen, ""),
+            **_earn_params(cfg),
         },
     ).one()
     if row.id is None:
-        return _not_recorded(session, staff, store_id, scan_id, order_no, fingerprint, now)
+        return _not_recorded(session, staff, store_id, scan_id, order_no, order_print, now)
     member_id, purchase_id, awarded = row.member_id, row.id, row.points_awarded
     balance = None
+    if redemption.points:
+        # Spent before earning: this order's points cannot pay for itself. Short of points:
+        # 409 points.insufficient, and the purchase above goes with the refusal.
+        balance = ledger.spend(
+            session,
+            member_id,
+            redemption.points,
+            reason="till_redeem",
+            ref=f"till-redeem:{purchase_id}",
+            now=now,
+            staff_id=staff.id,
+            store_id=store_id,
+            note=order_no,
+        ).balance_after
     if awarded > 0:
         balance = ledger.earn(
             session,
@@ -158,21 +237,70 @@ def record_purchase(
         tiers.upgrade_if_reached(session, member_id, now)
     if row.interested:
         till_hooks.purchase_recorded(session, session.get(Purchase, purchase_id))
+    if balance is None:
+        balance = ledger.balance_of(session, member_id)
+    return _purchase_answer(
+        purchase_id,
+        order_no,
+        member_id,
+        amount_fen,
+        row.coupon_discount_fen,
+        redemption.points,
+        redemption.discount_fen,
+        awarded,
+        balance,
+    )
+
+
+def _earn_params(cfg: dict) -> dict:
+    rule = points_program.earn_by_tier(cfg)
     return {
-        "purchase_id": purchase_id,
-        "order_no": order_no,
-        "member_id": member_id,
-        "amount_fen": amount_fen,
-        "points_awarded": awarded,
-        "balance": balance if balance is not None else ledger.balance_of(session, member_id),
+        "points_per_yuan": rule["points_per_yuan"],
+        "round_addend": rule["round_addend"],
+        "multipliers": json.dumps(rule["multipliers"]),
+        "default_multiplier": rule["default_multiplier"],
     }
+
+
+def _preview(session, staff, cfg, store_id, scan_id, order_no, amount_fen, points, paid_at, now):
+    """The purchase as it would be recorded, recording nothing: no purchase, no ledger entry,
+    the order number left free. Short of points is 409 points.insufficient as for real; the
+    answer adds the most points the order takes (`max_points_to_redeem`)."""
+    scan = resolve_scan(session, scan_id, staff, now)
+    member = session.get(Member, scan.member_id)
+    balance = ledger.balance_of(session, member.id)
+    coupon_fen = min(points_at_till.coupon_discount_fen(session, store_id, order_no), amount_fen)
+    rule = points_at_till.rule_of(cfg)
+    redemption = points_at_till.redemption_for(rule, amount_fen - coupon_fen, points)
+    if redemption.points > balance:
+        raise AppError(
+            "points.insufficient", details={"needed": redemption.points, "balance": balance}
+        )
+    payable = amount_fen - coupon_fen - redemption.discount_fen
+    joined_later = member.joined_at >= clock.business_day_end(clock.business_date(paid_at))
+    awarded = 0 if joined_later else points_program.purchase_points(cfg, payable, member.tier_code)
+    answer = _purchase_answer(
+        None,
+        order_no,
+        member.id,
+        amount_fen,
+        coupon_fen,
+        redemption.points,
+        redemption.discount_fen,
+        awarded,
+        balance - redemption.points + awarded,
+    )
+    answer["max_points_to_redeem"] = points_at_till.max_points(
+        rule, amount_fen - coupon_fen, balance
+    )
+    return answer
 
 
 def _not_recorded(session, staff, store_id, scan_id, order_no, fingerprint, now) -> dict:
     """Nothing was inserted: the order number is taken (a replay, or 409
     purchase.duplicate_order), else the scan does not serve (404 scan.not_found, 410
     scan.expired). An existing order is answered whatever the scan, as the first time."""
-    existing = _by_order(session, store_id, order_no)
+    existing = by_order(session, store_id, order_no)
     if existing is None:
         resolve_scan(session, scan_id, staff, now)  # raises: the scan is why nothing was written
         raise AssertionError("a serving scan and a free order number record the purchase")
@@ -205,107 +333,6 @@ def _check_paid_at(session: Session, store_id: int, paid_at: datetime, now: date
         )
 
 
-def _by_order(session: Session, store_id: int, order_no: str, lock: bool = False):
-    query = select(Purchase).where(Purchase.store_id == store_id, Purchase.order_no == order_no)
-    if lock:
-        query = query.with_for_update()
-    return session.execute(query).scalar_one_or_none()
-
-
-def refund_purchase(
-    session: Session,
-    staff: Staff,
-    order_no: str,
-    refund_no: str,
-    amount_fen: int,
-    now: datetime | None = None,
-) -> dict:
-    """Refund part or all of a purchase; points are reversed in proportion, and refunding the
-    whole amount reverses exactly what was awarded (even if the points were spent: the balance
-    may go negative and later earnings repay it)."""
-    now = now or clock.now()
-    store_id = require_store(staff)
-    purchase = _by_order(session, store_id, order_no, lock=True)
-    if purchase is None:
-        raise AppError("purchase.not_found")
-    fingerprint = _fingerprint(order_no, refund_no, amount_fen)
-    prior = session.execute(
-        select(Refund).where(Refund.purchase_id == purchase.id, Refund.refund_no == refund_no)
-    ).scalar_one_or_none()
-    if prior is not None:
-        if prior.fingerprint != fingerprint:
-            raise AppError(
-                "refund.duplicate",
-                message="This refund number was already used with another amount.",
-            )
-        return _refund_answer(session, purchase, prior)
-    if purchase.refunded_fen + amount_fen > purchase.amount_fen:
-        raise AppError(
-            "refund.exceeds_purchase",
-            message="The refunds would exceed what was paid.",
-            details={"refundable_fen": purchase.amount_fen - purchase.refunded_fen},
-        )
-    refunded_total = purchase.refunded_fen + amount_fen
-    # Proportional, rounded down, on the running total: the last refund reverses the remainder.
-    target_reversed = purchase.points_awarded * refunded_total // purchase.amount_fen
-    reverse_now = target_reversed - purchase.points_reversed
-    refund = Refund(
-        purchase_id=purchase.id,
-        refund_no=refund_no,
-        amount_fen=amount_fen,
-        points_reversed=reverse_now,
-        staff_id=staff.id,
-        store_id=store_id,
-        fingerprint=fingerprint,
-        created_at=now,
-    )
-    session.add(refund)
-    session.flush()
-    if reverse_now > 0:
-        earned = session.execute(
-            select(PointEntry.id).where(PointEntry.ref == f"purchase:{purchase.id}")
-        ).scalar_one_or_none()
-        ledger.debit(
-            session,
-            purchase.member_id,
-            reverse_now,
-            reason="refund",
-            ref=f"refund:{refund.id}",
-            now=now,
-            prefer_entry_id=earned,
-            staff_id=staff.id,
-            store_id=store_id,
-        )
-    session.execute(
-        update(Purchase)
-        .where(Purchase.id == purchase.id)
-        .values(refunded_fen=refunded_total, points_reversed=target_reversed)
-    )
-    session.refresh(purchase)
-    till_hooks.purchase_refunded(session, purchase, refund)
-    audit.record(
-        session,
-        staff,
-        "purchase.refund",
-        "purchase",
-        purchase.id,
-        {"refund_no": refund_no, "amount_fen": amount_fen, "points_reversed": reverse_now},
-    )
-    return _refund_answer(session, purchase, refund)
-
-
-def _refund_answer(session: Session, purchase: Purchase, refund: Refund) -> dict:
-    return {
-        "refund_id": refund.id,
-        "order_no": purchase.order_no,
-        "refund_no": refund.refund_no,
-        "amount_fen": refund.amount_fen,
-        "points_reversed": refund.points_reversed,
-        "refunded_fen": purchase.refunded_fen,
-        "balance": ledger.balance_of(session, purchase.member_id),
-    }
-
-
 def adjust_points(
     session: Session, staff: Staff, member_id: int, delta: int, reason: str, now=None
 ) -> PointEntry:
@@ -332,3 +359,6 @@ def adjust_points(
         session, staff, "points.adjust", "member", member_id, {"delta": delta, "reason": reason}
     )
     return entry
+
+
+__all__ = ["adjust_points", "record_purchase", "refund_purchase"]

@@ -107,7 +107,7 @@ function renderCoupons(coupons) {
     h("div", { class: "coupon-text" }, [
       h("strong", {}, coupon.name || coupon.code),
       coupon.discount_desc ? h("span", {}, coupon.discount_desc) : null,
-      coupon.valid_until ? h("small", {}, t("till.valid_until", { date: formatDate(coupon.valid_until) })) : null,
+      coupon.valid_until_date ? h("small", {}, t("till.valid_until", { date: coupon.valid_until_date.replaceAll("-", "/") })) : null,
     ]),
     h("button", { type: "button", class: "big", onclick: () => chooseCoupon(coupon), "data-testid": "use-coupon" }, t("till.use_coupon")),
   ])));
@@ -171,9 +171,10 @@ redeemForm.addEventListener("submit", (event) => {
     $("#redeem-done").hidden = false;
     $("#redeem-preview").hidden = true;
     $("#preview-button").disabled = true;
-    // The coupon is spent: take it off the list; the amount to pay is the order less the discount.
+    // The coupon is spent: take it off the list. The purchase is recorded at the order's amount:
+    // the service takes the coupons redeemed on the same order number off (issue 16).
     document.querySelector(`#coupons [data-coupon-id="${state.coupon.id}"]`)?.remove();
-    purchaseForm.amount.value = fenToYuan(Math.max(body.order_amount_fen - discount, 0));
+    purchaseForm.amount.value = fenToYuan(body.order_amount_fen);
   }).then(() => { if (state.redemption) $("#redeem-button").disabled = true; });
 });
 
