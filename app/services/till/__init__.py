@@ -272,7 +272,7 @@ def refund_purchase(
             reason="refund",
             ref=f"refund:{refund.id}",
             now=now,
-            prefer_entry_id=earned,
+            reverses_entry_id=earned,
             staff_id=staff.id,
             store_id=store_id,
         )
