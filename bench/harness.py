@@ -137,13 +137,11 @@ def seed_points(ids: list[int], points: int, now) -> None:
             for i in ids
         ],
     )
-    entries = dict(db.session.query(PointEntry.member_id, PointEntry.id))
     db.session.execute(
         PointLot.__table__.insert(),
         [
             {
                 "member_id": i,
-                "entry_id": entries[i],
                 "earned": points,
                 "remaining": points,
                 "expires_on": (now + timedelta(days=365)).date(),

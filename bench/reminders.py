@@ -43,8 +43,8 @@ def seed(app, members: int) -> None:
             "INSERT INTO point_entries (member_id, delta, reason, ref, balance_after, expires_on,"
             " note, created_at) SELECT id, 100, 'adjustment', 'seed:' || id, 100,"
             " DATE '2026-12-28' + (id % 14)::int, '', now() FROM members",
-            "INSERT INTO point_lots (member_id, entry_id, earned, remaining, expires_on)"
-            " SELECT member_id, id, 100, 100, expires_on FROM point_entries",
+            "INSERT INTO point_lots (member_id, earned, remaining, expires_on)"
+            " SELECT member_id, 100, 100, expires_on FROM point_entries",
             "INSERT INTO member_segments (member_id, lifecycle_stage, stage_since, frequency,"
             " monetary_fen, computed_at) SELECT id, CASE WHEN id % 3 = 0 THEN 'sleeping'"
             " ELSE 'active' END, DATE '2026-11-30', 0, 0, now() FROM members",

@@ -1,10 +1,20 @@
-"""The points ledger: append-only entries and the lots that earnings create."""
+"""The points ledger: append-only entries and the lots that earnings fill (one per member and
+expiry date: earnings that expire together share a lot)."""
 
 from __future__ import annotations
 
 from datetime import date
 
-from sqlalchemy import BigInteger, CheckConstraint, Date, ForeignKey, Index, String
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Date,
+    ForeignKey,
+    Index,
+    String,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.extensions import db
@@ -18,6 +28,11 @@ class PointEntry(CreatedAt, db.Model):
     __table_args__ = (
         Index("ix_point_entries_member_id_id", "member_id", "id"),
         Index("ix_point_entries_member_reason_created", "member_id", "reason", "created_at"),
+        Index(
+            "ix_point_entries_reverses_entry_id",
+            "reverses_entry_id",
+            postgresql_where=text("reverses_entry_id IS NOT NULL"),
+        ),
         CheckConstraint("delta <> 0", name="delta_not_zero"),
     )
 
@@ -33,21 +48,26 @@ class PointEntry(CreatedAt, db.Model):
     staff_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("staff.id"))
     store_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("stores.id"))
     note: Mapped[str] = mapped_column(String(200), default="")
+    # A reversal (a refund's debit) names the earning it takes back: it takes first from that
+    # earning's lot what the earning still has unspent (ledger.rules.TAKE).
+    reverses_entry_id: Mapped[int | None] = mapped_column(
+        BigInteger, ForeignKey("point_entries.id")
+    )
 
 
 class PointLot(CreatedAt, db.Model):
-    """Points earned together that expire together; spending takes the soonest-expiring first."""
+    """A member's points that expire on one day: every earning with that expiry date adds to it
+    (earned and remaining grow together); spending takes the soonest-expiring first."""
 
     __tablename__ = "point_lots"
     __table_args__ = (
-        Index("ix_point_lots_member_expires", "member_id", "expires_on"),
+        UniqueConstraint("member_id", "expires_on"),
         Index("ix_point_lots_expires_on", "expires_on"),
         CheckConstraint("remaining >= 0 and remaining <= earned", name="remaining_bounded"),
     )
 
     id: Mapped[pk]
     member_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("members.id"))
-    entry_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("point_entries.id"), unique=True)
     earned: Mapped[int] = mapped_column(BigInteger)
     remaining: Mapped[int] = mapped_column(BigInteger)
     expires_on: Mapped[date] = mapped_column(Date)

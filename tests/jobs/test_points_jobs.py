@@ -52,7 +52,7 @@ def test_expiry_resumes_after_a_crash_mid_run(app, session, make_member, grant, 
     members = [make_member() for _ in range(5)]
     for m in members:
         grant(m, 7, expires_on=date(2026, 7, 1), now=EARNED)
-    real = points_expiry._expire_batch
+    real = points_expiry._expire_range
     calls = {"n": 0}
 
     def crash_on_third(*args, **kwargs):
@@ -61,15 +61,15 @@ def test_expiry_resumes_after_a_crash_mid_run(app, session, make_member, grant, 
             raise RuntimeError("killed")
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(points_expiry, "_expire_batch", crash_on_third)
+    monkeypatch.setattr(points_expiry, "_expire_range", crash_on_third)
     today = date(2026, 7, 2)
     with pytest.raises(RuntimeError):
-        points_expiry.expire_due_lots(session, today, EARNED, batch=1)
+        points_expiry.expire_due_lots(session, today, EARNED, width=1)
     session.rollback()
     done = [m for m in members if ledger_invariants(session, m.id) == 0]
     assert len(done) == 2
-    monkeypatch.setattr(points_expiry, "_expire_batch", real)
-    assert points_expiry.expire_due_lots(session, today, EARNED, batch=2) == {
+    monkeypatch.setattr(points_expiry, "_expire_range", real)
+    assert points_expiry.expire_due_lots(session, today, EARNED, width=2) == {
         "members": 3,
         "points": 21,
     }

@@ -124,8 +124,10 @@ def test_a_check_in_repays_a_debt_before_it_creates_a_lot(session, make_member):
     assert session.execute(select(PointLot.id).where(PointLot.remaining > 0)).first() is None
     second = checkin.check_in(session, member.id, now=NOW.replace(day=2))
     assert (second["points_awarded"], second["balance"]) == (5, 3)
+    # The 3 left after the debt go into the lot of that expiry date, the purchase's (one lot per
+    # member and date): it earned 10 + 3 and has 3.
     lot = session.execute(select(PointLot).where(PointLot.remaining > 0)).scalar_one()
-    assert (lot.earned, lot.expires_on) == (3, date(2027, 12, 31))
+    assert (lot.earned, lot.remaining, lot.expires_on) == (13, 3, date(2027, 12, 31))
     assert ledger_invariants(session, member.id) == 3
 
 

@@ -81,7 +81,8 @@ def test_ledger_invariants_hold_under_random_operations(
             self.member = make_member(joined_at=JOINED)
             self.today = START
             self.swept = True  # the nightly expiry ran since the clock last moved
-            # Model of the database lots: [expires_on, remaining, tag]; tag names the earning.
+            # Model of the database lots, one per expiry date: [expires_on, remaining, earnings],
+            # earnings oldest first, each [tag, part put into the lot, points reversed since].
             self.lots: list[list] = []
             self.debt = 0
             self.purchases: dict[str, dict] = {}  # order_no -> amount, refunded, awarded, ...
@@ -101,8 +102,23 @@ def test_ledger_invariants_hold_under_random_operations(
             return sum(lot[1] for lot in self.lots) if self.debt == 0 else -1
 
         def _take(self, amount: int, prefer: str | None = None) -> int:
+            """Soonest-expiring first; a refund (`prefer`, the purchase's tag) first takes what
+            its earning has unspent in its lot: the lot's remaining belongs to its newest
+            earnings (spends take a lot's oldest first), the rule of ledger.rules."""
             taken = 0
-            for lot in sorted(self.lots, key=lambda lot: (lot[2] != prefer, lot[0])):
+            if prefer is not None:
+                for lot in self.lots:
+                    tags = [earning[0] for earning in lot[2]]
+                    if prefer not in tags:
+                        continue
+                    at = tags.index(prefer)
+                    own = lot[2][at]
+                    newer = sum(max(0, part - back) for _, part, back in lot[2][at + 1 :])
+                    unspent = max(0, min(own[1] - own[2], lot[1] - newer))
+                    taken = min(amount, unspent)
+                    lot[1] -= taken
+                    own[2] += amount
+            for lot in sorted(self.lots, key=lambda lot: lot[0]):
                 part = min(lot[1], amount - taken)
                 lot[1] -= part
                 taken += part
@@ -113,13 +129,18 @@ def test_ledger_invariants_hold_under_random_operations(
             repay = min(amount, self.debt)
             self.debt -= repay
             if amount > repay:
-                self.lots.append([expires_on, amount - repay, tag])
+                lot = next((lot for lot in self.lots if lot[0] == expires_on), None)
+                if lot is None:
+                    lot = [expires_on, 0, []]
+                    self.lots.append(lot)
+                lot[1] += amount - repay
+                lot[2].append([tag, amount - repay, 0])
 
         def _balance(self) -> int:
             return sum(lot[1] for lot in self.lots) - self.debt
 
         def _snapshot(self):
-            return [list(lot) for lot in self.lots]
+            return [[day, left, [list(e) for e in earnings]] for day, left, earnings in self.lots]
 
         def _ref(self, kind: str) -> str:
             return f"{kind}:{self.member.id}:{next(refs)}"
@@ -288,6 +309,15 @@ def test_ledger_invariants_hold_under_random_operations(
         def ledger_agrees_with_the_model(self):
             balance = ledger_invariants(session, self.member.id)
             assert balance == self._balance()
+            # One lot per expiry date, each holding what the model says (refunds included).
+            lots = dict(
+                session.execute(
+                    select(PointLot.expires_on, PointLot.remaining).where(
+                        PointLot.member_id == self.member.id, PointLot.remaining > 0
+                    )
+                ).all()
+            )
+            assert lots == {day: left for day, left, _ in self.lots if left > 0}
             if self.swept:  # what counts is only what has not expired
                 past_due = session.scalar(
                     select(func.coalesce(func.sum(PointLot.remaining), 0)).where(

@@ -9,13 +9,17 @@ The functions flush but never commit: they run inside the caller's use case, so 
 cost and its prize, or a purchase and its points, commit together or not at all. Each entry has a
 unique `ref`; repeating a ref is a no-op that returns the first entry. Concurrency: every
 operation first locks the member's row (the balance update, or SELECT ... FOR NO KEY UPDATE), so
-one member's ledger changes one transaction at a time; spending is an atomic conditional update.
+one member's ledger changes one transaction at a time; spending is an atomic conditional insert
+(the entry is written only while the balance covers it, and everything else follows the entry).
 The member's row is always locked FOR NO KEY UPDATE (what an UPDATE of the balance takes), never
 FOR UPDATE: an insert that references the member (a purchase, a draw, an allowance row) holds
 the foreign key's FOR KEY SHARE on it, which FOR UPDATE waits for, so two such transactions on one
-member deadlocked. Lock order: the member's row, then their lots.
-Earning and expiring are SQL written once in `rules`, which check-in's one-statement fast path
-and the nightly expiry run too.
+member deadlocked. Lock order: the member's row, then their lots (only the lots a statement
+changes: the member's lock already keeps every other writer of their lots out).
+Lots: one per member and expiry date; earnings that expire together add to it.
+Earning, taking and expiring are SQL written once in `rules`, which check-in's one-statement
+fast path and the nightly expiry run too. A spend or a debit is three statements however many
+lots it takes from: the member's lock, the lazy expiry, rules.TAKE.
 """
 
 from __future__ import annotations
@@ -23,13 +27,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import BigInteger, bindparam, cast, func, select, update
+from sqlalchemy import BigInteger, cast, func, select
 from sqlalchemy.orm import Session
 
 from app import clock
 from app.errors import AppError
 from app.models import Member
-from app.models.base import insert_ignore
 from app.models.points import PointEntry, PointLot
 from app.services import pagination
 from app.services.ledger import points_program, rules
@@ -89,67 +92,6 @@ def lock_member(session: Session, member_id: int) -> int:
     if balance is None:
         raise AppError("member.not_found", 404, "No such member.")
     return balance
-
-
-def _write_entry(
-    session: Session,
-    member_id: int,
-    delta: int,
-    reason: str,
-    ref: str,
-    balance_after: int,
-    expires_on: date | None,
-    now: datetime,
-    staff_id=None,
-    store_id=None,
-    note: str = "",
-) -> Entry | None:
-    """Insert the entry unless its ref was used before (then None)."""
-    values = {
-        "member_id": member_id,
-        "delta": delta,
-        "reason": reason,
-        "ref": ref,
-        "balance_after": balance_after,
-        "expires_on": expires_on,
-        "created_at": now,
-        "staff_id": staff_id,
-        "store_id": store_id,
-        "note": note or "",
-    }
-    inserted = insert_ignore(session, PointEntry, values, "ref")
-    if not inserted.rowcount:
-        return None
-    return Entry(
-        inserted.inserted[0],
-        member_id,
-        delta,
-        reason,
-        ref,
-        balance_after,
-        expires_on,
-        now,
-        note or "",
-    )
-
-
-# Built once: the busiest statements of the ledger (check-in and purchase paths).
-_MOVE = (
-    update(_MEMBERS)
-    .where(_MEMBERS.c.id == bindparam("mid"))
-    .values(points_balance=_MEMBERS.c.points_balance + bindparam("delta"))
-    .returning(_MEMBERS.c.points_balance)
-)
-_MOVE_IF_ENOUGH = _MOVE.where(_MEMBERS.c.points_balance >= bindparam("at_least"))
-
-
-def _move_balance(session: Session, member_id: int, delta: int, at_least: int | None = None):
-    """Add `delta` to the balance (only while balance >= at_least); the new balance or None."""
-    if at_least is None:
-        return session.execute(_MOVE, {"mid": member_id, "delta": delta}).scalar_one_or_none()
-    return session.execute(
-        _MOVE_IF_ENOUGH, {"mid": member_id, "delta": delta, "at_least": at_least}
-    ).scalar_one_or_none()
 
 
 def earn(
@@ -229,13 +171,17 @@ def debit(
     reason: str,
     ref: str,
     now: datetime | None = None,
+    reverses_entry_id: int | None = None,
     prefer_entry_id: int | None = None,
     staff_id: int | None = None,
     store_id: int | None = None,
     note: str = "",
 ) -> Entry:
-    """Take back points that were granted (a refund): taken from the lots the member still has,
-    the named earning's lot first; what is already spent becomes a negative balance."""
+    """Take back points that were granted (a refund): taken from the lots the member still has;
+    what is already spent becomes a negative balance. With `reverses_entry_id` (the earning it
+    reverses; `prefer_entry_id` is its former name) the entry records it, and the debit takes
+    first what that earning still has unspent in its lot (the rule in `rules`), then the rest
+    soonest-expiring first."""
     if points <= 0:
         raise ValueError("debit needs a positive number of points")
     return _take(
@@ -245,7 +191,7 @@ def debit(
         reason,
         ref,
         now,
-        prefer_entry_id,
+        reverses_entry_id if reverses_entry_id is not None else prefer_entry_id,
         staff_id,
         store_id,
         note,
@@ -260,67 +206,43 @@ def _take(
     reason: str,
     ref: str,
     now: datetime | None,
-    prefer_entry_id: int | None,
+    reverses_entry_id: int | None,
     staff_id: int | None,
     store_id: int | None,
     note: str,
     overdraw: bool,
 ) -> Entry:
     """Spend (overdraw False: never below zero) or debit (overdraw True: a negative balance is
-    debt) `points` under the member's lock, once per ref."""
+    debt) `points` under the member's lock, once per ref. Three statements whatever the number
+    of lots: the member's lock, the lazy expiry, and rules.TAKE (entry, balance, lots)."""
     now = now or clock.now()
-    balance = lock_member(session, member_id)
-    balance -= expire_member(session, member_id, clock.business_date(now), now)
-    if not overdraw and balance < points:
-        already = session.execute(select(_ENTRIES.c.id).where(_ENTRIES.c.ref == ref)).first()
-        if already is not None:
-            return _existing(session, ref)
-        raise AppError("points.insufficient", 409, "Not enough points.", {"needed": points})
-    entry = _write_entry(
-        session,
-        member_id,
-        -points,
-        reason,
-        ref,
-        balance - points,
-        None,
-        now,
-        staff_id,
-        store_id,
-        note,
-    )
-    if entry is None:
-        return _existing(session, ref)
-    if overdraw:
-        _move_balance(session, member_id, -points)
-    # The conditional update is the guard of last resort: never below zero by spending.
-    elif _move_balance(session, member_id, -points, at_least=points) is None:
-        raise AppError("points.insufficient", 409, "Not enough points.", {"needed": points})
-    _consume_lots(session, member_id, points, prefer_entry_id=prefer_entry_id)
-    return entry
-
-
-def _consume_lots(session: Session, member_id: int, points: int, prefer_entry_id) -> int:
-    """Take up to `points` from the member's lots; returns how many were taken."""
-    order = [_LOTS.c.expires_on, _LOTS.c.id]
-    if prefer_entry_id is not None:
-        order.insert(0, (_LOTS.c.entry_id != prefer_entry_id))
-    lots = session.execute(
-        select(_LOTS.c.id, _LOTS.c.remaining)
-        .where(_LOTS.c.member_id == member_id, _LOTS.c.remaining > 0)
-        .order_by(*order)
-        .with_for_update()
-    ).all()
-    left = points
-    for lot in lots:
-        if left == 0:
-            break
-        take = min(lot.remaining, left)
-        session.execute(
-            update(_LOTS).where(_LOTS.c.id == lot.id).values(remaining=_LOTS.c.remaining - take)
+    lock_member(session, member_id)
+    expire_member(session, member_id, clock.business_date(now), now)
+    known, enough, entry_id, balance_after = session.execute(
+        rules.TAKE,
+        {
+            "mid": member_id,
+            "points": points,
+            "reason": reason,
+            "ref": ref,
+            "now": now,
+            "staff_id": staff_id,
+            "store_id": store_id,
+            "note": note or "",
+            "overdraw": overdraw,
+            "reverses": reverses_entry_id,
+        },
+    ).one()
+    if entry_id is not None:
+        return Entry(
+            entry_id, member_id, -points, reason, ref, balance_after, None, now, note or ""
         )
-        left -= take
-    return points - left
+    if enough:
+        return _existing(session, ref)  # the ref was used before: the first entry
+    already = session.execute(select(_ENTRIES.c.id).where(_ENTRIES.c.ref == ref)).first()
+    if already is not None:
+        return _existing(session, ref)
+    raise AppError("points.insufficient", 409, "Not enough points.", {"needed": points})
 
 
 def expire_member(session: Session, member_id: int, today: date, now: datetime) -> int:

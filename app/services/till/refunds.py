@@ -111,7 +111,7 @@ def refund_purchase(
             reverse_now,
             reason="refund",
             ref=f"refund:{refund.id}",
-            prefer_entry_id=earned,
+            reverses_entry_id=earned,
             **moved,
         )
     session.execute(
