@@ -3,7 +3,7 @@ limit per member, tiers and a window), mall_holdings (units a member has exchang
 the limit's counter) and mall_exchanges (every exchange, its pickup code or coupons).
 
 Revision ID: i16_mall
-Revises: i15_coupons_stock_shards
+Revises: i15_ledger_lots_by_expiry
 Create Date: 2026-12-02 11:00:00
 
 """
@@ -15,7 +15,7 @@ import app.models.base
 
 # revision identifiers, used by Alembic.
 revision = 'i16_mall'
-down_revision = 'i15_coupons_stock_shards'
+down_revision = 'i15_ledger_lots_by_expiry'
 branch_labels = None
 depends_on = None
 

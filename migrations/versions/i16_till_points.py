@@ -6,7 +6,7 @@ coupons were stored with the exclusive midnight after their last business day; t
 one microsecond to 23:59:59.999999 of that day (only those exactly at a business-day midnight).
 
 Revision ID: i16_till_points
-Revises: i15_coupons_stock_shards
+Revises: i16_mall
 Create Date: 2026-12-22 10:00:00
 
 """
@@ -18,7 +18,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = 'i16_till_points'
-down_revision = 'i15_coupons_stock_shards'
+down_revision = 'i16_mall'
 branch_labels = None
 depends_on = None
 

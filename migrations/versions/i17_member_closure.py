@@ -1,7 +1,7 @@
 """Closing an account (注销): members.closed_at, and coupons that a closure voids.
 
 Revision ID: i17_member_closure
-Revises: i15_coupons_stock_shards
+Revises: i16_till_points
 Create Date: 2026-12-02 11:00:00
 
 """
@@ -13,7 +13,7 @@ import app.models.base
 
 # revision identifiers, used by Alembic.
 revision = 'i17_member_closure'
-down_revision = 'i15_coupons_stock_shards'
+down_revision = 'i16_till_points'
 branch_labels = None
 depends_on = None
 
