@@ -313,6 +313,7 @@ def test_admin_creates_a_lottery_with_prizes_and_edits_them(
         "points_budget",
         "is_active",
         "points_given",
+        "status",
         "created_at",
         "prizes",
     }

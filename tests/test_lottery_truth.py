@@ -33,9 +33,9 @@ def test_a_draw_costs_what_it_did_in_statements(
         with counting(app) as sent:
             assert client.post(url, headers=headers).status_code == 201
         counts.add(len(sent))
-    # The member's check, the opening statement, the spend (lock and expire, entry, balance,
-    # lots read and taken), and the prize taken with the draw recorded (or the draw recorded).
-    assert counts == {9}, counts
+    # The member's check, the opening statement, the spend (lock and expire, then rules.TAKE:
+    # entry, balance and lots in one), and the prize taken with the draw recorded.
+    assert counts == {6}, counts
 
 
 def test_24_draws_at_once_on_a_selling_out_prize_never_charge_for_nothing(

@@ -6,6 +6,7 @@ from app.api import (
     auth,
     checkins,
     coupons,
+    history,
     lotteries,
     mall,
     me,
@@ -26,6 +27,7 @@ BLUEPRINTS = [
     coupons.blp,
     lotteries.blp,
     mall.blp,
+    history.blp,
     referrals.blp,
 ]
 

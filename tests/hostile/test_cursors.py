@@ -102,7 +102,70 @@ def _seed_stores(ctx):
         ctx["make_store"]()
 
 
+def _goods(ctx, n: int):
+    from app.models.mall import MallItem
+
+    item = MallItem(
+        name=f"商品{n}", kind="goods", cost_points=10, stock_total=10, limit_per_member=10
+    )
+    ctx["session"].add(item)
+    ctx["session"].commit()
+    return item
+
+
+def _seed_mall_items(ctx):
+    for n in range(5):
+        _goods(ctx, n)
+
+
+def _seed_my_exchanges(ctx):
+    from app.services import mall
+
+    item = _goods(ctx, 0)
+    ctx["grant"](ctx["member"], 100)
+    for _ in range(5):
+        mall.exchange(ctx["session"], ctx["member"].id, item.id)
+        ctx["session"].commit()
+
+
+def _seed_my_purchases(ctx):
+    from app.models.till import Purchase
+
+    for n in range(5):
+        ctx["session"].add(
+            Purchase(
+                store_id=ctx["member"].store_id,
+                order_no=f"page-{n}",
+                member_id=ctx["member"].id,
+                amount_fen=100 + n,
+                paid_at=clock.now(),
+            )
+        )
+    ctx["session"].commit()
+
+
+def _seed_my_draws(ctx):
+    from app.models.lottery import LotteryDraw
+
+    lottery = ctx["make_lottery"]([], name="抽奖")
+    for _ in range(5):
+        ctx["session"].add(
+            LotteryDraw(
+                lottery_id=lottery.id,
+                member_id=ctx["member"].id,
+                day=clock.business_today(),
+                points_spent=10,
+                outcome="no_prize",
+            )
+        )
+    ctx["session"].commit()
+
+
 SEEDS = {
+    "/api/v1/me/draws": _seed_my_draws,
+    "/api/v1/me/exchanges": _seed_my_exchanges,
+    "/api/v1/me/purchases": _seed_my_purchases,
+    "/staff/v1/admin/mall-items": _seed_mall_items,
     "/api/v1/me/points/entries": _seed_points,
     "/api/v1/me/coupons": _seed_my_coupons,
     "/staff/v1/admin/coupon-templates": _seed_templates,

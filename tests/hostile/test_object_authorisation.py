@@ -26,13 +26,25 @@ STORE_SCOPED = {
     "/staff/v1/coupons/redemptions/{redemption_id}/reversal": (
         "test_another_stores_redemption_cannot_be_reversed"
     ),
+    "/staff/v1/members/{member_id}": (
+        "tests/api/test_account_closure.py::"
+        "test_a_manager_closes_an_account_in_store_once_and_only_for_their_store"
+    ),
+    "/staff/v1/exchanges/collect": "pickup codes are collected at any store (tests/test_mall.py)",
     "/staff/v1/lottery-wins/{draw_id}/fulfilment": (
         "test_a_prize_is_handed_only_to_the_member_who_won_it"
     ),
 }
 # Member paths with an id name catalogue objects every member may use (a lottery, a coupon
 # template), never another member's data.
-MEMBER_CATALOGUE = {"/api/v1/lotteries/{lottery_id}/draws", "/api/v1/coupons/{template_id}/claims"}
+MEMBER_CATALOGUE = {
+    "/api/v1/lotteries/{lottery_id}/draws",
+    "/api/v1/coupons/{template_id}/claims",
+    "/api/v1/mall/items/{item_id}/exchanges",
+    # the member's own exchange: another member's is 404 exchange.unknown
+    # (tests/test_mall.py::test_cancelling_goods_returns_points_stock_and_the_limit_once)
+    "/api/v1/me/exchanges/{exchange_id}/cancel",
+}
 
 
 @pytest.fixture

@@ -80,10 +80,9 @@ def test_drawing_is_limited_per_member(
     client, session, make_member, member_headers, grant, make_lottery, cost
 ):
     from tests.conftest import ledger_invariants
+    from tests.engagement_factories import NO_PRIZE
 
-    lottery = make_lottery(
-        [{"name": "谢谢参与", "kind": "none", "weight": 1}], cost_points=cost, daily_draw_limit=100
-    )
+    lottery = make_lottery(NO_PRIZE, cost_points=cost, daily_draw_limit=100)
     member, other = make_member(), make_member()
     grant(member, 1_000)
     grant(other, 1_000)

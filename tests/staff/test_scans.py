@@ -61,6 +61,7 @@ def test_scan_accepts_a_code_once(client, login, make_staff, staff_headers):
         "tier": body["member"]["tier"],
         "points_balance": 0,
         "coupons": [],
+        "pickups": [],
     }
     again = client.post("/staff/v1/scans", json={"member_code": code}, headers=clerk)
     assert again.status_code == 409

@@ -267,6 +267,7 @@ def test_manager_finds_only_members_of_their_store(
         "tier",
         "points_balance",
         "coupons",
+        "pickups",
         "segment",
     }
     assert mine[0]["segment"] is None  # no nightly refresh has seen the member yet
