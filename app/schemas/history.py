@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import marshmallow as ma
 
-from app.schemas.common import next_cursor_field
+from app.schemas.common import page_schema
 
 
 class NamedRefSchema(ma.Schema):
@@ -41,9 +41,7 @@ class MyPurchaseSchema(ma.Schema):
     )
 
 
-class MyPurchasePageSchema(ma.Schema):
-    items = ma.fields.List(ma.fields.Nested(MyPurchaseSchema), required=True)
-    next_cursor = next_cursor_field()
+MyPurchasePageSchema = page_schema(MyPurchaseSchema, "MyPurchasePageSchema")
 
 
 class DrawnPrizeSchema(ma.Schema):
@@ -67,6 +65,4 @@ class MyDrawSchema(ma.Schema):
     collected_at = ma.fields.AwareDateTime(allow_none=True)
 
 
-class MyDrawPageSchema(ma.Schema):
-    items = ma.fields.List(ma.fields.Nested(MyDrawSchema), required=True)
-    next_cursor = next_cursor_field()
+MyDrawPageSchema = page_schema(MyDrawSchema, "MyDrawPageSchema")

@@ -7,7 +7,7 @@ from app.schemas.common import (
     ChangesSchema,
     ModelResultSchema,
     WholeListSchema,
-    next_cursor_field,
+    page_schema,
 )
 from app.schemas.coupons import CouponSchema
 from app.services.mall import MAX_QUANTITY
@@ -73,9 +73,7 @@ class MallItemPatchSchema(ChangesSchema):
     is_active = ma.fields.Boolean()
 
 
-class MallItemPageSchema(ma.Schema):
-    items = ma.fields.List(ma.fields.Nested(MallItemSchema), required=True)
-    next_cursor = next_cursor_field()
+MallItemPageSchema = page_schema(MallItemSchema, "MallItemPageSchema")
 
 
 class OfferedItemSchema(ModelResultSchema):
@@ -141,9 +139,7 @@ class ExchangeResultSchema(ma.Schema):
     balance = ma.fields.Integer(required=True)
 
 
-class ExchangePageSchema(ma.Schema):
-    items = ma.fields.List(ma.fields.Nested(ExchangeSchema), required=True)
-    next_cursor = next_cursor_field()
+ExchangePageSchema = page_schema(ExchangeSchema, "ExchangePageSchema")
 
 
 class CollectSchema(ma.Schema):

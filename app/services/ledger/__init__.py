@@ -172,14 +172,13 @@ def debit(
     ref: str,
     now: datetime | None = None,
     reverses_entry_id: int | None = None,
-    prefer_entry_id: int | None = None,
     staff_id: int | None = None,
     store_id: int | None = None,
     note: str = "",
 ) -> Entry:
     """Take back points that were granted (a refund): taken from the lots the member still has;
     what is already spent becomes a negative balance. With `reverses_entry_id` (the earning it
-    reverses; `prefer_entry_id` is its former name) the entry records it, and the debit takes
+    reverses) the entry records it, and the debit takes
     first what that earning still has unspent in its lot (the rule in `rules`), then the rest
     soonest-expiring first."""
     if points <= 0:
@@ -191,7 +190,7 @@ def debit(
         reason,
         ref,
         now,
-        reverses_entry_id if reverses_entry_id is not None else prefer_entry_id,
+        reverses_entry_id,
         staff_id,
         store_id,
         note,

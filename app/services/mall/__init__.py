@@ -13,8 +13,9 @@ the member's row (the ledger), the coupon template's stock shards, the item's ro
 flips its exchange's status, then takes the same locks in the same order.
 
 Coupons bought in the mall are final: an exchange of kind `coupon` cannot be cancelled, used or
-not (409 exchange.not_cancellable). A coupon has no void state, and an unused one could be
-redeemed at a till while its cancel runs; the member keeps the coupon as with any coupon rule.
+not (409 exchange.not_cancellable). An unused one could be redeemed at a till while its cancel
+runs (a coupon is voided only when its member closes the account); the member keeps the coupon
+as with any coupon rule.
 """
 
 from __future__ import annotations
