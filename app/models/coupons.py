@@ -15,15 +15,12 @@ from sqlalchemy import (
     SmallInteger,
     String,
     UniqueConstraint,
-    event,
-    func,
-    insert,
-    select,
 )
-from sqlalchemy.orm import Mapped, column_property, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.extensions import db
 from app.models.base import CreatedAt, UTCDateTime, pk, utcnow
+from app.models.stock_shards import STOCK_SHARDS, shard_the_stock, split_stock  # noqa: F401
 
 COUPON_KINDS = ("threshold_off", "amount_off", "percent_off")
 VALIDITY_MODES = ("fixed", "relative")
@@ -73,17 +70,6 @@ class CouponTemplate(CreatedAt, db.Model):
         return self.stock_total - self.issued
 
 
-# A template's stock is spread over STOCK_SHARDS counter rows: a flash sale's claims each lock
-# one of them (the first free one from a random start), so they do not queue on one hot row.
-STOCK_SHARDS = 16
-
-
-def split_stock(total: int) -> list[int]:
-    """`total` spread over the shards, as evenly as whole coupons go (the first take the rest)."""
-    share, rest = divmod(total, STOCK_SHARDS)
-    return [share + (1 if shard < rest else 0) for shard in range(STOCK_SHARDS)]
-
-
 class CouponStockShard(db.Model):
     """One counter of a template's stock: `issued` of its `stock` have been given out."""
 
@@ -101,24 +87,8 @@ class CouponStockShard(db.Model):
     issued: Mapped[int] = mapped_column(Integer, default=0)
 
 
-CouponTemplate.issued = column_property(
-    select(func.coalesce(func.sum(CouponStockShard.issued), 0))
-    .where(CouponStockShard.template_id == CouponTemplate.id)
-    .correlate_except(CouponStockShard)
-    .scalar_subquery()
-)
-
-
-@event.listens_for(CouponTemplate, "after_insert")
-def _shard_the_stock(mapper, connection, template: CouponTemplate) -> None:
-    """Every template is born with its shards, however it is made (service, factory, seed)."""
-    connection.execute(
-        insert(CouponStockShard),
-        [
-            {"template_id": template.id, "shard": shard, "stock": stock, "issued": 0}
-            for shard, stock in enumerate(split_stock(template.stock_total))
-        ],
-    )
+# What was issued: the sum of the shards' (a flash sale's claims each lock one shard).
+shard_the_stock(CouponTemplate, CouponStockShard, "template_id", "issued")
 
 
 class CouponHolding(db.Model):

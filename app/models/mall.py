@@ -12,6 +12,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    SmallInteger,
     String,
     UniqueConstraint,
     text,
@@ -20,6 +21,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from app.extensions import db
 from app.models.base import CreatedAt, UTCDateTime, pk, utcnow
+from app.models.stock_shards import shard_the_stock
 
 ITEM_KINDS = ("coupon", "goods")
 EXCHANGE_STATUSES = ("issued", "awaiting_pickup", "collected", "cancelled")
@@ -33,8 +35,6 @@ class MallItem(CreatedAt, db.Model):
         CheckConstraint("kind in ('coupon','goods')", name="kind_known"),
         CheckConstraint("cost_points > 0", name="cost_positive"),
         CheckConstraint("limit_per_member >= 1", name="limit_positive"),
-        # The stock guard of last resort: never more exchanged than there are.
-        CheckConstraint("exchanged >= 0 and exchanged <= stock_total", name="exchanged_in_stock"),
         CheckConstraint(
             "kind <> 'coupon' or coupon_template_id is not null", name="coupon_has_template"
         ),
@@ -48,9 +48,9 @@ class MallItem(CreatedAt, db.Model):
     coupon_template_id: Mapped[int | None] = mapped_column(
         BigInteger, ForeignKey("coupon_templates.id")
     )
+    # The sum of the shards' stock (MallStockShard); units exchanged and not cancelled are the
+    # sum of theirs (`exchanged`, loaded with the item).
     stock_total: Mapped[int] = mapped_column(Integer)
-    # Units exchanged and not cancelled: moved only by conditional updates (services.mall).
-    exchanged: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     limit_per_member: Mapped[int] = mapped_column(Integer, default=1)  # lifetime, in units
     tiers: Mapped[list | None] = mapped_column(JSON)  # tier codes; None: every tier
     starts_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
@@ -63,6 +63,26 @@ class MallItem(CreatedAt, db.Model):
     @property
     def stock_left(self) -> int:
         return self.stock_total - self.exchanged
+
+
+class MallStockShard(db.Model):
+    """One counter of an item's stock: `exchanged` of its `stock` were exchanged (not cancelled);
+    moved only by services.stock_shards."""
+
+    __tablename__ = "mall_stock_shards"
+    __table_args__ = (
+        # The stock guard of last resort: never more exchanged than there are.
+        CheckConstraint("exchanged >= 0 and exchanged <= stock", name="exchanged_within_stock"),
+    )
+
+    item_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("mall_items.id"), primary_key=True)
+    shard: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    stock: Mapped[int] = mapped_column(Integer)
+    exchanged: Mapped[int] = mapped_column(Integer, default=0)
+
+
+# A flash exchange locks one shard of the item's stock, not the item's row.
+shard_the_stock(MallItem, MallStockShard, "item_id", "exchanged")
 
 
 class MallHolding(db.Model):

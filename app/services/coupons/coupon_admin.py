@@ -4,18 +4,19 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select, text
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app import clock
 from app.errors import AppError
 from app.models import Member, Staff
 from app.models.base import insert_ignore
-from app.models.coupons import STOCK_SHARDS, Coupon, CouponPush, CouponTemplate
+from app.models.coupons import Coupon, CouponPush, CouponTemplate
 from app.services import pagination
 from app.services.coupons import issue_coupon
 from app.services.ledger import points_program
 from app.services.staff import audit
+from app.services.stock_shards import ShardedStock
 
 # What can change after coupons exist: never what a coupon is worth or when it is valid, since
 # coupons already held point at the template.
@@ -90,49 +91,17 @@ def update_template(
     return template
 
 
-# A change of stock locks the template's shards (in shard order, as no claim waits for two) and
-# moves the difference on them in one statement: a raise spread as the stock was, a cut taken
-# from the shards' stock not issued yet, in shard order. A cut below what was issued changes
-# nothing. Claims running meanwhile wait for their shard, then see its new stock.
-_CHANGE_STOCK = text(
-    f"""
-    WITH locked AS MATERIALIZED (
-        SELECT shard, stock, issued FROM coupon_stock_shards WHERE template_id = :tid
-        ORDER BY shard FOR UPDATE
-    ), totals AS MATERIALIZED (
-        SELECT sum(stock) AS stock, sum(issued) AS issued FROM locked
-    ), plan AS (
-        SELECT l.shard, l.stock - l.issued AS free,
-               sum(l.stock - l.issued) OVER (ORDER BY l.shard) - (l.stock - l.issued) AS before,
-               CAST(:total AS integer) - t.stock AS delta
-        FROM locked l, totals t WHERE CAST(:total AS integer) >= t.issued
-    ), moved AS (
-        UPDATE coupon_stock_shards s
-        SET stock = s.stock + CASE
-            WHEN p.delta >= 0 THEN p.delta / {STOCK_SHARDS}
-                + CASE WHEN s.shard < p.delta % {STOCK_SHARDS} THEN 1 ELSE 0 END
-            ELSE -LEAST(p.free, GREATEST(-p.delta - p.before, 0)) END
-        FROM plan p
-        WHERE s.template_id = :tid AND s.shard = p.shard
-        RETURNING s.stock
-    ), template AS (
-        UPDATE coupon_templates SET stock_total = :total
-        WHERE id = :tid AND EXISTS (SELECT FROM plan)
-        RETURNING id
-    )
-    SELECT totals.issued, (SELECT count(*) FROM template) FROM totals
-    """
-)
+_STOCK = ShardedStock("coupon_stock_shards", "template_id", "issued", "coupon_templates")
 
 
 def _change_stock(session: Session, template_id: int, total: int) -> None:
     """Set the template's stock to `total`: 409 coupon.stock_below_issued below what was issued."""
-    issued, changed = session.execute(_CHANGE_STOCK, {"tid": template_id, "total": total}).one()
-    if not changed:
+    issued = _STOCK.change_stock(session, template_id, total)
+    if issued is not None:
         raise AppError(
             "coupon.stock_below_issued",
             message="The stock cannot be lower than the coupons already issued.",
-            details={"issued": int(issued or 0)},
+            details={"issued": issued},
         )
 
 

@@ -3,14 +3,15 @@ goods over against a pickup code; goods not collected yet can be cancelled.
 
 An exchange is one transaction (the caller's, which commits it): the member's lifetime limit (a
 conditional upsert of their holding of the item), the points (through the ledger, ref
-`mall:<exchange id>`), the item's stock (a conditional update), the coupons or the pickup code,
-and the exchange's row commit together or not at all. Each guard is a statement the database
-arbitrates, so concurrent exchanges never oversell, never pass a member's limit and never spend
-points they do not have; a refusal raises and the caller rolls the whole unit back.
+`mall:<exchange id>`), a shard of the item's stock (a conditional update), the coupons or the
+pickup code, and the exchange's row commit together or not at all. Each guard is a statement the
+database arbitrates, so concurrent exchanges never oversell, never pass a member's limit and never
+spend points they do not have; a refusal raises and the caller rolls the whole unit back.
 
 Lock order, the same on every path (no deadlock between them): the member's holding of the item,
-the member's row (the ledger), the coupon template's stock shards, the item's row. A cancel first
-flips its exchange's status, then takes the same locks in the same order.
+the member's row (the ledger), the coupon template's stock shards, the item's stock shards (one,
+or all in shard order: services.stock_shards). A cancel first flips its exchange's status, then
+takes the same locks in the same order. The item's row is never locked by an exchange.
 
 Coupons bought in the mall are final: an exchange of kind `coupon` cannot be cancelled, used or
 not (409 exchange.not_cancellable). An unused one could be redeemed at a till while its cancel
@@ -39,6 +40,7 @@ from app.services.coupons import issue_coupon
 from app.services.identifiers import CROCKFORD
 from app.services.ledger import points_program
 from app.services.staff import audit, require_store
+from app.services.stock_shards import ShardedStock
 
 PICKUP_CODE_LENGTH = 12  # 12 Crockford characters: 60 random bits, hopeless to guess
 MAX_QUANTITY = 100
@@ -176,19 +178,10 @@ _HOLD = text(
     RETURNING count
     """
 )
-# The stock: taken only while there is enough (the hot row of a flash exchange, locked from here
-# to the commit: the last guard of the unit, so it is held for the fewest statements).
-_ITEMS = MallItem.__table__
+# The stock: one shard of it, locked from here to the commit (the last guard of the unit, so it
+# is held for the fewest statements; a flash exchange's takers each lock a shard of their own).
+STOCK = ShardedStock("mall_stock_shards", "item_id", "exchanged", "mall_items")
 _EXCHANGES = MallExchange.__table__
-_TAKE_STOCK = (
-    update(_ITEMS)
-    .where(
-        _ITEMS.c.id == bindparam("item_id"),
-        _ITEMS.c.exchanged + bindparam("quantity") <= _ITEMS.c.stock_total,
-    )
-    .values(exchanged=_ITEMS.c.exchanged + bindparam("quantity"))
-    .returning(_ITEMS.c.exchanged)
-)
 _NEXT_ID = text("SELECT nextval('mall_exchanges_id_seq')")
 
 
@@ -238,7 +231,7 @@ def exchange(
             _issue(session, item, member_id, f"mall:{exchange_id}:{n}", now)
             for n in range(quantity)
         ]
-    if session.execute(_TAKE_STOCK, params).scalar_one_or_none() is None:
+    if not STOCK.take(session, item.id, quantity):
         raise AppError("mall.out_of_stock")
     row = MallExchange(
         id=exchange_id,
@@ -333,9 +326,7 @@ def cancel(session: Session, member_id: int, exchange_id: int, now=None) -> Exch
         ref=f"mall-cancel:{exchange_id}",
         now=now,
     ).balance_after
-    session.execute(
-        update(_ITEMS).where(_ITEMS.c.id == item_id).values(exchanged=_ITEMS.c.exchanged - quantity)
-    )
+    STOCK.give_back(session, item_id, quantity)
     session.flush()
     row = session.get(MallExchange, exchange_id)
     session.refresh(row)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.errors import AppError
@@ -13,7 +13,7 @@ from app.models.coupons import CouponTemplate
 from app.models.mall import MallItem
 from app.services import pagination
 from app.services.ledger import points_program
-from app.services.mall import get_item
+from app.services.mall import STOCK, get_item
 from app.services.staff import audit
 
 # What can change once members have exchanged: never the kind or the coupon template, which
@@ -64,7 +64,7 @@ def _jsonable(values: dict) -> dict:
 def create_item(session: Session, fields: dict, staff: Staff) -> MallItem:
     """A new item on offer (fields validated by the schema; tiers the program's)."""
     _check(session, fields)
-    item = MallItem(**fields, exchanged=0, created_by=staff.id)
+    item = MallItem(**fields, created_by=staff.id)
     session.add(item)
     session.flush()
     audit.record(session, staff, "mall_item.create", "mall_item", item.id, _jsonable(fields))
@@ -79,8 +79,8 @@ def list_items(session: Session, limit: int, cursor) -> pagination.Page:
 
 def update_item(session: Session, item_id: int, changes: dict, staff: Staff) -> MallItem:
     """Change an item's offer (not its kind or template); the stock can be raised, or lowered
-    down to what was exchanged (409 mall.stock_below_exchanged), by one conditional update, so
-    exchanges running meanwhile never end above it."""
+    down to what was exchanged (409 mall.stock_below_exchanged), by one statement over the
+    stock's shards (services.stock_shards), so exchanges running meanwhile never end above it."""
     item = get_item(session, item_id)
     merged = {
         "kind": item.kind,
@@ -91,19 +91,10 @@ def update_item(session: Session, item_id: int, changes: dict, staff: Staff) -> 
     }
     _check(session, merged)
     if "stock_total" in changes:
-        table = MallItem.__table__
-        changed = session.execute(
-            update(table)
-            .where(table.c.id == item_id, table.c.exchanged <= changes["stock_total"])
-            .values(stock_total=changes["stock_total"])
-            .returning(table.c.id)
-        ).scalar_one_or_none()
-        if changed is None:
+        exchanged = STOCK.change_stock(session, item_id, changes["stock_total"])
+        if exchanged is not None:
             session.rollback()
-            raise AppError(
-                "mall.stock_below_exchanged",
-                details={"exchanged": get_item(session, item_id).exchanged},
-            )
+            raise AppError("mall.stock_below_exchanged", details={"exchanged": exchanged})
     for name in MUTABLE:
         if name in changes:
             setattr(item, name, changes[name])
