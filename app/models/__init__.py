@@ -25,6 +25,7 @@ from app.models.segments import (  # noqa: F401
     MemberSegment,
     SegmentChange,
     SegmentModelValue,
+    SegmentReport,
     SegmentState,
 )
 from app.models.staff import AuditEntry, Staff  # noqa: F401

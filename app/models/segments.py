@@ -141,6 +141,21 @@ class SegmentState(db.Model):
     model: Mapped[dict | None] = mapped_column(JSON)
 
 
+class SegmentReport(db.Model):
+    """The segments report as the last refresh computed it, for its default period (the 12
+    months up to the refresh's business day): what `GET /staff/v1/admin/segments` answers
+    without reading every member and purchase (services.segments.report). One row."""
+
+    __tablename__ = "segment_reports"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    period_from: Mapped[date] = mapped_column(Date)
+    period_to: Mapped[date] = mapped_column(Date)
+    computed_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # {"chain": ..., "stores": [...]} as the report has them (JSON-able: no dates inside).
+    figures: Mapped[dict] = mapped_column(JSON)
+
+
 # The triggers that fill segment_changes. The migration that creates them holds the same text.
 PURCHASE_TRIGGERS = (
     """

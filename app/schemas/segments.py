@@ -38,6 +38,10 @@ class SegmentsReportArgsSchema(ma.Schema):
     # `from` is a Python keyword: the field is named period_from and read from ?from=.
     period_from = ma.fields.Date(data_key="from", load_default=None, validate=_REPORT_DAY)
     period_to = ma.fields.Date(data_key="to", load_default=None, validate=_REPORT_DAY)
+    live = ma.fields.Boolean(
+        load_default=False,
+        metadata={"description": "compute the figures now instead of reading the stored ones"},
+    )
 
     @ma.validates_schema
     def ordered(self, data: dict, **_) -> None:
@@ -96,6 +100,17 @@ class SegmentsReportSchema(ma.Schema):
     period = ma.fields.Nested(PeriodSchema, required=True)
     computed_at = ma.fields.AwareDateTime(
         allow_none=True, required=True, metadata={"description": "last segments refresh"}
+    )
+    source = ma.fields.String(
+        required=True,
+        validate=ma.validate.OneOf(("stored", "live")),
+        metadata={
+            "description": "stored: computed by the last refresh for its period (the default "
+            "12 months); live: computed for this request (another period, or live=true)"
+        },
+    )
+    figures_computed_at = ma.fields.AwareDateTime(
+        required=True, metadata={"description": "when these figures were computed"}
     )
     chain = ma.fields.Nested(ChainFiguresSchema, required=True)
     stores = ma.fields.List(ma.fields.Nested(StoreFiguresSchema), required=True)

@@ -24,8 +24,10 @@ class Segments(MethodView):
     @blp.arguments(SegmentsReportArgsSchema, location="query")
     @blp.response(200, SegmentsReportSchema)
     def get(self, args):
-        """Members per lifecycle stage and RFM group (chain and per store) and store figures."""
-        return segments_report.report(db.session, args["period_from"], args["period_to"])
+        """Members per lifecycle stage and RFM group (chain and per store) and store figures: as
+        the last nightly refresh stored them for the 12 months up to its day, or computed now
+        for another period (or with live=true)."""
+        return segments_report.read(db.session, **args)
 
 
 @blp.route("/<string:figure>.csv")
@@ -39,7 +41,7 @@ class SegmentsCsv(MethodView):
         """One figure as CSV (UTF-8 with BOM, so spreadsheets show the Chinese group names)."""
         if figure not in segments_report.CSV_FIGURES:
             raise AppError("not_found", message="No such figure.")
-        data = segments_report.report(db.session, args["period_from"], args["period_to"])
+        data = segments_report.read(db.session, **args)
         header, rows = segments_report.csv_rows(data, figure)
         out = io.StringIO()
         out.write("\ufeff")

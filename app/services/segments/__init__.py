@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 from app import clock
 from app.models.segments import SegmentState
 from app.services import programs
-from app.services.segments import scoring
+from app.services.segments import report, scoring
 from app.services.segments.sql import tune_for_refresh
 from app.services.segments.summaries import update_summaries
 
@@ -138,6 +138,8 @@ def refresh(session: Session, now: datetime, full: bool = False) -> dict:
             writing.join()  # the connection is the thread's until then, even if the fit failed
         lap("write")
         swap_in(session)
+        report.store(session, now)
+        lap("report")
         if model is not None:
             state = session.get(SegmentState, 1)
             state.model = {"r": model.r, "alpha": model.alpha, "a": model.a, "b": model.b}
