@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from app.staff import (
     adjustments,
+    admin_analytics,
     admin_campaigns,
     admin_coupons,
     admin_jobs,
@@ -47,6 +48,7 @@ BLUEPRINTS = [
     admin_mall.blp,
     admin_messaging.blp,
     segments.blp,
+    admin_analytics.blp,
 ]
 
 
