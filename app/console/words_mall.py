@@ -24,6 +24,7 @@ WORDS: dict[str, tuple[str, str]] = {
     "mall.ends_at": ("结束时间（可空）", "Ends (optional)"),
     "mall.window": ("时间", "When"),
     "mall.always": ("不限", "Always"),
+    "mall.image": ("图片", "Image"),
     "mall.image_url": ("图片地址（可空）", "Image URL (optional)"),
     "mall.is_active": ("上架", "On offer"),
     "mall.stop": ("下架", "Stop offering"),
@@ -42,7 +43,7 @@ WORDS: dict[str, tuple[str, str]] = {
         "{per_yuan} points take 1 yuan off, up to {share}% of the order{min}",
     ),
     "till.redeem_min": ("，每次至少 {n} 积分", "; at least {n} points at a time"),
-    "till.no_redeem": ("本店积分暂不能抵现", "The till takes no points"),
+    "till.no_redeem": ("积分暂不能抵现", "The till takes no points"),
     "till.points_to_redeem": ("使用积分", "Points to use"),
     "till.points_preview": ("预览抵扣", "Preview"),
     "till.points_preview_result": (

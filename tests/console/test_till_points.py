@@ -103,7 +103,7 @@ def test_a_till_without_a_redeem_rule_says_so(
     store = make_store()
     sign_in(make_staff("clerk", store=store))
     scan(page, client, member_headers, make_member(store=store))
-    assert page.inner_text("[data-testid=redeem-rule]") == "本店积分暂不能抵现"
+    assert page.inner_text("[data-testid=redeem-rule]") == "积分暂不能抵现"
     assert page.locator("[data-testid=points-to-redeem]").is_hidden()
     page.fill("[data-testid=order-amount]", "20")
     page.click("[data-testid=record-purchase]")
@@ -198,6 +198,7 @@ def test_a_full_refund_shows_the_balance_and_the_coupon_given_back(
     assert balance_of(session, member) == 2000
     assert page.inner_text("[data-testid=balance]").startswith("2000"), "the API's balance"
     assert "优惠券已退回：满100减20" in page.inner_text("[data-testid=refund-result]")
+    assert page.locator("[data-testid=purchase-result]").is_hidden(), "it named the old balance"
     assert page.locator("[data-testid=redeem-result]").is_hidden()
     assert "满100减20" in page.inner_text("[data-testid=coupons]")
     assert page.locator("[data-testid=use-coupon]").count() == 1

@@ -79,7 +79,7 @@ function row(item) {
   return h("tr", { dataset: { itemId: item.id } }, [
     h("td", { "data-label": t("common.name") }, [
       h("strong", {}, item.name), h("div", { class: "hint" }, item.description || ""),
-      item.image_url ? h("div", { class: "hint" }, h("a", { href: item.image_url, rel: "noopener noreferrer", target: "_blank" }, t("mall.image_url"))) : null,
+      item.image_url ? h("div", { class: "hint" }, h("a", { href: item.image_url, rel: "noopener noreferrer", target: "_blank" }, t("mall.image"))) : null,
     ]),
     h("td", { "data-label": t("mall.kind") }, kindText(item)),
     h("td", { "data-label": t("mall.cost_points") }, `${item.cost_points} ${t("common.points")}`),

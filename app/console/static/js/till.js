@@ -128,6 +128,9 @@ function resetMember() {
 function showRefundedMember(done) {
   if (!state.scan || state.scan.member.id !== done.member_id) return;
   showBalance(done.balance);
+  // The sale's own result named the balance before the refund: the refund's result replaces it.
+  $("#purchase-result").hidden = true;
+  $("#points-preview").hidden = true;
   const coupons = state.scan.member.coupons || [];
   for (const coupon of done.coupons || []) {
     const listed = coupons.findIndex((c) => c.id === coupon.id);
@@ -352,6 +355,9 @@ refundForm.addEventListener("submit", (event) => {
 function showRefundedMember(done) {
   if (!state.scan || state.scan.member.id !== done.member_id) return;
   showBalance(done.balance);
+  // The sale's own result named the balance before the refund: the refund's result replaces it.
+  $("#purchase-result").hidden = true;
+  $("#points-preview").hidden = true;
   const coupons = state.scan.member.coupons || [];
   for (const coupon of done.coupons || []) {
     const listed = coupons.findIndex((c) => c.id === coupon.id);
