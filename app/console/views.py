@@ -41,6 +41,7 @@ from app.models.segments import LIFECYCLE_STAGES, RFM_GROUPS
 from app.schemas.checkin import CheckinRulesSchema
 from app.schemas.coupons import CouponTemplateSchema
 from app.schemas.lottery import LotteryAdminSchema, PrizeSchema
+from app.schemas.mall import MallItemSchema
 from app.schemas.messaging import CampaignInSchema
 from app.schemas.points import (
     ExpiryConfigSchema,
@@ -262,6 +263,16 @@ def programs_lotteries():
 @console_page("programs_coupons")
 def programs_coupons():
     return render_page("console/programs_coupons.html", CouponTemplateSchema=CouponTemplateSchema)
+
+
+@bp.route("/programs/mall")
+@console_page("programs_mall")
+def programs_mall():
+    return render_page(
+        "console/programs_mall.html",
+        MallItemSchema=MallItemSchema,
+        tiers=console_choices.tier_choices(db.session),
+    )
 
 
 @bp.route("/programs/referral")

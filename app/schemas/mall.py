@@ -2,15 +2,18 @@ from __future__ import annotations
 
 import marshmallow as ma
 
+from app import clock
 from app.models.mall import EXCHANGE_STATUSES, ITEM_KINDS
 from app.schemas.common import (
     ChangesSchema,
     ModelResultSchema,
     WholeListSchema,
+    computed,
     page_schema,
 )
 from app.schemas.coupons import CouponSchema
 from app.services.mall import MAX_QUANTITY
+from app.services.mall.mall_admin import item_status
 
 POINTS = ma.validate.Range(min=1, max=10**8)
 STOCK = ma.validate.Range(min=0, max=10**9)
@@ -51,6 +54,11 @@ class MallItemSchema(ma.Schema):
     is_active = ma.fields.Boolean(load_default=True)
     exchanged = ma.fields.Integer(dump_only=True)
     stock_left = ma.fields.Integer(dump_only=True)
+    status = computed(
+        ma.fields.String,
+        lambda item: item_status(item, clock.now()),
+        metadata={"description": "now: offered, upcoming, ended, sold_out or stopped"},
+    )
     created_at = ma.fields.AwareDateTime(dump_only=True)
 
     @ma.post_load

@@ -2,7 +2,10 @@ from __future__ import annotations
 
 import marshmallow as ma
 
-from app.schemas.common import page_schema
+from app import clock
+from app.schemas.common import computed, page_schema
+from app.schemas.members import CouponBriefSchema
+from app.services.coupons import coupon_status
 
 REF_TEXT = ma.validate.Length(min=1, max=64)
 
@@ -92,6 +95,14 @@ class RefundSchema(ma.Schema):
     )
 
 
+class OrderCouponSchema(CouponBriefSchema):
+    status = computed(
+        ma.fields.String,
+        lambda coupon: coupon_status(coupon, clock.now()),
+        metadata={"description": "now: unused, used or expired"},
+    )
+
+
 class RefundResultSchema(ma.Schema):
     refund_id = ma.fields.Integer(required=True)
     order_no = ma.fields.String(required=True)
@@ -105,7 +116,16 @@ class RefundResultSchema(ma.Schema):
         },
     )
     refunded_fen = ma.fields.Integer(required=True)
+    member_id = ma.fields.Integer(required=True)
     balance = ma.fields.Integer(required=True)
+    coupons = ma.fields.List(
+        ma.fields.Nested(OrderCouponSchema),
+        required=True,
+        metadata={
+            "description": "the coupons used on the order, as they stand after the refund (a"
+            " full refund gives them back: unused, or expired if past their validity)"
+        },
+    )
 
 
 class AdjustmentSchema(ma.Schema):

@@ -5,6 +5,7 @@ import marshmallow as ma
 from app.models.staff import ROLES
 from app.schemas.common import ChangesSchema, WholeListSchema
 from app.schemas.members import TillMemberSchema
+from app.schemas.points import RedeemRuleSchema
 from app.schemas.segments import MemberSegmentSchema
 
 USERNAME = ma.validate.Regexp(r"^[A-Za-z0-9_.-]{3,64}$", error="3-64 letters, digits, _ . -")
@@ -73,6 +74,11 @@ class ScanResultSchema(ma.Schema):
     scan_id = ma.fields.String(required=True, attribute="scan.id")
     expires_at = ma.fields.AwareDateTime(required=True, attribute="scan.expires_at")
     member = ma.fields.Nested(TillMemberSchema, required=True)
+    redeem = ma.fields.Nested(
+        RedeemRuleSchema,
+        allow_none=True,
+        metadata={"description": "the points program's till rule; null: the till takes no points"},
+    )
 
 
 class MemberLookupArgsSchema(ma.Schema):

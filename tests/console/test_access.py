@@ -75,6 +75,7 @@ def test_each_role_sees_its_menus(client, make_staff):
         "marketer": [
             "programs_lotteries",
             "programs_coupons",
+            "programs_mall",
             "programs_referral",
             "segments",
             "campaigns",

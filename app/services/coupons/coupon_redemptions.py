@@ -195,6 +195,26 @@ def reverse(
     return RedemptionResult(redemption, template, dry_run=False)
 
 
+def coupons_of_order(session: Session, store_id: int, order_no: str) -> list[Coupon]:
+    """The coupons used on an order (same store, same order number), as they stand now: still
+    used, or given back by a reversal or the order's full refund."""
+    return list(
+        session.execute(
+            select(Coupon)
+            .where(
+                Coupon.id.in_(
+                    select(CouponRedemption.coupon_id).where(
+                        CouponRedemption.store_id == store_id,
+                        CouponRedemption.order_no == order_no,
+                    )
+                )
+            )
+            .order_by(Coupon.id)
+            .execution_options(populate_existing=True)
+        ).scalars()
+    )
+
+
 def reverse_for_refunded_order(session: Session, purchase: Purchase, refund: Refund) -> int:
     """A fully refunded order gives back the coupons used on it (same store, same order
     number); a partial refund keeps them used. Runs inside the refund's transaction."""

@@ -61,6 +61,21 @@ def _jsonable(values: dict) -> dict:
     return {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in values.items()}
 
 
+def item_status(item: MallItem, now: datetime) -> str:
+    """What the console calls an item now, as it calls a coupon offer: `stopped` (switched off),
+    `upcoming` (its window has not opened), `ended` (closed), `sold_out` (every unit
+    exchanged), else `offered`."""
+    if not item.is_active:
+        return "stopped"
+    if item.starts_at is not None and now < item.starts_at:
+        return "upcoming"
+    if item.ends_at is not None and now >= item.ends_at:
+        return "ended"
+    if item.stock_left <= 0:
+        return "sold_out"
+    return "offered"
+
+
 def create_item(session: Session, fields: dict, staff: Staff) -> MallItem:
     """A new item on offer (fields validated by the schema; tiers the program's)."""
     _check(session, fields)

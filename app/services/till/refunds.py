@@ -21,6 +21,7 @@ from app.errors import AppError
 from app.models import Purchase, Refund, Staff
 from app.models.points import PointEntry
 from app.services import ledger
+from app.services.coupons import coupon_redemptions
 from app.services.staff import audit, require_store
 from app.services.till import points_at_till, till_hooks
 
@@ -146,5 +147,9 @@ def _refund_answer(session: Session, purchase: Purchase, refund: Refund) -> dict
         "points_reversed": refund.points_reversed,
         "points_returned": refund.points_returned,
         "refunded_fen": purchase.refunded_fen,
+        "member_id": purchase.member_id,
         "balance": ledger.balance_of(session, purchase.member_id),
+        "coupons": coupon_redemptions.coupons_of_order(
+            session, purchase.store_id, purchase.order_no
+        ),
     }

@@ -12,9 +12,11 @@ from sqlalchemy.orm import Session
 from app import clock
 from app.errors import AppError
 from app.models import Member, Scan, Staff
+from app.services.ledger import points_program
 from app.services.mall.pickups import awaiting_pickup
 from app.services.members import member_code, member_summary
 from app.services.staff import require_store
+from app.services.till.points_at_till import rule_of
 
 SCAN_VALID = timedelta(minutes=10)
 
@@ -30,8 +32,12 @@ class TillMember(NamedTuple):
 
 
 class ScannedMember(NamedTuple):
+    """A scan, its member, and the points program's till rule (None: the till takes no
+    points), so the till offers points by the rule in force at the scan."""
+
     scan: Scan
     member: TillMember
+    redeem: dict | None = None
 
 
 def scan_member_code(
@@ -62,7 +68,8 @@ def scan_member_code(
         raise AppError("member_code.used") from exc
     session.commit()
     member_code.code_used(member_id, step)
-    return ScannedMember(scan, till_member(session, member, now))
+    redeem = rule_of(points_program.config(session))
+    return ScannedMember(scan, till_member(session, member, now), redeem)
 
 
 def till_member(session: Session, member: Member, now: datetime) -> TillMember:

@@ -1,9 +1,11 @@
-// The till: scan or type the member code, then record the sale, redeem a coupon, or refund.
+// The till: scan or type the member code, then hand over pickups, record the sale (with points
+// and a coupon off), or refund. After every answer the page shows what the API answered.
 import {
-  api, busy, clearErrors, fenToYuan, flash, formatDate, formatInstant, h,
+  api, busy, clearErrors, fenToYuan, flash, formatInstant, h,
   isMissingEndpoint, newKey, showError, t, validate, yuanToFen,
 } from "./console.js";
 import { startScanner } from "./scanner.js";
+import { renderPickups } from "./till_pickups.js";
 
 const $ = (sel) => document.querySelector(sel);
 const scanForm = $("#scan-form");
@@ -11,6 +13,7 @@ const orderForm = $("#order-form");
 const purchaseForm = $("#purchase-form");
 const redeemForm = $("#redeem-form");
 const refundForm = $("#refund-form");
+const pointsForm = $("#points-form");
 
 // What the till knows about the customer in front of it.
 const state = { scan: null, coupon: null, redemption: null, preview: null, keys: {} };
@@ -44,15 +47,71 @@ function showMember(scan) {
   $("#m-member-no").textContent = m.member_no;
   $("#m-phone").textContent = m.phone_masked || "—";
   $("#m-tier").textContent = m.tier ? m.tier.name : "—";
-  $("#m-balance").textContent = `${m.points_balance} ${t("common.points")}`;
+  showBalance(m.points_balance);
   $("#m-scan-valid").textContent = t("till.scan_valid_until", { time: formatInstant(scan.expires_at) });
   renderCoupons(m.coupons || []);
+  renderPickups($("#pickups"), m.pickups || [], scan);
+  showRedeemRule(scan.redeem);
   scanForm.hidden = true;
   $("#member").hidden = false;
   $("#sale-card").hidden = false;
   orderForm.order_no.value = defaultOrderNo();
   orderForm.order_amount.focus();
 }
+
+function showBalance(balance) {
+  $("#m-balance").textContent = `${balance} ${t("common.points")}`;
+}
+
+// ---- points at the till --------------------------------------------------------------------
+
+function showRedeemRule(rule) {
+  pointsForm.reset();
+  clearErrors(pointsForm);
+  $("#points-preview").hidden = true;
+  $("#points-fields").hidden = !rule;
+  $("#redeem-rule").textContent = rule
+    ? t("till.redeem_rule", {
+      per_yuan: rule.points_per_yuan_off,
+      share: rule.max_share_percent,
+      min: rule.min_points ? t("till.redeem_min", { n: rule.min_points }) : "",
+    })
+    : t("till.no_redeem");
+}
+
+function pointsToRedeem() {
+  const value = pointsForm.points.value.trim();
+  return value === "" || !state.scan.redeem ? 0 : Number(value);
+}
+
+// The error box of the points form, with the most points this order takes when the API says.
+function showPointsError(error) {
+  showError(pointsForm, error);
+  const most = error.details && error.details.max_points;
+  if (most !== undefined) {
+    const box = pointsForm.querySelector(".form-error");
+    box.textContent += `\n${t("till.max_points", { n: most })}`;
+  }
+}
+
+pointsForm.addEventListener("submit", (event) => {
+  event.preventDefault();
+  busy(pointsForm.querySelector("[type=submit]"), async () => {
+    const orderOk = validate(orderForm);
+    if (!validate(pointsForm) || !validate(purchaseForm) || !orderOk) return;
+    const body = { ...purchaseBody(), dry_run: true };
+    const result = await api("POST", "/purchases", { body });
+    if (!result.ok) { $("#points-preview").hidden = true; showPointsError(result.error); return; }
+    clearErrors(pointsForm);
+    const p = result.data;
+    $("#points-preview").textContent = t("till.points_preview_result", {
+      points: p.points_redeemed, discount: fenToYuan(p.discount_fen), payable: fenToYuan(p.payable_fen),
+      max: p.max_points_to_redeem ?? 0,
+    });
+    $("#points-preview").hidden = false;
+  });
+});
+pointsForm.points.addEventListener("input", () => { $("#points-preview").hidden = true; });
 
 function resetMember() {
   state.scan = null; state.coupon = null; state.redemption = null; state.preview = null; state.keys = {};
@@ -61,9 +120,33 @@ function resetMember() {
   scanForm.hidden = false;
   $("#member").hidden = true;
   $("#sale-card").hidden = true;
-  orderForm.reset(); purchaseForm.reset(); redeemForm.hidden = true;
+  orderForm.reset(); purchaseForm.reset(); pointsForm.reset(); redeemForm.hidden = true;
   $("#purchase-result").hidden = true;
-  scanForm.member_code.focus();
+  $("#points-preview").hidden = true;
+  // A refund of the scanned member's order: their balance and coupons as the refund answered
+// (a full refund gives the coupons used on the order back).
+function showRefundedMember(done) {
+  if (!state.scan || state.scan.member.id !== done.member_id) return;
+  showBalance(done.balance);
+  // The sale's own result named the balance before the refund: the refund's result replaces it.
+  $("#purchase-result").hidden = true;
+  $("#points-preview").hidden = true;
+  const coupons = state.scan.member.coupons || [];
+  for (const coupon of done.coupons || []) {
+    const listed = coupons.findIndex((c) => c.id === coupon.id);
+    if (coupon.status === "unused" && listed < 0) coupons.push(coupon);
+    if (coupon.status !== "unused" && listed >= 0) coupons.splice(listed, 1);
+    if (coupon.status !== "used" && state.redemption && state.coupon && state.coupon.id === coupon.id) {
+      // The redemption on screen was reversed by the refund: it no longer reads as redeemed.
+      state.redemption = null; state.coupon = null;
+      redeemForm.hidden = true;
+    }
+  }
+  state.scan.member.coupons = coupons;
+  renderCoupons(coupons);
+}
+
+scanForm.member_code.focus();
 }
 
 async function lookUp(code) {
@@ -173,7 +256,8 @@ redeemForm.addEventListener("submit", (event) => {
     $("#preview-button").disabled = true;
     // The coupon is spent: take it off the list. The purchase is recorded at the order's amount:
     // the service takes the coupons redeemed on the same order number off (issue 16).
-    document.querySelector(`#coupons [data-coupon-id="${state.coupon.id}"]`)?.remove();
+    state.scan.member.coupons = (state.scan.member.coupons || []).filter((c) => c.id !== state.coupon.id);
+    renderCoupons(state.scan.member.coupons);
     purchaseForm.amount.value = fenToYuan(body.order_amount_fen);
   }).then(() => { if (state.redemption) $("#redeem-button").disabled = true; });
 });
@@ -188,10 +272,24 @@ $("#undo-button").addEventListener("click", (event) => busy(event.currentTarget,
   flash(t("till.undo_done"));
   state.redemption = null;
   redeemForm.hidden = true;
-  renderCoupons(result.data?.member?.coupons || [state.coupon]);
+  const coupons = state.scan.member.coupons || [];
+  if (!coupons.some((c) => c.id === state.coupon.id)) coupons.push(state.coupon);
+  state.scan.member.coupons = coupons;
+  renderCoupons(coupons);
 }));
 
 // ---- the purchase --------------------------------------------------------------------------
+
+function purchaseBody() {
+  const body = {
+    scan_id: state.scan.scan_id,
+    order_no: orderForm.order_no.value.trim(),
+    amount_fen: yuanToFen(purchaseForm.amount.value),
+  };
+  const points = pointsToRedeem();
+  if (points > 0) body.points_to_redeem = points;
+  return body;
+}
 
 orderForm.order_amount.addEventListener("input", () => {
   if (!state.redemption) purchaseForm.amount.value = orderForm.order_amount.value;
@@ -201,21 +299,28 @@ purchaseForm.addEventListener("submit", (event) => {
   event.preventDefault();
   busy(purchaseForm.querySelector("[type=submit]"), async () => {
     const orderOk = validate(orderForm);
-    if (!validate(purchaseForm) || !orderOk) return;
-    const body = {
-      scan_id: state.scan.scan_id,
-      order_no: orderForm.order_no.value.trim(),
-      amount_fen: yuanToFen(purchaseForm.amount.value),
-    };
+    const pointsOk = validate(pointsForm);
+    if (!validate(purchaseForm) || !orderOk || !pointsOk) return;
+    const body = purchaseBody();
     const result = await api("POST", "/purchases", { body, idempotencyKey: keyFor("purchase", JSON.stringify(body)) });
     settle("purchase", result);
-    if (!result.ok) { showError(purchaseForm, result.error); return; }
+    if (!result.ok) {
+      if (result.error.code.startsWith("points.")) showPointsError(result.error);
+      else showError(purchaseForm, result.error);
+      return;
+    }
     const done = result.data;
-    const text = t("till.purchase_done", { order: done.order_no, points: done.points_awarded, balance: done.balance });
+    const text = done.points_redeemed
+      ? t("till.purchase_done_points", {
+        order: done.order_no, redeemed: done.points_redeemed, discount: fenToYuan(done.discount_fen),
+        payable: fenToYuan(done.payable_fen), points: done.points_awarded, balance: done.balance,
+      })
+      : t("till.purchase_done", { order: done.order_no, points: done.points_awarded, balance: done.balance });
+    // Shown beside the button, not as a toast over the form.
     $("#purchase-result").textContent = text;
     $("#purchase-result").hidden = false;
-    $("#m-balance").textContent = `${done.balance} ${t("common.points")}`;
-    flash(text);
+    $("#points-preview").hidden = true;
+    showBalance(done.balance);
   });
 });
 
@@ -233,12 +338,39 @@ refundForm.addEventListener("submit", (event) => {
     settle("refund", result);
     if (!result.ok) { showError(refundForm, result.error); return; }
     const done = result.data;
-    const text = t("till.refund_done", { amount: fenToYuan(done.amount_fen), points: done.points_reversed, balance: done.balance });
-    $("#refund-result").textContent = text;
+    const returned = (done.coupons || []).filter((coupon) => coupon.status !== "used");
+    const lines = [done.points_returned
+      ? t("till.refund_done_returned", { amount: fenToYuan(done.amount_fen), points: done.points_reversed, returned: done.points_returned, balance: done.balance })
+      : t("till.refund_done", { amount: fenToYuan(done.amount_fen), points: done.points_reversed, balance: done.balance })];
+    if (returned.length) lines.push(t("till.coupon_returned", { names: returned.map((c) => c.name || c.code).join("、") }));
+    $("#refund-result").textContent = lines.join("\n");
     $("#refund-result").hidden = false;
-    flash(text);
+    showRefundedMember(done);
     refundForm.refund_no.value = `R${defaultOrderNo().slice(1)}`;
   });
 });
+
+// A refund of the scanned member's order: their balance and coupons as the refund answered
+// (a full refund gives the coupons used on the order back).
+function showRefundedMember(done) {
+  if (!state.scan || state.scan.member.id !== done.member_id) return;
+  showBalance(done.balance);
+  // The sale's own result named the balance before the refund: the refund's result replaces it.
+  $("#purchase-result").hidden = true;
+  $("#points-preview").hidden = true;
+  const coupons = state.scan.member.coupons || [];
+  for (const coupon of done.coupons || []) {
+    const listed = coupons.findIndex((c) => c.id === coupon.id);
+    if (coupon.status === "unused" && listed < 0) coupons.push(coupon);
+    if (coupon.status !== "unused" && listed >= 0) coupons.splice(listed, 1);
+    if (coupon.status !== "used" && state.redemption && state.coupon && state.coupon.id === coupon.id) {
+      // The redemption on screen was reversed by the refund: it no longer reads as redeemed.
+      state.redemption = null; state.coupon = null;
+      redeemForm.hidden = true;
+    }
+  }
+  state.scan.member.coupons = coupons;
+  renderCoupons(coupons);
+}
 
 scanForm.member_code.focus();
