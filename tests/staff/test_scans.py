@@ -52,7 +52,9 @@ def test_scan_accepts_a_code_once(client, login, make_staff, staff_headers):
     assert result["member"]["id"] == body["member"]["id"]
     assert result["member"]["coupons"] == []
     assert datetime.fromisoformat(result["expires_at"]) == T0 + timedelta(minutes=10)
-    assert set(result) == {"scan_id", "expires_at", "member"} and len(result["scan_id"]) == 32
+    assert set(result) == {"scan_id", "expires_at", "member", "redeem"}
+    assert len(result["scan_id"]) == 32
+    assert result["redeem"] is None  # the points program takes no points at the till by default
     assert result["member"] == {
         "id": body["member"]["id"],
         "member_no": body["member"]["member_no"],

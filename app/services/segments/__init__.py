@@ -138,8 +138,6 @@ def refresh(session: Session, now: datetime, full: bool = False) -> dict:
             writing.join()  # the connection is the thread's until then, even if the fit failed
         lap("write")
         swap_in(session)
-        report.store(session, now)
-        lap("report")
         if model is not None:
             state = session.get(SegmentState, 1)
             state.model = {"r": model.r, "alpha": model.alpha, "a": model.a, "b": model.b}
@@ -152,6 +150,12 @@ def refresh(session: Session, now: datetime, full: bool = False) -> dict:
         )
         session.commit()
         lap("swap")
+        # The report's figures for the default period, on tonight's segments (still under the
+        # lock: no other refresh swaps in between), in a transaction of their own.
+        tune_for_refresh(session.connection())
+        report.store(session, now)
+        session.commit()
+        lap("report")
     return {
         "buyers": buyers,
         "summaries_recomputed": "all" if summary["full"] else summary["recomputed"],

@@ -69,8 +69,9 @@ def read(
 
 
 def store(session: Session, now: datetime) -> None:
-    """Compute the report for the default period as of `now` and keep it (the refresh does, in
-    the transaction that swaps in tonight's segments: the stored figures and the stages agree)."""
+    """Compute the report for the default period as of `now` and keep it (the refresh does,
+    right after it swaps in tonight's segments, under its lock: the stored figures and the
+    stages agree)."""
     figures = report(session, now=now)
     row = session.get(SegmentReport, STORED_ID) or SegmentReport(id=STORED_ID)
     row.period_from, row.period_to = figures["period"]["from"], figures["period"]["to"]
