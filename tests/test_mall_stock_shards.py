@@ -57,12 +57,12 @@ def test_an_exchange_holds_one_shard_and_never_the_items_row(app, session, make_
         mall.exchange(db.session, member.id, item.id)  # open: not committed
         with probe.begin():
             probe.execute(
-                text("SELECT id FROM mall_items WHERE id = :i FOR NO KEY UPDATE NOWAIT"), {"i": item.id}
+                text("SELECT id FROM mall_items WHERE id = :i FOR NO KEY UPDATE NOWAIT"),
+                {"i": item.id},
             )
             free = probe.execute(
                 text(
-                    "SELECT shard FROM mall_stock_shards WHERE item_id = :i "
-                    "FOR UPDATE SKIP LOCKED"
+                    "SELECT shard FROM mall_stock_shards WHERE item_id = :i FOR UPDATE SKIP LOCKED"
                 ),
                 {"i": item.id},
             ).all()
