@@ -116,6 +116,14 @@ class EffectSchema(ma.Schema):
     purchase_share_difference_ci95 = ma.fields.List(ma.fields.Float(), allow_none=True)
     spend_per_member_difference_fen = ma.fields.Float()
     spend_per_member_difference_ci95 = ma.fields.List(ma.fields.Float(), allow_none=True)
+    intervals = ma.fields.Dict(
+        keys=ma.fields.String(),
+        values=ma.fields.String(),
+        metadata={
+            "description": "how each interval is made: purchase_share newcombe_hybrid_score "
+            "(Wilson score intervals combined), spend_per_member welch_t"
+        },
+    )
 
 
 class CampaignReportSchema(ma.Schema):

@@ -5,8 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy import update
 
 from app import clock
+from app.models.messaging import OutboxMessage
 
 pytestmark = pytest.mark.browser
 
@@ -77,6 +79,13 @@ def test_marketer_schedules_a_campaign_and_reads_its_report(
     from app.services.messaging import campaigns
 
     campaigns.enqueue_due(session, T0 + timedelta(hours=1, minutes=5))
+    # ... and its messages go out (the effect is measured from the first one sent).
+    session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.campaign_id == campaign["id"])
+        .values(state="sent", sent_at=T0 + timedelta(hours=1, minutes=6))
+    )
+    session.commit()
     clock.freeze(T0 + timedelta(hours=3))
     clerk = make_staff("clerk", store=store)
     for n, member in enumerate(members[:6]):

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import requests
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from app import clock
 from app.models import Member, Purchase
@@ -44,6 +44,7 @@ def _body(**extra) -> dict:
 def test_campaign_crud_schedule_send_and_cancel(
     app, client, session, make_staff, staff_headers, make_member, live_server
 ):
+    clock.freeze(SEND_AT - timedelta(hours=2))  # scheduled before its send time
     marketer = staff_headers(make_staff("marketer"))
     assert (
         client.post(
@@ -109,6 +110,7 @@ def test_cancel_drops_unsent_messages(app, client, session, make_staff, staff_he
         json=_body(send_at=evening.isoformat(), holdout_share=0),
         headers=marketer,
     ).get_json()["id"]
+    clock.freeze(evening - timedelta(hours=1))
     client.post(f"/staff/v1/admin/campaigns/{cid}/schedule", headers=marketer)
     clock.freeze(evening)
     run_job("messages_dispatch", evening)
@@ -224,6 +226,12 @@ def _plant(session, make_store, staff, n: int, treated_rate: float, holdout_rate
     # true zero one time in twenty, and a test must not fail at random.
     campaign.holdout_salt = seed
     campaigns.enqueue(session, campaign, SEND_AT)
+    # Every message went out at the send time (the window starts at the first one sent).
+    session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.campaign_id == campaign.id)
+        .values(state="sent", sent_at=SEND_AT)
+    )
     session.commit()
     purchases = []
     for member_id, holdout in session.execute(

@@ -2,7 +2,14 @@
 
 The effect compares everyone targeted and not held out (whether or not a message reached them:
 "intent to treat", so a channel that fails for some kinds of member cannot bias it) with the
-held-out members: the share who bought within N days of the send time, and spend per member.
+held-out members: the share who bought within N days of the first message sent, and spend per
+member. The window starts at the first send, never before (a campaign sent late is not credited
+with what was bought before anyone heard from it); until a message is sent there is no effect.
+
+Intervals (95 %): the difference of the purchase shares by Newcombe's hybrid score method (its
+Wilson intervals behave near 0 % and 100 % and for small groups, where the normal approximation
+gives intervals outside [-1, 1]); the difference of spend per member by Welch's t (unequal
+variances, Welch-Satterthwaite degrees of freedom).
 """
 
 from __future__ import annotations
@@ -17,13 +24,36 @@ from app.models.messaging import CampaignMember, OutboxMessage
 from app.models.till import Purchase
 from app.services.messaging.campaigns import get
 
-Z95 = 1.959963984540054
+INTERVALS = {"purchase_share": "newcombe_hybrid_score", "spend_per_member": "welch_t"}
 
 
-def _interval(diff: float, se: float) -> list[float] | None:
-    if math.isnan(se):
+def share_interval(bought1: int, n1: int, bought0: int, n0: int) -> list[float] | None:
+    """95 % interval of bought1/n1 - bought0/n0 (Newcombe's hybrid score, statsmodels)."""
+    if not n1 or not n0:
         return None
-    return [diff - Z95 * se, diff + Z95 * se]
+    # Imported here: statsmodels (with pandas) adds a second to a process's start, and only
+    # the campaign report needs it.
+    from statsmodels.stats.proportion import confint_proportions_2indep
+
+    low, high = confint_proportions_2indep(
+        bought1, n1, bought0, n0, method="newcomb", compare="diff", alpha=0.05
+    )
+    return [float(low), float(high)]
+
+
+def welch_interval(diff: float, var1: float, n1: int, var0: float, n0: int) -> list[float] | None:
+    """95 % interval of a difference of means with unequal variances (Welch's t)."""
+    if n1 < 2 or n0 < 2 or math.isnan(var1) or math.isnan(var0):
+        return None
+    from scipy.stats import t
+
+    a, b = var1 / n1, var0 / n0
+    se = math.sqrt(a + b)
+    if se == 0:
+        return [diff, diff]
+    dof = (a + b) ** 2 / (a * a / (n1 - 1) + b * b / (n0 - 1))
+    half = float(t.ppf(0.975, dof)) * se
+    return [diff - half, diff + half]
 
 
 def _groups(session: Session, campaign_id: int, start, end) -> dict[bool, dict]:
@@ -32,7 +62,12 @@ def _groups(session: Session, campaign_id: int, start, end) -> dict[bool, dict]:
             Purchase.member_id.label("member_id"),
             cast(func.sum(Purchase.amount_fen - Purchase.refunded_fen), BigInteger).label("spend"),
         )
-        .where(Purchase.paid_at >= start, Purchase.paid_at < end, Purchase.amount_fen > 0)
+        .where(
+            Purchase.paid_at >= start,
+            Purchase.paid_at < end,
+            Purchase.amount_fen > 0,
+            Purchase.refunded_fen < Purchase.amount_fen,  # refunded in full: not bought
+        )
         .group_by(Purchase.member_id)
         .subquery()
     )
@@ -107,28 +142,29 @@ def report(session: Session, campaign_id: int, days: int | None = None) -> dict:
     }
     if campaign.send_at is None or campaign.enqueued_at is None:
         return answer
-    start = campaign.send_at
+    first_sent = session.scalar(
+        select(func.min(OutboxMessage.sent_at)).where(OutboxMessage.campaign_id == campaign_id)
+    )
+    if first_sent is None:
+        return answer
+    start = max(campaign.send_at, first_sent)
     groups = _groups(session, campaign.id, start, start + timedelta(days=days))
     treated, holdout = groups[False], groups[True]
-    p1, n1 = treated["purchase_share"], treated["members"]
-    p0, n0 = holdout["purchase_share"], holdout["members"]
-    if n1 and n0:
-        share_se = math.sqrt(p1 * (1 - p1) / n1 + p0 * (1 - p0) / n0)
-        spend_se = math.sqrt(treated["_var"] / n1 + holdout["_var"] / n0)
-    else:
-        share_se = spend_se = float("nan")
-    share_diff = p1 - p0
+    n1, n0 = treated["members"], holdout["members"]
+    share_diff = treated["purchase_share"] - holdout["purchase_share"]
     spend_diff = treated["spend_per_member_fen"] - holdout["spend_per_member_fen"]
-    for group in (treated, holdout):
-        group.pop("_var")
+    spend_ci = welch_interval(spend_diff, treated.pop("_var"), n1, holdout.pop("_var"), n0)
     answer["effect"] = {
         "window_start": start,
         "window_end": start + timedelta(days=days),
         "treated": treated,
         "holdout": holdout,
         "purchase_share_difference": share_diff,
-        "purchase_share_difference_ci95": _interval(share_diff, share_se),
+        "purchase_share_difference_ci95": share_interval(
+            treated["purchasers"], n1, holdout["purchasers"], n0
+        ),
         "spend_per_member_difference_fen": spend_diff,
-        "spend_per_member_difference_ci95": _interval(spend_diff, spend_se),
+        "spend_per_member_difference_ci95": spend_ci,
+        "intervals": INTERVALS,
     }
     return answer

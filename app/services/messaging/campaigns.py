@@ -126,6 +126,13 @@ def _check_sendable(campaign: Campaign) -> None:
         raise AppError(
             "request.invalid", message="Set send_at first.", details={"send_at": ["Required."]}
         )
+    if campaign.send_at < clock.now():
+        # Sent at once, its report would measure a window that began before the first message.
+        raise AppError(
+            "request.invalid",
+            message="send_at is in the past.",
+            details={"send_at": ["Must not be in the past."]},
+        )
 
 
 def schedule(session: Session, campaign_id: int, staff: Staff) -> Campaign:

@@ -297,7 +297,7 @@ async function showReport(id) {
   const effect = r.effect;
   $("#effect-empty").hidden = Boolean(effect);
   $("#effect-charts").hidden = !effect;
-  if (!effect) return;
+  if (!effect) { report.dataset.loaded = "yes"; return; }
   $("#effect-window").textContent = `${formatInstant(effect.window_start)} – ${formatInstant(effect.window_end)}`;
   const labels = [
     t("campaign.treated_n", { n: effect.treated.members }),
