@@ -140,15 +140,18 @@ def _app_env(db_url: str, prefix: str, **extra: str) -> dict:
     return env
 
 
-def app_for(db_url: str, prefix: str):
-    """An in-process app on the bench database (for seeding and checks), same secret and prefix."""
+def app_for(db_url: str, prefix: str, job_process: bool = True):
+    """An in-process app on the bench database (for seeding and checks), same secret and prefix.
+    With job_process, its connections have the job timeouts for the bench's whole life; without,
+    the caller wraps what it runs in `app.db_timeouts.job_timeouts(app)` (inside an app context)."""
     os.environ.update(_app_env(db_url, prefix))
     from app import create_app
     from app.db_timeouts import job_timeouts
 
     app = create_app({"SQLALCHEMY_ENGINE_OPTIONS": {"pool_size": 5}})
-    # Seeding millions of rows and the nightly refresh are jobs, for the bench's whole life.
-    _JOB_PROCESS.enter_context(job_timeouts(app))
+    if job_process:
+        # Seeding millions of rows and the nightly refresh are jobs, for the bench's whole life.
+        _JOB_PROCESS.enter_context(job_timeouts(app))
     return app
 
 

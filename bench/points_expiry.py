@@ -3,7 +3,7 @@ one rules.EXPIRE_RANGE statement and one commit per range of member ids) beside 
 statements on identical copies of the same database, in the same command.
 
     .venv/bin/python bench/points_expiry.py [--members 100000] [--lots 4] [--due-lots 2]
-                                            [--due-percent 30] [--width 5000]
+                                            [--due-percent 30] [--width 5000] [--rounds 2]
 
 Seeded set-based in SQL: `--members` members with `--lots` lots each (one per expiry date, as
 the ledger keeps them) and the entries behind them (an earning per lot, a spend taken from the
@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import secrets
+import statistics
 import time
 from datetime import datetime
 
@@ -217,7 +218,9 @@ def prepare(url: str) -> None:
 
 
 def timed_statement(url: str, statement: str, params: dict) -> tuple[float, int]:
-    """One statement in one transaction, committed; seconds and rows."""
+    """One statement in one transaction, committed; seconds and rows (the parameters it does
+    not name are left out)."""
+    params = {k: v for k, v in params.items() if f":{k}" in statement}
     prepare(url)
     engine = engine_for(url)
     with engine.connect() as conn:
@@ -232,13 +235,14 @@ def timed_statement(url: str, statement: str, params: dict) -> tuple[float, int]
 def timed_job(url: str, now: datetime, day, width: int) -> tuple[float, dict, float, dict]:
     """The nightly job on its copy, as the scheduler calls it, then once more (nothing due)."""
     from app import clock
+    from app.db_timeouts import job_timeouts
     from app.extensions import db
     from app.services.ledger import points_expiry
     from jobs.points import points_expiry_job
 
-    app = app_for(url, f"hyb-{secrets.token_hex(3)}:")
+    app = app_for(url, f"hyb-{secrets.token_hex(3)}:", job_process=False)
     prepare(url)
-    with app.app_context():
+    with app.app_context(), job_timeouts(app):  # as the scheduler runs a job
         assert clock.business_date(now) == day, (now, day)
         started = time.perf_counter()
         if width == points_expiry.RANGE:
@@ -250,6 +254,7 @@ def timed_job(url: str, now: datetime, day, width: int) -> tuple[float, dict, fl
         again = points_expiry_job(now)
         second = time.perf_counter() - started
         db.session.remove()
+    with app.app_context():
         db.engine.dispose()
     return first, result, second, again
 
@@ -279,6 +284,33 @@ def check(url: str, day, expected: tuple[int, int, int]) -> str:
     )
 
 
+def one_round(source: str, order: list[str], now: datetime, day, width: int, due) -> dict:
+    """Three fresh copies of `source`, each timed with one way, in `order`; then checked."""
+    names = [new_database_name() for _ in order]
+    try:
+        urls = {
+            label: create_database(name, template=source)
+            for label, name in zip(order, names, strict=True)
+        }
+        params = {"day": day, "now": now, "stamp": day.isoformat()}
+        found: dict = {}
+        for label in order:
+            if label == "job":
+                found["job"], found["result"], found["again"], again = timed_job(
+                    urls["job"], now, day, width
+                )
+                assert again["members"] == 0, again
+            elif label == "plain":
+                found["plain"], found["plain_rows"] = timed_statement(urls["plain"], PLAIN, params)
+            else:
+                found["floor"], found["floor_rows"] = timed_statement(urls["floor"], FLOOR, params)
+        found["checks"] = [check(urls["job"], day, due), check(urls["floor"], day, due)]
+        return found
+    finally:
+        for name in names:
+            drop_database(name)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--members", type=int, default=100_000)
@@ -286,6 +318,7 @@ def main() -> None:
     parser.add_argument("--due-lots", type=int, default=2, help="past lots per member")
     parser.add_argument("--due-percent", type=int, default=30, help="members with lots due")
     parser.add_argument("--width", type=int, default=None, help="member ids per range")
+    parser.add_argument("--rounds", type=int, default=2, help="fresh copies timed, order rotated")
     args = parser.parse_args()
     assert 0 <= args.due_lots < args.lots
     from app import clock
@@ -294,45 +327,47 @@ def main() -> None:
     width = args.width or points_expiry.RANGE
     now = clock.now()
     day = clock.business_date(now)
-    names: list[str] = []
+    rounds = []
     with fresh_database() as source_url:
         due = seed(source_url, args, day, now)
         source = sa.engine.make_url(source_url).database
-        try:
-            urls = {}
-            for label in ("job", "plain", "floor"):
-                names.append(new_database_name())
-                urls[label] = create_database(names[-1], template=source)
-            job_s, result, again_s, again = timed_job(urls["job"], now, day, width)
-            params = {"day": day, "now": now, "stamp": day.isoformat()}
-            plain_s, plain_rows = timed_statement(urls["plain"], PLAIN, {"day": day})
-            floor_s, floor_rows = timed_statement(urls["floor"], FLOOR, params)
-            job_check = check(urls["job"], day, due)
-            floor_check = check(urls["floor"], day, due)
-        finally:
-            for name in names:
-                drop_database(name)
+        order = ["job", "plain", "floor"]
+        for _ in range(args.rounds):
+            rounds.append(one_round(source, order, now, day, width, due))
+            order = order[1:] + order[:1]  # the next round starts with another
     ranges = -(-args.members // width)
     print(
         f"points expiry, {args.members:,} members x {args.lots} lots, {args.due_percent}% with "
-        f"{args.due_lots} lots due ({due[1]:,} lots, {due[2]:,} points), one copy of the "
-        f"database each, prewarmed and checkpointed"
+        f"{args.due_lots} lots due ({due[1]:,} lots, {due[2]:,} points); each way on a fresh copy "
+        f"of the database, prewarmed and checkpointed; {args.rounds} rounds, order rotated"
     )
-    for label, seconds, what in (
-        (f"job (points_expiry_job, {ranges} ranges of {width:,})", job_s,
-         f"{result['members']:,} members, {result['points']:,} points"),
-        ("job again (nothing due)", again_s, f"{again['members']} members"),
-        ("(a) plain UPDATE of the lots", plain_s, f"{plain_rows:,} lots"),
-        ("(b) floor: lots, entries, balances", floor_s, f"{floor_rows:,} entries"),
-    ):  # fmt: skip
-        print(f"  {label:<46} {seconds:7.2f} s   {what}")
+    failed = False
+    for n, r in enumerate(rounds, 1):
+        print(f"round {n}:")
+        for label, seconds, what in (
+            (f"job (points_expiry_job, {ranges} ranges of {width:,})", r["job"],
+             f"{r['result']['members']:,} members, {r['result']['points']:,} points"),
+            ("job again (nothing due)", r["again"], "0 members"),
+            ("(a) plain UPDATE of the lots", r["plain"], f"{r['plain_rows']:,} lots"),
+            ("(b) floor: lots, entries, balances", r["floor"], f"{r['floor_rows']:,} entries"),
+        ):  # fmt: skip
+            print(f"  {label:<46} {seconds:7.2f} s   {what}")
+        print(
+            f"  job / plain UPDATE {r['job'] / r['plain']:.2f}; job / floor "
+            f"{r['job'] / r['floor']:.2f}; floor / plain UPDATE {r['floor'] / r['plain']:.2f}"
+        )
+        print(f"  job's copy: {r['checks'][0]}")
+        print(f"  floor's copy: {r['checks'][1]}")
+        failed |= "FAILED" in "".join(r["checks"]) or r["result"]["members"] != due[0]
+    med = statistics.median
     print(
-        f"  job / plain UPDATE {job_s / plain_s:.2f}; job / floor {job_s / floor_s:.2f}; "
-        f"floor / plain UPDATE {floor_s / plain_s:.2f}"
+        f"median of {len(rounds)} rounds: job {med(r['job'] for r in rounds):.2f} s, plain "
+        f"UPDATE {med(r['plain'] for r in rounds):.2f} s, floor "
+        f"{med(r['floor'] for r in rounds):.2f} s; job / plain UPDATE "
+        f"{med(r['job'] / r['plain'] for r in rounds):.2f}, job / floor "
+        f"{med(r['job'] / r['floor'] for r in rounds):.2f}"
     )
-    print(f"  job's copy: {job_check}")
-    print(f"  floor's copy: {floor_check}")
-    if "FAILED" in job_check + floor_check or result["members"] != due[0]:
+    if failed:
         raise SystemExit(1)
 
 
