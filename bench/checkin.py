@@ -23,14 +23,15 @@ import argparse
 import secrets
 import statistics
 
-from harness import app_for, fresh_database, gunicorn_server, insert_members, print_table, wrk
-
-# What a production server has that the sandbox does not need (load_settings refuses without).
-PRODUCTION_ENV = {
-    "SANDBOX": "0",
-    "WECHAT_MINIAPP_APPID": "wx_bench_miniapp",
-    "WECHAT_MINIAPP_SECRET": "bench-miniapp-secret",
-}
+from harness import (
+    PRODUCTION_ENV,
+    app_for,
+    fresh_database,
+    gunicorn_server,
+    insert_members,
+    print_table,
+    wrk,
+)
 
 
 def seed_members(app, count: int) -> list[str]:

@@ -30,21 +30,83 @@ import sqlalchemy as sa
 ROOT = Path(__file__).resolve().parent.parent
 _JOB_PROCESS = contextlib.ExitStack()
 VENV_BIN = ROOT / ".venv" / "bin"
-PG_ADMIN_URL = os.environ.get("BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+# The server to make bench databases on, through its maintenance database `postgres` (never the
+# `test` database): a URL, a socket URL as the embedded server's (`...@/postgres?host=/dir&port=N`),
+# or `embedded` for an embedded PostgreSQL of the bench's own in a temporary directory.
+PG_ADMIN_URL = os.environ.get(
+    "BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
 SECRET_KEY = "bench-secret-key-" + secrets.token_hex(8)
 
 sys.path.insert(0, str(ROOT))
 
+# What a production server has that the sandbox does not need (load_settings refuses without):
+# gunicorn_server(..., **PRODUCTION_ENV) serves as production runs, without SANDBOX.
+PRODUCTION_ENV = {
+    "SANDBOX": "0",
+    "WECHAT_MINIAPP_APPID": "wx_bench_miniapp",
+    "WECHAT_MINIAPP_SECRET": "bench-miniapp-secret",
+}
+
+
+_EMBEDDED: list = []  # the embedded server this process started, if any
+
+
+def server_url() -> str:
+    """The URL of the maintenance database of the server benches run on (BENCH_PG_URL)."""
+    if PG_ADMIN_URL != "embedded":
+        return PG_ADMIN_URL
+    from app import embedded_postgres
+
+    if not _EMBEDDED:
+        import atexit
+        import shutil
+        import tempfile
+
+        scratch = Path(tempfile.mkdtemp(prefix="hy-bench-pg-"))
+        scratch.chmod(0o755)  # run as root, the server runs as a user of its own
+        # atexit runs last-registered first: the server (stopped at exit) before its files.
+        atexit.register(shutil.rmtree, scratch, ignore_errors=True)
+        _EMBEDDED.append(embedded_postgres.get_server(scratch / "data"))
+    return embedded_postgres.url(_EMBEDDED[0], "postgres")
+
+
+def database_url(name: str) -> str:
+    """The URL of database `name` on the bench server: only the database changes, so a socket
+    URL keeps its `?host=/dir&port=N` query (cutting the URL at its last "/" would not)."""
+    url = sa.engine.make_url(server_url()).set(database=name)
+    return url.render_as_string(hide_password=False)
+
+
+def create_database(name: str, template: str | None = None) -> str:
+    """Create database `name` on the bench server (a copy of `template` when given, which must
+    have no connections); its URL."""
+    admin = sa.create_engine(server_url(), isolation_level="AUTOCOMMIT", poolclass=sa.NullPool)
+    with admin.connect() as conn:
+        copy = f' TEMPLATE "{template}"' if template else ""
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"{copy}'))
+    admin.dispose()
+    return database_url(name)
+
+
+def drop_database(name: str) -> None:
+    admin = sa.create_engine(server_url(), isolation_level="AUTOCOMMIT", poolclass=sa.NullPool)
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def new_database_name() -> str:
+    return f"bench_{os.getpid()}_{secrets.token_hex(3)}"
+
 
 @contextlib.contextmanager
 def fresh_database(keep: bool = False) -> Iterator[str]:
-    """A new PostgreSQL database with the schema applied by the migrations; dropped afterwards."""
-    name = f"hy_bench_{os.getpid()}_{secrets.token_hex(3)}"
-    admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    url = PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
+    """A new PostgreSQL database `bench_<pid>_<random>` on the bench server with the schema
+    applied by the migrations; dropped afterwards."""
+    name = new_database_name()
+    url = create_database(name)
     try:
         env = _app_env(url, prefix="hyb-schema:")
         subprocess.run(
@@ -59,9 +121,7 @@ def fresh_database(keep: bool = False) -> Iterator[str]:
         if keep:
             print(f"kept database {name}")
         else:
-            with admin.connect() as conn:
-                conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+            drop_database(name)
 
 
 def _app_env(db_url: str, prefix: str, **extra: str) -> dict:
@@ -80,15 +140,18 @@ def _app_env(db_url: str, prefix: str, **extra: str) -> dict:
     return env
 
 
-def app_for(db_url: str, prefix: str):
-    """An in-process app on the bench database (for seeding and checks), same secret and prefix."""
+def app_for(db_url: str, prefix: str, job_process: bool = True):
+    """An in-process app on the bench database (for seeding and checks), same secret and prefix.
+    With job_process, its connections have the job timeouts for the bench's whole life; without,
+    the caller wraps what it runs in `app.db_timeouts.job_timeouts(app)` (inside an app context)."""
     os.environ.update(_app_env(db_url, prefix))
     from app import create_app
     from app.db_timeouts import job_timeouts
 
     app = create_app({"SQLALCHEMY_ENGINE_OPTIONS": {"pool_size": 5}})
-    # Seeding millions of rows and the nightly refresh are jobs, for the bench's whole life.
-    _JOB_PROCESS.enter_context(job_timeouts(app))
+    if job_process:
+        # Seeding millions of rows and the nightly refresh are jobs, for the bench's whole life.
+        _JOB_PROCESS.enter_context(job_timeouts(app))
     return app
 
 
@@ -327,9 +390,11 @@ def median(values: list[float]) -> float:
 _WRK_LUA = r"""
 local items = {ITEMS}
 local fresh_key = {FRESH_KEY}
+local stop_on = {STOP_ON}  -- a thread stops at the first answer whose body has this (or nil)
 local threads = {}
 local counter, offset = 0, 0
-statuses = {}  -- a global: done() reads each thread's with thread:get
+statuses = {}  -- globals: done() reads each thread's with thread:get
+codes = {}  -- the error codes of the answers that have one
 
 function setup(thread)
   thread:set("tid", #threads)
@@ -354,23 +419,27 @@ end
 
 function response(status, headers, body)
   statuses[status] = (statuses[status] or 0) + 1
+  local code = status >= 400 and body and string.match(body, '"code"%s*:%s*"([^"]+)"')
+  if code then codes[code] = (codes[code] or 0) + 1 end
+  if stop_on and body and string.find(body, stop_on, 1, true) then wrk.thread:stop() end
 end
 
 function done(summary, latency, requests)
-  local merged = {}
+  local merged, merged_codes = {}, {}
   for _, thread in ipairs(threads) do
-    local s = thread:get("statuses")
-    for k, v in pairs(s) do merged[k] = (merged[k] or 0) + v end
+    for k, v in pairs(thread:get("statuses")) do merged[k] = (merged[k] or 0) + v end
+    for k, v in pairs(thread:get("codes")) do merged_codes[k] = (merged_codes[k] or 0) + v end
   end
-  local parts = {}
+  local parts, code_parts = {}, {}
   for k, v in pairs(merged) do table.insert(parts, string.format('"%d": %d', k, v)) end
+  for k, v in pairs(merged_codes) do table.insert(code_parts, string.format('"%s": %d', k, v)) end
   io.write(string.format(
     'WRK {"requests": %d, "seconds": %f, "p50": %f, "p95": %f, "p99": %f, ' ..
-    '"errors": %d, "statuses": {%s}}\n',
+    '"errors": %d, "statuses": {%s}, "codes": {%s}}\n',
     summary.requests, summary.duration / 1e6, latency:percentile(50) / 1e3,
     latency:percentile(95) / 1e3, latency:percentile(99) / 1e3,
     summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout,
-    table.concat(parts, ", ")))
+    table.concat(parts, ", "), table.concat(code_parts, ", ")))
 end
 """
 
@@ -392,6 +461,7 @@ class WrkStats:
     errors: int = 0
     statuses: dict[int, int] = field(default_factory=dict)
     busy: float = 0.0
+    codes: dict[str, int] = field(default_factory=dict)  # error codes in the answers' bodies
 
     @property
     def throughput(self) -> float:
@@ -425,9 +495,17 @@ def wrk(
     connections: int = 32,
     threads: int = 2,
     fresh_key: bool = False,
+    stop_on: str | None = None,
+    until: Callable[[], bool] | None = None,
 ) -> WrkStats:
     """Drive `base` with wrk for `seconds`, cycling through `requests_` (method, path, headers,
-    body); with fresh_key every request carries a new Idempotency-Key."""
+    body); with fresh_key every request carries a new Idempotency-Key.
+
+    With `stop_on`, each wrk thread stops at the first answer whose body contains it (so its
+    latencies end there). With `until`, polled every 0.2 s while wrk runs, wrk is interrupted
+    (SIGINT: it reports what it did so far) half a second after `until()` turns true: the run
+    then lasts what it needed rather than `seconds` (wrk's threads stopping on their own do not
+    end its run)."""
     import json
     import shutil
     import tempfile
@@ -441,30 +519,33 @@ def wrk(
         return f"{{{_lua_string(method)}, {_lua_string(path)}, {{{pairs}}}, {lua_body}}}"
 
     items = ",\n".join(lua_item(*item) for item in requests_)
-    script = _WRK_LUA.replace("{ITEMS}", "{" + items + "}").replace(
-        "{FRESH_KEY}", "true" if fresh_key else "false"
+    script = (
+        _WRK_LUA.replace("{ITEMS}", "{" + items + "}")
+        .replace("{FRESH_KEY}", "true" if fresh_key else "false")
+        .replace("{STOP_ON}", _lua_string(stop_on) if stop_on else "nil")
     )
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
         f.write(script)
     try:
         busy = machine_busy_seconds()
-        out = subprocess.run(
-            [
-                "wrk",
-                f"-t{threads}",
-                f"-c{connections}",
-                f"-d{seconds}s",
-                "--timeout",
-                "10s",
-                "-s",
-                f.name,
-                base,
-            ],
-            capture_output=True,
+        command = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s"]
+        proc = subprocess.Popen(
+            [*command, "-s", f.name, base],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
             text=True,
-            check=True,
-        ).stdout
+        )
+        if until is not None:
+            while proc.poll() is None:
+                if until():
+                    time.sleep(0.5)
+                    proc.send_signal(signal.SIGINT)
+                    break
+                time.sleep(0.2)
+        out, err = proc.communicate()
         busy = machine_busy_seconds() - busy
+        if proc.returncode != 0:
+            raise RuntimeError(f"wrk exited {proc.returncode}: {err.strip()}")
     finally:
         os.unlink(f.name)
     line = next(line for line in out.splitlines() if line.startswith("WRK "))
@@ -479,4 +560,5 @@ def wrk(
         errors=data["errors"],
         statuses={int(k): v for k, v in data["statuses"].items()},
         busy=busy,
+        codes=data["codes"],
     )

@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/segments.py [--members 1000000] [--purchases 10000000] [--stores 50]
     .venv/bin/python bench/segments.py --generate-only     # generate once, keep the database
-    .venv/bin/python bench/segments.py --reuse hy_bench_...  # then time on it as often as needed
+    .venv/bin/python bench/segments.py --reuse bench_...  # then time on it as often as needed
 
 Generated in SQL (generate_series) into a fresh PostgreSQL database: members joined over three
 years; purchases skewed (a few members buy very often, most rarely: member = N * u^2.5), each
@@ -21,7 +21,7 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
-from harness import PG_ADMIN_URL, app_for, fresh_database
+from harness import app_for, database_url, fresh_database
 
 NOW = datetime(2026, 11, 25, 18, 30, tzinfo=UTC)  # 02:30 in Shanghai, the scheduled time
 # Count, sum and latest purchase per member, all consumed by the outer query: PostgreSQL drops
@@ -158,7 +158,7 @@ def trade_one_day(engine: sa.Engine, day: int, members: int, purchases: int, sto
 @contextlib.contextmanager
 def reused_database(name: str):
     """A database an earlier `--keep` run left behind (generating it takes minutes)."""
-    yield PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
+    yield database_url(name)
 
 
 def timed(label: str, fn) -> float:
