@@ -28,7 +28,17 @@ from app.models.base import CreatedAt, UTCDateTime, pk, utcnow
 COUPON_KINDS = ("threshold_off", "amount_off", "percent_off")
 VALIDITY_MODES = ("fixed", "relative")
 AUDIENCES = ("all", "tiers", "new_members")
-COUPON_SOURCES = ("claim", "push", "signup", "lottery", "referral", "wakeup", "campaign", "mall")
+COUPON_SOURCES = (
+    "claim",
+    "push",
+    "signup",
+    "lottery",
+    "referral",
+    "wakeup",
+    "campaign",
+    "mall",
+    "birthday",
+)
 
 
 class CouponTemplate(CreatedAt, db.Model):
