@@ -16,9 +16,11 @@ from app.models.messaging import OutboxMessage
 from app.models.points import PointEntry
 from app.services import programs
 from app.services.benefits import birthday_gifts
+from app.services.messaging import subscriptions
 from jobs.schedule import run_job
 from tests.concurrency import bulk_members
 from tests.conftest import ledger_invariants
+from tests.jobs.test_messaging import sandbox_wx  # noqa: F401 - the fixture
 from tests.test_coupons_statements import counting
 
 pytest_plugins = ["tests.engagement_factories"]
@@ -268,6 +270,37 @@ def test_without_stock_no_coupon_and_without_notify_no_message(
     # A later run: the second member gets this program's points; a message goes to both,
     # once (the first member's gift was given earlier).
     assert run(MAY_14) == {"members": 2, "points": 20, "coupons": 0, "queued": 2}
+
+
+def test_the_message_goes_out_in_the_morning_only_to_members_who_consented(
+    session,
+    make_member,
+    birthday_program,
+    sandbox_wx,  # noqa: F811 - the fixture
+):
+    birthday_program()
+    consented = make_member(birthday=date(1990, 5, 14), nickname="阿丽")
+    subscriptions.record_result(session, consented.id, ["tmpl-birthday"], [])
+    silent = make_member(birthday=date(1990, 5, 14))
+    assert run(MAY_14)["queued"] == 2
+    ten = datetime(2026, 5, 14, 2, 0, tzinfo=UTC)  # 10:00 Beijing
+    clock.freeze(ten)
+    run_job("messages_dispatch")
+    sent = sandbox_wx.messages()
+    assert [(m["api"], m["touser"]) for m in sent] == [("subscribe_send", consented.openid)]
+    assert sent[0]["data"] == {
+        "name1": {"value": "阿丽"},
+        "thing2": {"value": "生日快乐！生日礼已放入您的账户"},
+    }
+    session.expire_all()
+    skipped = session.scalars(
+        select(OutboxMessage).where(OutboxMessage.member_id == silent.id)
+    ).one()
+    assert (skipped.state, skipped.reason) == ("skipped", "no_quota_not_following")
+    # Another run the same day sends nothing more.
+    run(ten)
+    run_job("messages_dispatch")
+    assert len(sandbox_wx.messages()) == 1
 
 
 def _statements_of_a_run(app, session, day: int, batch: int) -> tuple[int, dict]:
