@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import func, select, text
 
 from app import clock
-from app.models import Member
+from app.models import Member, Staff
 from app.models.coupons import Coupon
 from app.models.messaging import OutboxMessage
 from app.models.points import PointEntry
@@ -279,6 +279,10 @@ def test_the_message_goes_out_in_the_morning_only_to_members_who_consented(
     sandbox_wx,  # noqa: F811 - the fixture
 ):
     birthday_program()
+    # Messaging settings saved before the birthday message existed: its default template holds.
+    saved = programs.get_config(session, "messaging")
+    del saved["templates"]["birthday_gift"]
+    programs.put_config(session, "messaging", saved, session.get(Staff, 1))
     consented = make_member(birthday=date(1990, 5, 14), nickname="阿丽")
     subscriptions.record_result(session, consented.id, ["tmpl-birthday"], [])
     silent = make_member(birthday=date(1990, 5, 14))

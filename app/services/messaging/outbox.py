@@ -69,7 +69,10 @@ programs.register_defaults("messaging", DEFAULTS)
 
 
 def settings(session: Session) -> dict:
-    return programs.get_config(session, "messaging")
+    cfg = programs.get_config(session, "messaging")
+    # Settings saved before a purpose existed (birthday_gift) keep its default template.
+    cfg["templates"] = {**DEFAULTS["templates"], **(cfg.get("templates") or {})}
+    return cfg
 
 
 def _hhmm(text: str) -> time:
