@@ -134,7 +134,8 @@ def give_birthday_gifts(session: Session, now: datetime, width: int | None = Non
     """Give today's birthday gifts (business day of `now`): each member at most once a year.
 
     Commits each range of member ids; a crash loses at most the range in flight, and the next
-    run gives only what is still missing."""
+    run gives only what is still missing. Counts: `members` due in the window (given now or
+    before), `points` and `coupons` given now, `queued` messages new now."""
     cfg = program(session)
     counts = {"members": 0, "points": 0, "coupons": 0, "queued": 0}
     if not cfg["enabled"]:
