@@ -33,6 +33,11 @@ SCHEDULE: dict[str, Scheduled] = {
             "Re-evaluate tiers on 12-month earnings; down at most one tier a night.",
         ),
         Scheduled(
+            "birthday_gifts",
+            {"hour": 0, "minute": 20},
+            "Give birthday gifts (points, coupon, message): once per member per year.",
+        ),
+        Scheduled(
             "idempotency_purge",
             {"hour": 4, "minute": 10},
             "Forget Idempotency-Keys older than 48 hours.",

@@ -19,7 +19,7 @@ from app.metrics import JOB_RUNS
 from app.models.jobs import JobRun
 from app.schedule import SCHEDULE
 from app.unit_of_work import retrying
-from jobs import housekeeping, messaging, points
+from jobs import benefits, housekeeping, messaging, points
 from jobs import referrals as referral_jobs
 from jobs import segments as segments_jobs
 
@@ -44,6 +44,7 @@ _RUNS: dict[str, Callable[[datetime], dict]] = {
     "messages_dispatch": messaging.messages_dispatch_job,
     "referral_settlement": referral_jobs.referral_settlement_job,
     "segments_refresh": segments_jobs.segments_refresh_job,
+    "birthday_gifts": benefits.birthday_gifts_job,
 }
 
 

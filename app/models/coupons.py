@@ -25,7 +25,17 @@ from app.models.stock_shards import STOCK_SHARDS, shard_the_stock, split_stock  
 COUPON_KINDS = ("threshold_off", "amount_off", "percent_off")
 VALIDITY_MODES = ("fixed", "relative")
 AUDIENCES = ("all", "tiers", "new_members")
-COUPON_SOURCES = ("claim", "push", "signup", "lottery", "referral", "wakeup", "campaign", "mall")
+COUPON_SOURCES = (
+    "claim",
+    "push",
+    "signup",
+    "lottery",
+    "referral",
+    "wakeup",
+    "campaign",
+    "mall",
+    "birthday",
+)
 
 
 class CouponTemplate(CreatedAt, db.Model):

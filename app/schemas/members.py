@@ -73,6 +73,19 @@ class MemberPatchSchema(ChangesSchema):
     gender = ma.fields.Integer(validate=ma.validate.OneOf([0, 1, 2]), strict=True)
 
 
+class StaffMemberPatchSchema(ma.Schema):
+    """PATCH /staff/v1/members/{id}: a store's correction of the member's birthday."""
+
+    birthday = ma.fields.Date(required=True)
+
+
+class CorrectedMemberSchema(ma.Schema):
+    id = ma.fields.Integer(required=True)
+    member_no = ma.fields.String(required=True)
+    nickname = ma.fields.String(required=True)
+    birthday = ma.fields.Date(allow_none=True, required=True)
+
+
 class MemberCodeSchema(ma.Schema):
     code = ma.fields.String(required=True, metadata={"description": "18 digits"})
     expires_at = ma.fields.AwareDateTime(required=True)

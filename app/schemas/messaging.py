@@ -168,7 +168,9 @@ class MessagingSettingsSchema(ma.Schema):
     wakeup_every_days = ma.fields.Integer(required=True, validate=ma.validate.Range(min=1, max=365))
     wakeup_coupon_template_id = ma.fields.Integer(allow_none=True, load_default=None)
     templates = ma.fields.Dict(
-        keys=ma.fields.String(validate=ma.validate.OneOf(["points_expiry", "dormant_wakeup"])),
+        keys=ma.fields.String(
+            validate=ma.validate.OneOf(["points_expiry", "dormant_wakeup", "birthday_gift"])
+        ),
         values=ma.fields.Nested(PurposeTemplatesSchema),
         required=True,
     )

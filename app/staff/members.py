@@ -1,4 +1,5 @@
 """GET /staff/v1/members: find a member by phone or member number (own store only);
+PATCH /staff/v1/members/{id}: correct a member's birthday;
 DELETE /staff/v1/members/{id}: close the account of a member who asks in store."""
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from flask_smorest import Blueprint
 from app.auth import staff_required
 from app.errors import ErrorBodySchema
 from app.extensions import db
+from app.schemas.members import CorrectedMemberSchema, StaffMemberPatchSchema
 from app.schemas.staff import MemberLookupArgsSchema, MemberLookupSchema
 from app.services import members
 from app.services.members import account_closure
@@ -31,6 +33,17 @@ class MemberLookup(MethodView):
 
 @blp.route("/<int:member_id>")
 class MemberAccount(MethodView):
+    @staff_required("manager")
+    @blp.arguments(StaffMemberPatchSchema)
+    @blp.response(200, CorrectedMemberSchema)
+    @blp.alt_response(404, schema=ErrorBodySchema, description="member.not_found")
+    def patch(self, body, member_id):
+        """Correct a member's birthday (a member sets it only once); managers only for their
+        store's members; audited with the staff member."""
+        member = members.correct_birthday(db.session, g.staff, member_id, body["birthday"])
+        db.session.commit()
+        return member
+
     @staff_required("manager")
     @blp.response(204)
     @blp.alt_response(404, schema=ErrorBodySchema, description="member.not_found")

@@ -1,4 +1,4 @@
-"""GET/PUT /staff/v1/admin/programs/points and /checkin (admin)."""
+"""GET/PUT /staff/v1/admin/programs/points, /checkin, /segments (admin), /birthday (marketer+)."""
 
 from __future__ import annotations
 
@@ -8,10 +8,12 @@ from flask_smorest import Blueprint
 
 from app.auth import staff_required
 from app.extensions import db
+from app.schemas.birthday import BirthdayProgramSchema
 from app.schemas.checkin import CheckinRulesSchema
 from app.schemas.points import PointsProgramSchema
 from app.schemas.segments import SegmentsProgramSchema
 from app.services import checkin, programs, segments
+from app.services.benefits import birthday_gifts
 from app.services.ledger import points_program
 
 blp = Blueprint("programs", __name__, url_prefix="/staff/v1/admin/programs", description="Programs")
@@ -62,3 +64,20 @@ class SegmentsProgram(MethodView):
     def put(self, config):
         """Replace the segment settings; applies from the next refresh."""
         return programs.put_config(db.session, "segments", config, g.staff)
+
+
+@blp.route("/birthday")
+class BirthdayProgram(MethodView):
+    @staff_required("marketer")
+    @blp.response(200, BirthdayProgramSchema)
+    def get(self):
+        """The birthday gift: when (day, week or month), points, coupon, message."""
+        return birthday_gifts.program(db.session)
+
+    @staff_required("marketer")
+    @blp.arguments(BirthdayProgramSchema)
+    @blp.response(200, BirthdayProgramSchema)
+    def put(self, config):
+        """Replace the birthday program; the daily job birthday_gifts gives by it from its next
+        run (a member already given this year's gift gets nothing more)."""
+        return birthday_gifts.save_program(db.session, config, g.staff)

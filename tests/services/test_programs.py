@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from app.services import checkin, programs, referrals, segments
+from app.services.benefits import birthday_gifts
 from app.services.ledger import points_program
 from app.services.messaging import outbox
 
@@ -15,6 +16,7 @@ ADMIN_PAGES = {
     "segments": "/staff/v1/admin/programs/segments",
     "referral": "/staff/v1/admin/programs/referral",
     "messaging": "/staff/v1/admin/programs/messaging",
+    "birthday": "/staff/v1/admin/programs/birthday",
 }
 READERS = {
     "points": points_program.config,
@@ -22,6 +24,7 @@ READERS = {
     "segments": segments.config,
     "referral": referrals.program,
     "messaging": outbox.settings,
+    "birthday": birthday_gifts.program,
 }
 
 

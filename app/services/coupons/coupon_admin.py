@@ -36,6 +36,17 @@ MUTABLE = (
 MAX_PUSH = 1000
 
 
+def check_template_exists(session: Session, template_id: int | None) -> None:
+    """422 for a coupon template that is not there (None names none): a campaign or a program
+    naming it would give every member nothing."""
+    if template_id is not None and session.get(CouponTemplate, template_id) is None:
+        raise AppError(
+            "request.invalid",
+            message="No such coupon template.",
+            details={"coupon_template_id": ["Unknown coupon template."]},
+        )
+
+
 def _check_tiers(session: Session, codes: list[str] | None) -> None:
     """422 for a tier the points program does not have: nobody could ever claim for it."""
     known = {t["code"] for t in points_program.tiers(points_program.config(session))}

@@ -1,6 +1,7 @@
 """The ledger's rules as SQL, written once: earning, taking (spend and debit) and expiring.
 
-`ledger.earn` and check-in's one-statement fast path both run `earn_ctes`; `ledger.spend` and
+`ledger.earn`, `ledger.earn_many` (the jobs that grant points in bulk) and check-in's
+one-statement fast path all run `earn_ctes`; `ledger.spend` and
 `ledger.debit` run `TAKE`; `ledger.expire_member` runs `EXPIRE_DUE` and the nightly expiry
 `EXPIRE_RANGE`, both built on `expire_ctes`. Nothing else writes points_balance, point_entries
 or point_lots.
@@ -90,6 +91,34 @@ EARN = text(
     ), {earn_ctes("credit")}
     SELECT member.id IS NOT NULL, earn_entry.id, earn_entry.balance_after
     FROM (SELECT 1) one LEFT JOIN member ON true LEFT JOIN earn_entry ON true
+    """
+).bindparams(
+    bindparam("now", type_=UTCDateTime()),
+    bindparam("expires_on", type_=Date()),
+)
+
+
+# Many members' earnings of the same points, one statement: lock the members FOR NO KEY UPDATE in
+# id order (as ledger.lock_member, so the balances are the latest), then the rule, each member
+# with their own ref (refs[i] for ids[i]). Returns the members credited now (a member whose ref
+# was used before moves nothing and is not returned).
+EARN_MANY = text(
+    f"""
+    WITH member AS MATERIALIZED (
+        SELECT m.id, m.points_balance, w.ref
+        FROM members m
+        JOIN unnest(CAST(:ids AS bigint[]), CAST(:refs AS varchar[])) AS w(member_id, ref)
+          ON m.id = w.member_id
+        ORDER BY m.id
+        FOR NO KEY UPDATE OF m
+    ), credit AS (
+        SELECT id AS member_id, CAST(:points AS bigint) AS points, points_balance AS balance,
+               CAST(:reason AS varchar) AS reason, ref, :expires_on AS expires_on,
+               :now AS created_at, CAST(NULL AS bigint) AS staff_id,
+               CAST(NULL AS bigint) AS store_id, CAST('' AS varchar) AS note
+        FROM member
+    ), {earn_ctes("credit")}
+    SELECT member_id FROM earn_entry ORDER BY member_id
     """
 ).bindparams(
     bindparam("now", type_=UTCDateTime()),

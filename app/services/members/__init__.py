@@ -1,22 +1,23 @@
-"""Members: WeChat sign-in, phone binding, the profile a member sees."""
+"""Members: WeChat sign-in, phone binding, the profile a member sees, a store's correction of a
+birthday."""
 
 from __future__ import annotations
 
 from datetime import date
 from typing import NamedTuple
 
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app import clock
 from app.errors import AppError
-from app.models import Member, Store
+from app.models import Member, Staff, Store
 from app.models.base import insert_ignore
 from app.models.segments import MemberSegment
 from app.services import identifiers
 from app.services.members import member_summary, signup_hooks
-from app.services.staff import store_scope
+from app.services.staff import audit, store_scope
 from app.services.till.scans import till_member
 from app.wechat import client as wechat
 
@@ -145,28 +146,76 @@ def bind_phone(session: Session, member_id: int, phone_code: str) -> Member:
     return member
 
 
+def _not_in_the_future(birthday: date) -> None:
+    if birthday > clock.business_today():
+        raise AppError(
+            "request.invalid",
+            message="The birthday is in the future.",
+            details={"birthday": ["Future."]},
+        )
+
+
 def update_profile(session: Session, member_id: int, changes: dict) -> Member:
-    """Change nickname, avatar, gender; the birthday can be set once (it drives birthday gifts)."""
+    """Change nickname, avatar, gender; the birthday can be set once (it drives birthday gifts):
+    a conditional update, so of two first settings at once only one lands."""
     member = session.get(Member, member_id)
     if member is None:
         raise AppError("member.not_found")
     birthday: date | None = changes.get("birthday")
     if birthday is not None:
-        if birthday > clock.business_today():
-            raise AppError(
-                "request.invalid",
-                message="The birthday is in the future.",
-                details={"birthday": ["Future."]},
+        _not_in_the_future(birthday)
+        set_now = session.execute(
+            update(Member)
+            .where(
+                Member.id == member_id,
+                or_(Member.birthday.is_(None), Member.birthday == birthday),
             )
-        if member.birthday is not None and member.birthday != birthday:
+            .values(birthday=birthday)
+            .returning(Member.id)
+        ).first()
+        if set_now is None:
             raise AppError(
                 "member.birthday_locked", message="The birthday is set; ask a store to change it."
             )
-    for field in ("nickname", "avatar_url", "gender", "birthday"):
+    for field in ("nickname", "avatar_url", "gender"):
         if field in changes and changes[field] is not None:
             setattr(member, field, changes[field])
     session.commit()
     return member
+
+
+def correct_birthday(session: Session, staff: Staff, member_id: int, birthday: date) -> Member:
+    """A store corrects a member's birthday (managers: their own store's members; marketers and
+    admins: any), recorded in the audit trail with what it was. A gift already given this year
+    stays the only one (its ref names the member and the year). The caller commits."""
+    _not_in_the_future(birthday)
+    members, before = Member.__table__, Member.__table__.alias("before")
+    statement = (
+        update(members)
+        .where(
+            members.c.id == member_id,
+            members.c.closed_at.is_(None),
+            before.c.id == members.c.id,
+        )
+        .values(birthday=birthday, updated_at=clock.now())
+        .returning(before.c.birthday)
+    )
+    scope = store_scope(staff)
+    if scope is not None:
+        statement = statement.where(members.c.store_id == scope)
+    changed = session.execute(statement).first()
+    if changed is None:
+        raise AppError("member.not_found")
+    was = changed.birthday
+    audit.record(
+        session,
+        staff,
+        "member.birthday_correct",
+        "member",
+        member_id,
+        {"birthday": birthday.isoformat(), "was": was.isoformat() if was else None},
+    )
+    return session.get(Member, member_id, populate_existing=True)
 
 
 def profile(session: Session, member_id: int) -> dict:

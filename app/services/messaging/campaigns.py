@@ -11,10 +11,10 @@ from sqlalchemy.orm import Session
 
 from app import clock
 from app.errors import AppError
-from app.models.coupons import CouponTemplate
 from app.models.messaging import Campaign, CampaignMember, OutboxMessage
 from app.models.staff import Staff
 from app.services import pagination
+from app.services.coupons import coupon_admin
 from app.services.messaging import campaign_audience, message_templates
 from app.services.staff import audit
 
@@ -50,14 +50,8 @@ def get(session: Session, campaign_id: int, lock: bool = False) -> Campaign:
 def _apply(session: Session, campaign: Campaign, fields: dict) -> None:
     if "audience" in fields:
         fields["audience"] = campaign_audience.validate(session, fields["audience"] or {})
-    template_id = fields.get("coupon_template_id")
-    if template_id is not None and session.get(CouponTemplate, template_id) is None:
-        # Sent with a template that is not there, every message would go without its coupon.
-        raise AppError(
-            "request.invalid",
-            message="No such coupon template.",
-            details={"coupon_template_id": ["Unknown coupon template."]},
-        )
+    # Sent with a template that is not there, every message would go without its coupon.
+    coupon_admin.check_template_exists(session, fields.get("coupon_template_id"))
     for name in EDITABLE:
         if name in fields:
             setattr(campaign, name, fields[name])

@@ -52,13 +52,27 @@ DEFAULTS = {
                 "data": {"name1": "{nickname}", "thing2": "好久不见，积分好礼等您来"},
             },
         },
+        "birthday_gift": {
+            "page": "pages/index/index",
+            "subscribe": {
+                "template_id": "tmpl-birthday",
+                "data": {"name1": "{nickname}", "thing2": "生日快乐！生日礼已放入您的账户"},
+            },
+            "oa": {
+                "template_id": "oa-birthday",
+                "data": {"name1": "{nickname}", "thing2": "生日快乐！生日礼已到账"},
+            },
+        },
     },
 }
 programs.register_defaults("messaging", DEFAULTS)
 
 
 def settings(session: Session) -> dict:
-    return programs.get_config(session, "messaging")
+    cfg = programs.get_config(session, "messaging")
+    # Settings saved before a purpose existed (birthday_gift) keep its default template.
+    cfg["templates"] = {**DEFAULTS["templates"], **(cfg.get("templates") or {})}
+    return cfg
 
 
 def _hhmm(text: str) -> time:

@@ -1,0 +1,1 @@
+"""Member benefits: the birthday gift (birthday_gifts)."""
