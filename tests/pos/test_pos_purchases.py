@@ -128,7 +128,11 @@ def test_a_lookup_scan_serves_the_purchase(pos, make_member, member_code):
 
 def test_the_same_order_twice_is_one_purchase(pos, make_member, session):
     member = make_member()
-    first = pos.buy("P-6", 8800, member_no=member.member_no, )
+    first = pos.buy(
+        "P-6",
+        8800,
+        member_no=member.member_no,
+    )
     again = pos.buy("P-6", 8800, member_no=member.member_no)
     assert first.status_code == again.status_code == 201
     assert again.json() == first.json()

@@ -1,7 +1,7 @@
 """The POS: a store's own system calling the service directly (server to server, /pos/v1).
 
 Nothing here is a second till: a POS key acts through its till identity (keys.py), and the
-lookup, the purchase and the refund are the staff till's services (till.scans, till.record_for,
+lookup, the purchase and the refund are the staff till's services (till.scans, till.record_purchase,
 till.refund_purchase, coupon_redemptions.redeem) with the key's store as the store. What is the
 POS's own: naming the member in the purchase itself (a member code, a member number or a phone)
 and using the order's coupons in the same request.
@@ -150,7 +150,7 @@ def record_pos_purchase(
             now=now,
         )
         previews.append({"code": code, "discount_fen": used.redemption.discount_fen})
-    answer = till.record_for(
+    answer = till.record_purchase(
         session,
         pos_till,
         buyer,

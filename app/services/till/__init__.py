@@ -164,7 +164,7 @@ class Buyer(NamedTuple):
 def record_purchase(
     session: Session,
     staff: Staff,
-    scan_id: str,
+    scan_id: str | Buyer,
     order_no: str,
     amount_fen: int,
     paid_at: datetime | None = None,
@@ -172,6 +172,10 @@ def record_purchase(
     points_to_redeem: int = 0,
     dry_run: bool = False,
     lines: list[dict] | None = None,
+    *,
+    source: str = "till",
+    preview_coupon_fen: int | None = None,
+    print_extra: tuple = (),
 ) -> dict:
     """Record a paid order for the scanned member and award points by the program and tier on
     what was paid: the amount less the coupons used on this order (redeemed before it, same order
@@ -181,41 +185,12 @@ def record_purchase(
 
     An order number is unique per store: the same order again is a replay (same answer, no new
     points); another order under that number is 409 purchase.duplicate_order.
+
+    The POS names its buyer with a Buyer (a member by id, no scan) and records as `source`
+    'pos', `print_extra` joining the order's fingerprint; its dry run counts
+    `preview_coupon_fen` as the coupons' discount (previewed, not used).
     """
-    return record_for(
-        session,
-        staff,
-        Buyer(scan_id=scan_id),
-        order_no,
-        amount_fen,
-        paid_at,
-        now,
-        points_to_redeem=points_to_redeem,
-        dry_run=dry_run,
-        lines=lines,
-    )
-
-
-def record_for(
-    session: Session,
-    staff: Staff,
-    buyer: Buyer,
-    order_no: str,
-    amount_fen: int,
-    paid_at: datetime | None = None,
-    now: datetime | None = None,
-    *,
-    points_to_redeem: int = 0,
-    dry_run: bool = False,
-    lines: list[dict] | None = None,
-    source: str = "till",
-    preview_coupon_fen: int | None = None,
-    print_extra: tuple = (),
-) -> dict:
-    """record_purchase for a buyer (Buyer: a scan, or a member the POS named) recorded as
-    `source` ('till', 'pos'), `print_extra` joining the order's fingerprint. A dry run counts
-    `preview_coupon_fen` as the coupons' discount when given (the POS previews its coupons
-    without using them)."""
+    buyer = scan_id if isinstance(scan_id, Buyer) else Buyer(scan_id=scan_id)
     now = now or clock.now()
     store_id = require_store(staff)
     purchase_lines.check_lines(lines, amount_fen)
@@ -461,7 +436,6 @@ __all__ = [
     "adjust_points",
     "answer_existing",
     "order_fingerprint",
-    "record_for",
     "record_purchase",
     "refund_purchase",
 ]
