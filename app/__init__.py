@@ -26,6 +26,7 @@ from app.input_guard import init_input_guard
 from app.logging import configure_logging
 from app.metrics import init_metrics
 from app.ops import blp as ops_blp
+from app.pos import register_blueprints as register_pos_api
 from app.proxy import trust_proxies
 from app.staff import register_blueprints as register_staff_api
 from app.wechat import register_wechat
@@ -80,6 +81,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     api.register_blueprint(ops_blp)
     register_member_api(api)
     register_staff_api(api)
+    register_pos_api(api)
     register_wechat(app, api)
     init_console(app)
     register_cli(app)

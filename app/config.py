@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import os
 import socket
 from dataclasses import dataclass
@@ -16,6 +18,34 @@ EMBEDDED_REDIS_FILE = "embedded-redis.url"
 
 class ConfigError(RuntimeError):
     """The environment does not describe a deployment we can start."""
+
+
+# The key that encrypts secrets the service must read back (POS keys' HMAC secrets): a Fernet
+# key (32 bytes, url-safe base64). Outside SANDBOX and tests it comes from the environment.
+SANDBOX_DATA_ENCRYPTION_KEY = base64.urlsafe_b64encode(
+    hashlib.sha256(b"sandbox-only-not-a-data-key").digest()
+).decode()
+
+
+def _data_encryption_key(env: dict[str, str], sandbox_or_testing: bool) -> str:
+    key = (env.get("DATA_ENCRYPTION_KEY") or "").strip()
+    if not key:
+        if not sandbox_or_testing:
+            raise ConfigError(
+                "DATA_ENCRYPTION_KEY is not set. Set it to a Fernet key (python -c 'from "
+                "cryptography.fernet import Fernet; print(Fernet.generate_key().decode())'); "
+                "only SANDBOX=1 or tests may run without one."
+            )
+        # A fixed development key is acceptable only where nothing is real.
+        return SANDBOX_DATA_ENCRYPTION_KEY
+    try:
+        if len(base64.urlsafe_b64decode(key.encode())) != 32:
+            raise ValueError
+    except ValueError as exc:
+        raise ConfigError(
+            "DATA_ENCRYPTION_KEY is not a Fernet key (32 bytes in url-safe base64)"
+        ) from exc
+    return key
 
 
 def _flag(value: str | None) -> bool:
@@ -62,6 +92,7 @@ class Settings:
     WECHAT_OA_TOKEN: str
     WECHAT_OA_AES_KEY: str
     WECHAT_OA_AES_KEY_PREVIOUS: str = ""
+    DATA_ENCRYPTION_KEY: str = SANDBOX_DATA_ENCRYPTION_KEY
     REDIS_KEY_PREFIX: str = "hy:"
     INSTANCE_DIR: str = str(INSTANCE_DIR)
     MEMBER_TOKEN_TTL: int = 7 * 24 * 3600
@@ -116,6 +147,7 @@ class Settings:
             "WECHAT_OA_TOKEN": self.WECHAT_OA_TOKEN,
             "WECHAT_OA_AES_KEY": self.WECHAT_OA_AES_KEY,
             "WECHAT_OA_AES_KEY_PREVIOUS": self.WECHAT_OA_AES_KEY_PREVIOUS,
+            "DATA_ENCRYPTION_KEY": self.DATA_ENCRYPTION_KEY,
             "MEMBER_TOKEN_TTL": self.MEMBER_TOKEN_TTL,
             "STAFF_TOKEN_TTL": self.STAFF_TOKEN_TTL,
             "LOG_JSON": self.LOG_JSON,
@@ -192,6 +224,7 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         missing = [n for n in required if not env.get(n)]
         if missing:
             raise ConfigError(f"missing configuration: {', '.join(missing)}")
+    data_key = _data_encryption_key(env, sandbox or testing)
     limits = {
         name: _seconds(env, name, default)
         for name, default in (
@@ -235,6 +268,7 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         WECHAT_OA_TOKEN=env.get("WECHAT_OA_TOKEN", "sandboxtoken"),
         WECHAT_OA_AES_KEY=env.get("WECHAT_OA_AES_KEY", ""),
         WECHAT_OA_AES_KEY_PREVIOUS=env.get("WECHAT_OA_AES_KEY_PREVIOUS", ""),
+        DATA_ENCRYPTION_KEY=data_key,
         REDIS_KEY_PREFIX=env.get("REDIS_KEY_PREFIX", "hy:"),
         INSTANCE_DIR=str(instance_dir),
         LOG_JSON=not _flag(env.get("LOG_PLAIN")),

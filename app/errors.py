@@ -130,6 +130,7 @@ CODES: dict[str, tuple[int | None, str]] = {
     "pos.key_revoked": (401, "This POS key was revoked."),
     "pos.stale_timestamp": (401, "The request timestamp is too far from now."),
     "pos.replayed": (401, "This request was already received."),
+    "pos_key.not_found": (404, "No such POS key at this store."),
     "purchase.lines_mismatch": (422, "The lines do not add up to the order's amount."),
 }
 

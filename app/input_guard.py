@@ -26,7 +26,7 @@ MAX_JSON_DEPTH = 32
 MAX_ID = 2**63 - 1
 # The API speaks only JSON; elsewhere (the official-account callback, the console) other bodies
 # are expected.
-JSON_ONLY_PREFIXES = ("/api/", "/staff/")
+JSON_ONLY_PREFIXES = ("/api/", "/staff/", "/pos/")
 _PROBLEM = "Contains a character that is not allowed (NUL or an unpaired surrogate)."
 _TOO_LARGE = "huiyuan.body_too_large"  # environ key FramedBody sets for check_request_input
 _READ_SIZE = 64 * 1024

@@ -65,6 +65,7 @@ def test_secret_key_is_required_outside_sandbox_and_tests():
         "DATABASE_URL": "postgresql://db.internal/huiyuan",
         "WECHAT_MINIAPP_APPID": "wx1",
         "WECHAT_MINIAPP_SECRET": "s",
+        "DATA_ENCRYPTION_KEY": "A" * 43 + "=",
     }
     with pytest.raises(ConfigError, match="SECRET_KEY"):
         load_settings(production)

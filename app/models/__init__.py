@@ -18,6 +18,7 @@ from app.models.mall import MallExchange, MallHolding, MallItem, MallStockShard 
 from app.models.members import Member  # noqa: F401
 from app.models.messaging import Campaign, CampaignMember, OutboxMessage  # noqa: F401
 from app.models.points import PointEntry, PointLot  # noqa: F401
+from app.models.pos import PosKey  # noqa: F401
 from app.models.programs import ProgramConfig  # noqa: F401
 from app.models.referrals import MemberIdentity, Referral, ReferralReward  # noqa: F401
 from app.models.segments import (  # noqa: F401
@@ -30,4 +31,4 @@ from app.models.segments import (  # noqa: F401
 )
 from app.models.staff import AuditEntry, Staff  # noqa: F401
 from app.models.stores import Store  # noqa: F401
-from app.models.till import Purchase, Refund, Scan  # noqa: F401
+from app.models.till import Purchase, PurchaseLine, Refund, RefundLine, Scan  # noqa: F401

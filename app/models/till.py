@@ -96,3 +96,43 @@ class Refund(CreatedAt, db.Model):
     staff_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("staff.id"))
     store_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("stores.id"))
     fingerprint: Mapped[str] = mapped_column(String(64), default="")
+
+
+class PurchaseLine(db.Model):
+    """One line of an order, as the POS or the till sent it; the lines' amounts add up to the
+    purchase's amount_fen. `refunded_fen`: what refunds by line gave back of it."""
+
+    __tablename__ = "purchase_lines"
+    __table_args__ = (
+        UniqueConstraint("purchase_id", "line_no"),
+        CheckConstraint("amount_fen >= 0", name="amount_not_negative"),
+        CheckConstraint(
+            "refunded_fen >= 0 and refunded_fen <= amount_fen", name="line_refund_bounded"
+        ),
+    )
+
+    id: Mapped[pk]
+    purchase_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("purchases.id"))
+    line_no: Mapped[int] = mapped_column(Integer)  # 1, 2, ... in the order sent
+    sku: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(200), default="")
+    category: Mapped[str] = mapped_column(String(64), default="")
+    quantity: Mapped[int] = mapped_column(Integer)
+    unit_price_fen: Mapped[int] = mapped_column(BigInteger)
+    amount_fen: Mapped[int] = mapped_column(BigInteger)
+    refunded_fen: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+
+
+class RefundLine(db.Model):
+    """What a refund by line gave back of one purchase line."""
+
+    __tablename__ = "refund_lines"
+    __table_args__ = (CheckConstraint("amount_fen > 0", name="amount_positive"),)
+
+    id: Mapped[pk]
+    refund_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("refunds.id"), index=True)
+    purchase_line_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("purchase_lines.id"), index=True
+    )
+    quantity: Mapped[int] = mapped_column(Integer, default=0)
+    amount_fen: Mapped[int] = mapped_column(BigInteger)

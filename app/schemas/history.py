@@ -19,6 +19,7 @@ class PurchaseLineSchema(ma.Schema):
     quantity = ma.fields.Integer()
     unit_price_fen = ma.fields.Integer()
     amount_fen = ma.fields.Integer()
+    refunded_fen = ma.fields.Integer(metadata={"description": "given back by refunds by line"})
 
 
 class MyPurchaseSchema(ma.Schema):

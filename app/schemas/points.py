@@ -24,6 +24,35 @@ class PointEntrySchema(ma.Schema):
 PointEntryPageSchema = page_schema(PointEntrySchema, "PointEntryPageSchema")
 
 
+class OrderLineSchema(ma.Schema):
+    """One line of an order, as the till or the POS sends it."""
+
+    sku = ma.fields.String(required=True, validate=REF_TEXT)
+    name = ma.fields.String(load_default="", validate=ma.validate.Length(max=200))
+    category = ma.fields.String(load_default="", validate=ma.validate.Length(max=64))
+    quantity = ma.fields.Integer(
+        required=True, strict=True, validate=ma.validate.Range(min=1, max=100_000)
+    )
+    unit_price_fen = ma.fields.Integer(
+        required=True, strict=True, validate=ma.validate.Range(min=0, max=100_000_000)
+    )
+    amount_fen = ma.fields.Integer(
+        required=True,
+        strict=True,
+        validate=ma.validate.Range(min=0, max=100_000_000),
+        metadata={"description": "what the line costs (after line discounts)"},
+    )
+
+
+ORDER_LINES = {
+    "validate": ma.validate.Length(min=1, max=500),
+    "metadata": {
+        "description": "optional: the order's lines; their amount_fen add up to the order's"
+        " (422 purchase.lines_mismatch otherwise)"
+    },
+}
+
+
 class PurchaseSchema(ma.Schema):
     scan_id = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=32))
     order_no = ma.fields.String(required=True, validate=REF_TEXT)
@@ -50,6 +79,7 @@ class PurchaseSchema(ma.Schema):
         load_default=False,
         metadata={"description": "preview: answer as if recorded, record nothing"},
     )
+    lines = ma.fields.List(ma.fields.Nested(OrderLineSchema), load_default=None, **ORDER_LINES)
 
 
 class PurchaseResultSchema(ma.Schema):
@@ -88,10 +118,31 @@ class PurchaseResultSchema(ma.Schema):
     )
 
 
+class RefundLineSchema(ma.Schema):
+    """What a refund gives back of one line of the order (named by its sku)."""
+
+    sku = ma.fields.String(required=True, validate=REF_TEXT)
+    quantity = ma.fields.Integer(
+        load_default=0, strict=True, validate=ma.validate.Range(min=0, max=100_000)
+    )
+    amount_fen = ma.fields.Integer(
+        required=True, strict=True, validate=ma.validate.Range(min=1, max=100_000_000)
+    )
+
+
 class RefundSchema(ma.Schema):
     refund_no = ma.fields.String(required=True, validate=REF_TEXT)
     amount_fen = ma.fields.Integer(
         required=True, validate=ma.validate.Range(min=1, max=100_000_000), strict=True
+    )
+    lines = ma.fields.List(
+        ma.fields.Nested(RefundLineSchema),
+        load_default=None,
+        validate=ma.validate.Length(min=1, max=500),
+        metadata={
+            "description": "optional: refund by line; their amount_fen add up to the refund's"
+            " (422 purchase.lines_mismatch), each at most what its line has left"
+        },
     )
 
 

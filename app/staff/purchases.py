@@ -31,7 +31,9 @@ class Purchases(MethodView):
         409, schema=ErrorBodySchema, description="purchase.duplicate_order, points.insufficient"
     )
     @blp.alt_response(410, schema=ErrorBodySchema, description="scan.expired")
-    @blp.alt_response(422, schema=ErrorBodySchema, description="points.redeem_over_limit")
+    @blp.alt_response(
+        422, schema=ErrorBodySchema, description="points.redeem_over_limit, purchase.lines_mismatch"
+    )
     def post(self, body):
         """Record a paid order for the scanned member: coupons used on the order first, then
         `points_to_redeem`, then points are earned on what was paid. `dry_run` previews."""
@@ -44,6 +46,7 @@ class Purchases(MethodView):
             body.get("paid_at"),
             points_to_redeem=body["points_to_redeem"],
             dry_run=body["dry_run"],
+            lines=body["lines"],
         )
 
 
@@ -54,9 +57,16 @@ class Refunds(MethodView):
     @blp.arguments(RefundSchema)
     @blp.response(201, RefundResultSchema)
     @blp.alt_response(404, schema=ErrorBodySchema, description="purchase.not_found")
-    @blp.alt_response(422, schema=ErrorBodySchema, description="refund.exceeds_purchase")
+    @blp.alt_response(
+        422, schema=ErrorBodySchema, description="refund.exceeds_purchase, purchase.lines_mismatch"
+    )
     def post(self, body, order_no):
         """Refund part or all of an order; points are reversed in proportion."""
         return till.refund_purchase(
-            db.session, g.staff, order_no, body["refund_no"], body["amount_fen"]
+            db.session,
+            g.staff,
+            order_no,
+            body["refund_no"],
+            body["amount_fen"],
+            lines=body["lines"],
         )

@@ -155,6 +155,22 @@ def _same_order(session: Session, coupon: Coupon, store_id: int, order_no: str):
     ).scalar_one_or_none()
 
 
+def applied_on_order(session: Session, store_id: int, order_no: str) -> list[dict]:
+    """The coupons used on this order number at this store: code and discount, in the order
+    they were redeemed."""
+    rows = session.execute(
+        select(Coupon.code, CouponRedemption.discount_fen)
+        .join(Coupon, Coupon.id == CouponRedemption.coupon_id)
+        .where(
+            CouponRedemption.store_id == store_id,
+            CouponRedemption.order_no == order_no,
+            CouponRedemption.status == "applied",
+        )
+        .order_by(CouponRedemption.id)
+    )
+    return [{"code": code, "discount_fen": fen} for code, fen in rows]
+
+
 def _reverse(session: Session, redemption_id: int, staff_id, reason: str, now) -> bool:
     """Mark the redemption reversed and the coupon unused again; False if already reversed."""
     done = session.execute(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import secrets
 from datetime import date, datetime, timedelta
+from typing import NamedTuple
 
 from sqlalchemy import bindparam, select, text
 from sqlalchemy.orm import Session
@@ -18,7 +19,7 @@ from app.services import ledger
 from app.services.ledger import points_program
 from app.services.members import tiers
 from app.services.staff import audit, require_store, store_scope
-from app.services.till import points_at_till, till_hooks
+from app.services.till import points_at_till, purchase_lines, till_hooks
 from app.services.till.refunds import by_order, fingerprint, refund_purchase
 from app.services.till.scans import resolve_scan
 
@@ -79,21 +80,19 @@ def _purchase_answer(
 # payable: the amount less the coupons used on this order number at this store (read here, or
 # given when the caller read them already) and the points' discount; by the member's tier code as
 # the row is now, none if they joined on a later business day than the payment. Nothing is
-# inserted when the scan does not serve or the order number is taken (ON CONFLICT: the database
-# picks one of two tills racing for a number), and the staff write's audit row that audit.record
-# would add (staff, their store, the order, its points). `interested`: a program joins in
-# (till_hooks.INTEREST_SQL).
-_RECORD = text(
-    f"""
+# inserted when the scan (or the member the POS named) does not serve or the order number is
+# taken (ON CONFLICT: the database picks one of two tills racing for a number), and the staff
+# write's audit row that audit.record would add (staff, their store, the order, its points).
+# `interested`: a program joins in (till_hooks.INTEREST_SQL).
+_RECORD = """
     WITH scan AS MATERIALIZED (
-        SELECT s.member_id, m.tier_code, {till_hooks.INTEREST_SQL.format(member="s.member_id")}
-               AS interested,
+        SELECT m.id AS member_id, m.tier_code,
+               {interest} AS interested,
                CASE WHEN m.joined_at >= :paid_day_end THEN 0
                     ELSE COALESCE(CAST(CAST(:multipliers AS jsonb) ->> m.tier_code AS bigint),
                                   CAST(:default_multiplier AS bigint))
                END AS multiplier
-        FROM scans s JOIN members m ON m.id = s.member_id
-        WHERE s.id = :scan_id AND s.staff_id = :staff_id AND s.expires_at >= :now
+        {buyer}
     ), priced AS MATERIALIZED (
         SELECT scan.member_id, scan.multiplier, coupons.fen AS coupon_fen,
                CAST(:amount_fen AS bigint) - coupons.fen - CAST(:discount_fen AS bigint)
@@ -109,7 +108,8 @@ _RECORD = text(
                                amount_fen, refunded_fen, items, points_awarded, points_reversed,
                                coupon_discount_fen, points_redeemed, discount_fen,
                                points_returned, fingerprint, paid_at, created_at)
-        SELECT :store_id, :order_no, member_id, :staff_id, :scan_id, 'till', :amount_fen, 0, 0,
+        SELECT :store_id, :order_no, member_id, :staff_id, :scan_id, :source, :amount_fen, 0,
+               :items,
                (GREATEST(payable, 0) * CAST(:points_per_yuan AS bigint) * multiplier
                 + CAST(:round_addend AS bigint)) / 10000,
                0, coupon_fen, :points_redeemed, :discount_fen, 0, :fingerprint, :paid_at, :now
@@ -130,52 +130,91 @@ _RECORD = text(
            inserted.coupon_discount_fen
     FROM (SELECT 1) one LEFT JOIN scan ON true LEFT JOIN inserted ON true
     """
-).bindparams(
-    bindparam("now", type_=UTCDateTime()),
-    bindparam("paid_at", type_=UTCDateTime()),
-    bindparam("paid_day_end", type_=UTCDateTime()),
+
+
+def _record_statement(buyer: str):
+    return text(
+        _RECORD.format(interest=till_hooks.INTEREST_SQL.format(member="m.id"), buyer=buyer)
+    ).bindparams(
+        bindparam("now", type_=UTCDateTime()),
+        bindparam("paid_at", type_=UTCDateTime()),
+        bindparam("paid_day_end", type_=UTCDateTime()),
+    )
+
+
+# The buyer is the member of this clerk's scan (valid 10 minutes), or (the POS) a member named
+# by id, with the scan of their member code when they showed one.
+_RECORD_BY_SCAN = _record_statement(
+    """FROM scans s JOIN members m ON m.id = s.member_id
+        WHERE s.id = :scan_id AND s.staff_id = :staff_id AND s.expires_at >= :now"""
 )
+_RECORD_FOR_MEMBER = _record_statement(
+    "FROM members m WHERE m.id = :member_id AND m.closed_at IS NULL"
+)
+
+
+class Buyer(NamedTuple):
+    """Who buys: the member of a scan (a clerk's, or the POS's of a member code), or a member
+    the POS named by member number or phone (`member_id`, no scan)."""
+
+    scan_id: str | None = None
+    member_id: int | None = None
 
 
 def record_purchase(
     session: Session,
     staff: Staff,
-    scan_id: str,
+    scan_id: str | Buyer,
     order_no: str,
     amount_fen: int,
     paid_at: datetime | None = None,
     now: datetime | None = None,
     points_to_redeem: int = 0,
     dry_run: bool = False,
+    lines: list[dict] | None = None,
+    *,
+    source: str = "till",
+    preview_coupon_fen: int | None = None,
+    print_extra: tuple = (),
 ) -> dict:
     """Record a paid order for the scanned member and award points by the program and tier on
     what was paid: the amount less the coupons used on this order (redeemed before it, same order
-    number) and the points redeemed (points_at_till's rule). One transaction: the purchase, the
-    points spent, the points earned. `dry_run` answers the same without recording anything.
+    number) and the points redeemed (points_at_till's rule). One transaction: the purchase, its
+    lines, the points spent, the points earned. `dry_run` answers the same without recording
+    anything. The lines, when given, add up to the amount (422 purchase.lines_mismatch).
 
     An order number is unique per store: the same order again is a replay (same answer, no new
     points); another order under that number is 409 purchase.duplicate_order.
+
+    The POS names its buyer with a Buyer (a member by id, no scan) and records as `source`
+    'pos', `print_extra` joining the order's fingerprint; its dry run counts
+    `preview_coupon_fen` as the coupons' discount (previewed, not used).
     """
+    buyer = scan_id if isinstance(scan_id, Buyer) else Buyer(scan_id=scan_id)
     now = now or clock.now()
     store_id = require_store(staff)
+    purchase_lines.check_lines(lines, amount_fen)
     if paid_at is not None:
         _check_paid_at(session, store_id, paid_at, now)
     cfg = points_program.config(session)
     if dry_run:
+        member_id = buyer.member_id
+        if member_id is None:
+            member_id = resolve_scan(session, buyer.scan_id, staff, now).member_id
         return _preview(
             session,
-            staff,
             cfg,
             store_id,
-            scan_id,
+            member_id,
             order_no,
             amount_fen,
             points_to_redeem,
             paid_at or now,
-            now,
+            preview_coupon_fen,
         )
-    extra = (points_to_redeem,) if points_to_redeem else ()  # fingerprints before issue 16 hold
-    order_print = fingerprint(order_no, amount_fen, paid_at.isoformat() if paid_at else "", *extra)
+    order_print = order_fingerprint(
+        order_no, amount_fen, paid_at, points_to_redeem, lines, *print_extra
+    )
     paid_at = paid_at or now
     coupon_fen, redemption = None, points_at_till.NONE
     if points_to_redeem:
@@ -184,14 +223,17 @@ def record_purchase(
             points_at_till.rule_of(cfg), max(amount_fen - coupon_fen, 0), points_to_redeem
         )
     row = session.execute(
-        _RECORD,
+        _RECORD_BY_SCAN if buyer.member_id is None else _RECORD_FOR_MEMBER,
         {
-            "scan_id": scan_id,
+            "scan_id": buyer.scan_id,
+            "member_id": buyer.member_id,
             "staff_id": staff.id,
             "staff_store_id": staff.store_id,
             "store_id": store_id,
             "order_no": order_no,
+            "source": source,
             "amount_fen": amount_fen,
+            "items": sum(line["quantity"] for line in lines or ()),
             "coupon_fen": coupon_fen,
             "points_redeemed": redemption.points,
             "discount_fen": redemption.discount_fen,
@@ -206,8 +248,10 @@ def record_purchase(
         },
     ).one()
     if row.id is None:
-        return _not_recorded(session, staff, store_id, scan_id, order_no, order_print, now)
+        return _not_recorded(session, staff, store_id, buyer, order_no, order_print, source, now)
     member_id, purchase_id, awarded = row.member_id, row.id, row.points_awarded
+    if lines:
+        purchase_lines.store_lines(session, purchase_id, lines)
     balance = None
     if redemption.points:
         # Spent before earning: this order's points cannot pay for itself. Short of points:
@@ -252,6 +296,14 @@ def record_purchase(
     )
 
 
+def order_fingerprint(order_no, amount_fen, paid_at, points_to_redeem, lines, *extra) -> str:
+    """What tells a replay of an order from another order under the same number."""
+    parts = (points_to_redeem,) if points_to_redeem else ()  # fingerprints before issue 16 hold
+    if lines:
+        parts += (purchase_lines.lines_print(lines),)  # and those without lines
+    return fingerprint(order_no, amount_fen, paid_at.isoformat() if paid_at else "", *parts, *extra)
+
+
 def _earn_params(cfg: dict) -> dict:
     rule = points_program.earn_by_tier(cfg)
     return {
@@ -262,14 +314,19 @@ def _earn_params(cfg: dict) -> dict:
     }
 
 
-def _preview(session, staff, cfg, store_id, scan_id, order_no, amount_fen, points, paid_at, now):
+def _preview(
+    session, cfg, store_id, member_id, order_no, amount_fen, points, paid_at, coupon_fen=None
+):
     """The purchase as it would be recorded, recording nothing: no purchase, no ledger entry,
     the order number left free. Short of points is 409 points.insufficient as for real; the
     answer adds the most points the order takes (`max_points_to_redeem`)."""
-    scan = resolve_scan(session, scan_id, staff, now)
-    member = session.get(Member, scan.member_id)
+    member = session.get(Member, member_id)
+    if member is None or member.closed_at is not None:
+        raise AppError("member.not_found")
     balance = ledger.balance_of(session, member.id)
-    coupon_fen = min(points_at_till.coupon_discount_fen(session, store_id, order_no), amount_fen)
+    if coupon_fen is None:
+        coupon_fen = points_at_till.coupon_discount_fen(session, store_id, order_no)
+    coupon_fen = min(coupon_fen, amount_fen)
     rule = points_at_till.rule_of(cfg)
     redemption = points_at_till.redemption_for(rule, amount_fen - coupon_fen, points)
     if redemption.points > balance:
@@ -296,20 +353,33 @@ def _preview(session, staff, cfg, store_id, scan_id, order_no, amount_fen, point
     return answer
 
 
-def _not_recorded(session, staff, store_id, scan_id, order_no, fingerprint, now) -> dict:
-    """Nothing was inserted: the order number is taken (a replay, or 409
-    purchase.duplicate_order), else the scan does not serve (404 scan.not_found, 410
-    scan.expired). An existing order is answered whatever the scan, as the first time."""
+def answer_existing(session: Session, store_id: int, order_no: str, order_print: str, source):
+    """The answer of an order already recorded under this number at this store, if any: the
+    first answer again when the request is the same (fingerprint and source), else 409
+    purchase.duplicate_order. None when the number is free."""
     existing = by_order(session, store_id, order_no)
     if existing is None:
-        resolve_scan(session, scan_id, staff, now)  # raises: the scan is why nothing was written
-        raise AssertionError("a serving scan and a free order number record the purchase")
-    if existing.fingerprint != fingerprint or existing.source != "till":
+        return None
+    if existing.fingerprint != order_print or existing.source != source:
         raise AppError(
             "purchase.duplicate_order",
             message="This order number was already recorded with different details.",
         )
     return _answer(session, existing)
+
+
+def _not_recorded(session, staff, store_id, buyer, order_no, order_print, source, now) -> dict:
+    """Nothing was inserted: the order number is taken (a replay, or 409
+    purchase.duplicate_order), else the scan does not serve (404 scan.not_found, 410
+    scan.expired) or the named member is gone (404 member.not_found). An existing order is
+    answered whatever the scan, as the first time."""
+    answer = answer_existing(session, store_id, order_no, order_print, source)
+    if answer is not None:
+        return answer
+    if buyer.member_id is not None:
+        raise AppError("member.not_found")
+    resolve_scan(session, buyer.scan_id, staff, now)  # raises: the scan is why nothing was written
+    raise AssertionError("a serving scan and a free order number record the purchase")
 
 
 def _check_paid_at(session: Session, store_id: int, paid_at: datetime, now: datetime) -> None:
@@ -361,4 +431,11 @@ def adjust_points(
     return entry
 
 
-__all__ = ["adjust_points", "record_purchase", "refund_purchase"]
+__all__ = [
+    "Buyer",
+    "adjust_points",
+    "answer_existing",
+    "order_fingerprint",
+    "record_purchase",
+    "refund_purchase",
+]

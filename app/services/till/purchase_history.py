@@ -8,11 +8,13 @@ from sqlalchemy.orm import Session
 from app.models import Store
 from app.models.till import Purchase
 from app.services import pagination
+from app.services.till.purchase_lines import lines_of
 
 
 def member_purchases(session: Session, member_id: int, limit: int, cursor) -> pagination.Page:
     """The member's purchases, newest recorded first, with the store, what was refunded, the
-    points earned and redeemed; two statements a page (the purchases, then their stores)."""
+    points earned and redeemed, and the order's lines when the till or the POS sent them; three
+    statements a page (the purchases, their stores, their lines)."""
     page = pagination.page(
         session, select(Purchase).where(Purchase.member_id == member_id), Purchase.id, limit, cursor
     )
@@ -22,6 +24,7 @@ def member_purchases(session: Session, member_id: int, limit: int, cursor) -> pa
         if store_ids
         else {}
     )
+    lines = lines_of(session, [p.id for p in page.items])
     items = [
         {
             "order_no": p.order_no,
@@ -34,9 +37,7 @@ def member_purchases(session: Session, member_id: int, limit: int, cursor) -> pa
             "discount_fen": p.discount_fen,
             "coupon_discount_fen": p.coupon_discount_fen,
             "paid_at": p.paid_at,
-            # Order lines arrive with the POS and the till's `lines` (not stored yet): until
-            # then a purchase is its amount.
-            "lines": [],
+            "lines": lines[p.id],
         }
         for p in page.items
     ]

@@ -23,7 +23,7 @@ from app.models.points import PointEntry
 from app.services import ledger
 from app.services.coupons import coupon_redemptions
 from app.services.staff import audit, require_store
-from app.services.till import points_at_till, till_hooks
+from app.services.till import points_at_till, purchase_lines, till_hooks
 
 
 def fingerprint(*parts: object) -> str:
@@ -46,18 +46,21 @@ def refund_purchase(
     refund_no: str,
     amount_fen: int,
     now: datetime | None = None,
+    lines: list[dict] | None = None,
 ) -> dict:
     """Refund part or all of a purchase (amount_fen is a share of the order's amount): its share
     of the redeemed points comes back and its share of the earned points is reversed, and
     refunding the whole amount gives back and reverses exactly what the order redeemed and
     earned (even if the earned points were spent: the balance may go negative, a debt that
-    later earnings repay)."""
+    later earnings repay). `lines` refunds by line (purchase_lines.refund_lines)."""
     now = now or clock.now()
     store_id = require_store(staff)
+    purchase_lines.check_lines(lines, amount_fen)
     purchase = by_order(session, store_id, order_no, lock=True)
     if purchase is None:
         raise AppError("purchase.not_found")
-    refund_print = fingerprint(order_no, refund_no, amount_fen)
+    extra = (purchase_lines.lines_print(lines),) if lines else ()  # earlier prints hold
+    refund_print = fingerprint(order_no, refund_no, amount_fen, *extra)
     prior = session.execute(
         select(Refund).where(Refund.purchase_id == purchase.id, Refund.refund_no == refund_no)
     ).scalar_one_or_none()
@@ -89,6 +92,8 @@ def refund_purchase(
     )
     session.add(refund)
     session.flush()
+    if lines:
+        purchase_lines.refund_lines(session, purchase, refund, lines, amount_fen)
     moved = {"now": now, "staff_id": staff.id, "store_id": store_id}
     if return_now > 0:
         # Given back first, so a member whose earned points are reversed is not in debt

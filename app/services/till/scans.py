@@ -45,6 +45,17 @@ def scan_member_code(
 ) -> ScannedMember:
     """Accept a member code once: 404 garbage, 410 stale, 409 already scanned (by anyone)."""
     now = now or clock.now()
+    scan = accept_member_code(session, staff, code, now)
+    session.commit()
+    member_code.code_used(scan.member_id, scan.code_step)
+    member = till_member(session, session.get(Member, scan.member_id), now)
+    return ScannedMember(scan, member, rule_of(points_program.config(session)))
+
+
+def accept_member_code(session: Session, staff: Staff, code: str, now: datetime) -> Scan:
+    """The scan of a member code by this staff member (or POS key), added to the caller's
+    transaction (a savepoint holds it): 404 garbage or a closed account, 410 stale, 409 already
+    scanned. Committing is the caller's; so is member_code.code_used after it."""
     store_id = require_store(staff)
     member_id, step = member_code.resolve_code(code, now)
     member = session.get(Member, member_id)
@@ -60,16 +71,12 @@ def scan_member_code(
         expires_at=now + SCAN_VALID,
         created_at=now,
     )
-    session.add(scan)
     try:
-        session.flush()  # the unique (member_code, code_step) picks one winner
+        with session.begin_nested():  # the unique (member_code, code_step) picks one winner
+            session.add(scan)
     except IntegrityError as exc:
-        session.rollback()
         raise AppError("member_code.used") from exc
-    session.commit()
-    member_code.code_used(member_id, step)
-    redeem = rule_of(points_program.config(session))
-    return ScannedMember(scan, till_member(session, member, now), redeem)
+    return scan
 
 
 def till_member(session: Session, member: Member, now: datetime) -> TillMember:
