@@ -246,3 +246,68 @@ def test_an_unknown_store_is_404_and_clerks_and_managers_are_403(
             "/staff/v1/admin/analytics/gmv?month=2026-05", headers=staff_headers(make_staff(role))
         )
         assert refused.status_code == 403
+
+
+def test_baskets_units_and_lines_per_order_and_categories(
+    client, session, make_store, make_member, marketer
+):
+    from app.models.till import PurchaseLine
+
+    clock.freeze(at("2026-06-10"))
+    store, other = make_store(), make_store()
+    member = make_member(store)
+
+    def order(paid_at, lines, refunded=0, at_store=store):
+        purchase = Purchase(
+            store_id=at_store.id,
+            order_no=f"b{next(_orders)}",
+            member_id=member.id,
+            amount_fen=sum(amount for _, _, amount in lines),
+            refunded_fen=refunded,
+            paid_at=paid_at,
+        )
+        session.add(purchase)
+        session.flush()
+        for n, (category, quantity, amount) in enumerate(lines, 1):
+            session.add(
+                PurchaseLine(
+                    purchase_id=purchase.id,
+                    line_no=n,
+                    sku=f"{category}-{n}",
+                    name=category,
+                    category=category,
+                    quantity=quantity,
+                    unit_price_fen=amount // quantity,
+                    amount_fen=amount,
+                )
+            )
+
+    order(at("2026-05-02"), [("乳品", 2, 1_000), ("面包", 1, 800)])
+    order(at("2026-05-03"), [("饮料", 3, 900)])
+    order(at("2026-05-04"), [("乳品", 1, 500), ("饮料", 1, 300), ("零食", 2, 1_200)])
+    order(at("2026-05-05"), [("零食", 9, 9_000)], refunded=9_000)  # refunded in full
+    order(at("2026-05-06"), [("乳品", 5, 5_000)], at_store=other)
+    order(at("2026-06-01", hour=0) + timedelta(minutes=10), [("乳品", 1, 100)])  # June
+    buy(session, member, store, at("2026-05-07"), 4_000)  # an order sent without lines
+    session.commit()
+
+    url = f"/staff/v1/admin/analytics/baskets?from=2026-05-01&to=2026-05-31&store_id={store.id}"
+    body = client.get(url, headers=marketer)
+    assert body.status_code == 200, body.get_json()
+    body = body.get_json()
+    assert (body["orders"], body["orders_without_lines"]) == (3, 1)
+    assert body["units_per_order"] == round(10 / 3, 4)  # 连带率: 3 + 3 + 4 units
+    assert body["lines_per_order"] == 2.0
+    assert body["avg_order_fen"] == round(4_700 / 3)
+    assert body["categories"] == [
+        {"category": "乳品", "orders": 2, "units": 3, "gmv_fen": 1_500},
+        {"category": "零食", "orders": 1, "units": 2, "gmv_fen": 1_200},
+        {"category": "饮料", "orders": 2, "units": 4, "gmv_fen": 1_200},
+        {"category": "面包", "orders": 1, "units": 1, "gmv_fen": 800},
+    ]
+    dairy = client.get(url + "&category=乳品", headers=marketer).get_json()
+    assert dairy["orders"] == 2 and dairy["units_per_order"] == 3.5  # milk and what goes with it
+    chain = client.get(
+        "/staff/v1/admin/analytics/baskets?from=2026-05-01&to=2026-05-31", headers=marketer
+    ).get_json()
+    assert chain["orders"] == 4
