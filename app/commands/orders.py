@@ -1,6 +1,9 @@
-"""`flask --app wsgi orders import FILE --format cdnow|csv [--store CODE]`."""
+"""`flask --app wsgi orders import FILE --format cdnow|csv|lines [--store CODE]`."""
 
 from __future__ import annotations
+
+import os
+import sys
 
 import click
 from flask import current_app
@@ -26,15 +29,44 @@ def import_file(path: str, fmt: str, store_code: str | None) -> None:
     with (
         job_timeouts(current_app),  # a big file's statements may run for minutes
         open(path, encoding="utf-8-sig", newline="") as handle,
+        _progress_bar(path) as progress,
     ):
-        report = order_import.import_orders(db.session, handle, fmt, store_code=store_code)
+        report = order_import.import_orders(
+            db.session, _counted(handle, progress), fmt, store_code=store_code
+        )
     for bad in report.bad[:MAX_BAD_LINES_SHOWN]:
         click.echo(f"line {bad.line}: {bad.reason}", err=True)
     if len(report.bad) > MAX_BAD_LINES_SHOWN:
         click.echo(f"... and {len(report.bad) - MAX_BAD_LINES_SHOWN} more bad lines", err=True)
     counts = report.as_dict()
+    stored = f", {counts['lines_stored']} order lines stored" if fmt == "lines" else ""
     click.echo(
         f"{counts['lines']} lines: {counts['imported']} purchases imported, "
         f"{counts['already_imported']} already imported, {counts['members_created']} members "
-        f"created, {counts['bad']} bad lines skipped"
+        f"created, {counts['bad']} bad lines skipped{stored}"
     )
+
+
+class _NoBar:
+    def update(self, n: int) -> None:
+        pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        pass
+
+
+def _progress_bar(path: str):
+    """A bar of the file's bytes read, on a terminal only (logs and pipes get the summary)."""
+    if not sys.stderr.isatty():
+        return _NoBar()
+    return click.progressbar(length=os.path.getsize(path), label="reading", file=sys.stderr)
+
+
+def _counted(handle, progress):
+    """The file's lines, moving the bar by their length (characters: close to bytes)."""
+    for line in handle:
+        progress.update(len(line))
+        yield line

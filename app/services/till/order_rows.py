@@ -1,10 +1,13 @@
 """Reading historical order files: one `OrderRow` per good line, a `BadRow` per bad one.
 
-Two formats:
+Three formats:
 - `cdnow`: the CDNOW sample (whitespace separated: customer id, id in the full file, date
   YYYYMMDD, number of CDs, dollars). Dollars are taken as the currency unit (1.00 -> 100 fen).
 - `csv`: a header line, then one order per line; columns are documented in the README
   (customer_id, phone, paid_at, amount_yuan or amount_fen, items, order_no, store_code).
+- `lines`: a header line, then one order LINE per line (order_no, store_code, customer_id or
+  phone, paid_at, sku, name, category, quantity, unit_price_fen, amount_fen); an order is its
+  lines with one order_no at one store.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from decimal import Decimal, InvalidOperation
 
 from app import clock
 
-FORMATS = ("cdnow", "csv")
+FORMATS = ("cdnow", "csv", "lines")
 MAX_AMOUNT_FEN = 100_000_000  # one million yuan: anything larger is a typo
 # Orders dated by day only are placed at noon of that business day, safely inside it.
 NOON = time(12, 0)
@@ -33,6 +36,21 @@ CSV_COLUMNS = {
     "store_code",
     "nickname",
 }
+LINE_COLUMNS = (
+    "order_no",
+    "store_code",
+    "customer_id",
+    "phone",
+    "paid_at",
+    "sku",
+    "name",
+    "category",
+    "quantity",
+    "unit_price_fen",
+    "amount_fen",
+    "nickname",
+)
+LINE_REQUIRED = ("order_no", "paid_at", "sku", "quantity", "unit_price_fen", "amount_fen")
 _PHONE = re.compile(r"^\+?\d{6,15}$")
 
 
@@ -47,12 +65,21 @@ class OrderRow:
     order_no: str | None  # None: derived from the content (see order_import)
     store_code: str | None
     nickname: str = ""
+    # A line of an order (format `lines`): amount_fen is the line's, items its quantity.
+    sku: str | None = None
+    name: str = ""
+    category: str = ""
+    unit_price_fen: int | None = None
 
 
 @dataclass(frozen=True)
 class BadRow:
     line: int
     reason: str
+    # Format `lines`: the order the bad line belongs to, when it can be read (the whole order
+    # is then skipped, not imported without it).
+    order_no: str | None = None
+    store_code: str | None = None
 
 
 class RowError(ValueError):
@@ -65,6 +92,8 @@ def read_rows(lines: Iterable[str], fmt: str) -> Iterator[OrderRow | BadRow]:
         yield from _cdnow(lines)
     elif fmt == "csv":
         yield from _csv(lines)
+    elif fmt == "lines":
+        yield from _order_lines(lines)
     else:
         raise ValueError(f"unknown format {fmt!r}")
 
@@ -153,6 +182,82 @@ def _csv_row(number: int, record: dict) -> OrderRow:
         order_no=order_no,
         store_code=text("store_code") or None,
         nickname=text("nickname")[:64],
+    )
+
+
+def _order_lines(lines: Iterable[str]) -> Iterator[OrderRow | BadRow]:
+    """Format `lines`: csv.reader with the header's positions (a dict per row costs more than
+    the rest of the line's parsing)."""
+    reader = csv.reader(lines)
+    try:
+        header = [name.strip() for name in next(reader)]
+    except StopIteration:
+        return
+    unknown = set(header) - set(LINE_COLUMNS)
+    missing = [c for c in LINE_REQUIRED if c not in header]
+    if unknown or missing or not ({"customer_id", "phone"} & set(header)):
+        reason = "header must name " + ", ".join(LINE_REQUIRED) + " and customer_id or phone"
+        if unknown:
+            reason += f"; unknown columns: {', '.join(sorted(unknown))}"
+        yield BadRow(1, reason)
+        return
+    at = {name: header.index(name) for name in header}
+    width = len(header)
+    empty = ""
+
+    def field(record: list[str], name: str) -> str:
+        index = at.get(name)
+        return record[index].strip() if index is not None else empty
+
+    for record in reader:
+        number = reader.line_num
+        if not record or not any(value.strip() for value in record):
+            continue
+        try:
+            if len(record) != width:
+                raise RowError(f"expected {width} fields, found {len(record)}")
+            yield _line_row(number, record, field)
+        except RowError as err:
+            order_no = field(record, "order_no")[:64] if len(record) == width else ""
+            store_code = field(record, "store_code") if order_no else ""
+            yield BadRow(number, str(err), order_no or None, store_code or None)
+
+
+def _line_row(number: int, record: list[str], field) -> OrderRow:
+    external_id = field(record, "customer_id") or None
+    phone_text = field(record, "phone")
+    phone = _phone(phone_text) if phone_text else None
+    if external_id is None and phone is None:
+        raise RowError("give customer_id or phone")
+    order_no = field(record, "order_no")
+    if not order_no or len(order_no) > 64:
+        raise RowError("order_no is missing or longer than 64 characters")
+    sku = field(record, "sku")
+    if not sku or len(sku) > 64:
+        raise RowError("sku is missing or longer than 64 characters")
+    if external_id is not None and len(external_id) > 64:
+        raise RowError("customer_id is longer than 64 characters")
+    quantity = _count(field(record, "quantity"), "quantity")
+    unit_price = _count(field(record, "unit_price_fen"), "unit_price_fen")
+    amount = _count(field(record, "amount_fen"), "amount_fen")
+    if quantity == 0:
+        raise RowError("quantity is 0")
+    if amount > MAX_AMOUNT_FEN or unit_price > MAX_AMOUNT_FEN:
+        raise RowError("amount is over one million yuan")
+    return OrderRow(
+        line=number,
+        external_id=external_id,
+        phone=phone,
+        paid_at=_instant(field(record, "paid_at")),
+        amount_fen=amount,
+        items=quantity,
+        order_no=order_no,
+        store_code=field(record, "store_code") or None,
+        nickname=field(record, "nickname")[:64],
+        sku=sku,
+        name=field(record, "name")[:200],
+        category=field(record, "category")[:64],
+        unit_price_fen=unit_price,
     )
 
 
