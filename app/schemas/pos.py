@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import marshmallow as ma
 
-from app.schemas.common import computed, page_schema
+from app.schemas.common import computed, whole_list_schema
 from app.schemas.members import TillMemberSchema
 from app.schemas.points import (
     ORDER_LINES,
@@ -36,7 +36,7 @@ class NewPosKeySchema(PosKeySchema):
     )
 
 
-PosKeyPageSchema = page_schema(PosKeySchema, "PosKeyPageSchema")
+PosKeyListSchema = whole_list_schema(PosKeySchema, "PosKeyListSchema")
 
 
 class _NamesAMember(ma.Schema):

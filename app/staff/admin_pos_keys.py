@@ -9,8 +9,7 @@ from flask_smorest import Blueprint
 from app.auth import staff_required
 from app.errors import ErrorBodySchema
 from app.extensions import db
-from app.schemas.common import PageArgsSchema
-from app.schemas.pos import NewPosKeySchema, PosKeyPageSchema, PosKeySchema
+from app.schemas.pos import NewPosKeySchema, PosKeyListSchema, PosKeySchema
 from app.services.pos import keys
 
 blp = Blueprint(
@@ -21,11 +20,12 @@ blp = Blueprint(
 @blp.route("/<int:store_id>/pos-keys")
 class PosKeys(MethodView):
     @staff_required("admin")
-    @blp.arguments(PageArgsSchema, location="query")
-    @blp.response(200, PosKeyPageSchema)
-    def get(self, args, store_id):
-        """The store's POS keys, newest first (never their secrets)."""
-        return keys.list_keys(db.session, store_id, args["limit"], args["cursor"])
+    @blp.response(200, PosKeyListSchema)
+    @blp.alt_response(404, schema=ErrorBodySchema, description="not_found (no such store)")
+    def get(self, store_id):
+        """The store's POS keys, newest first, revoked ones too (never their secrets): a
+        store has a handful, so the list is one page."""
+        return keys.list_keys(db.session, store_id)
 
     @staff_required("admin")
     @blp.response(201, NewPosKeySchema)

@@ -249,3 +249,16 @@ def test_the_staff_till_takes_lines_too(client, make_store, make_staff, make_mem
     assert response.status_code == 201, response.get_json()
     mine = client.get("/api/v1/me/purchases", headers=member_headers(member)).get_json()
     assert [x["sku"] for x in mine["items"][0]["lines"]] == ["TEA-1", "CAKE-9"]
+
+
+def test_a_dry_run_records_nothing_and_leaves_the_code_usable(pos, make_member, member_code,
+                                                              session):  # fmt: skip
+    member = make_member()
+    shown = member_code(member)
+    preview = pos.buy("P-12", 3000, member_code=shown, lines=LINES[:1], dry_run=True)
+    assert preview.status_code == 201, preview.text
+    body = preview.json()
+    assert (body["purchase_id"], body["points_awarded"], body["dry_run"]) == (None, 30, True)
+    assert count(session, Purchase) == count(session, PointEntry) == 0
+    real = pos.buy("P-12", 3000, member_code=shown, lines=LINES[:1])
+    assert real.status_code == 201 and real.json()["points_awarded"] == 30

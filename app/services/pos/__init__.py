@@ -64,10 +64,10 @@ def lookup_member(
     return LookedUp(scans.till_member(session, member, now), None)
 
 
-def _buyer(session, pos_till, ids: dict, dry_run: bool, now, existing) -> till.Buyer:
+def _buyer(session, pos_till, ids: dict, dry_run: bool, now, existing) -> till.Buyer | dict:
     """The buyer the request names. A member code is used up here, in the purchase's
     transaction (a dry run only reads it); when another request used it a moment ago for this
-    very order (a retry racing the first), that order is answered instead (`existing`)."""
+    very order (a retry racing the first), the answer is that order's (`existing()`) instead."""
     if ids.get("scan_id"):
         return till.Buyer(scan_id=ids["scan_id"])
     code = (ids.get("member_code") or "").strip()
@@ -84,16 +84,10 @@ def _buyer(session, pos_till, ids: dict, dry_run: bool, now, existing) -> till.B
         if refusal.code == "member_code.used":
             answer = existing()
             if answer is not None:
-                raise _Answered(answer) from refusal
+                return answer
         raise
     member_codes.code_used(scan.member_id, scan.code_step)
     return till.Buyer(scan_id=scan.id)
-
-
-class _Answered(Exception):
-    def __init__(self, answer: dict) -> None:
-        super().__init__("answered")
-        self.answer = answer
 
 
 def record_pos_purchase(
@@ -134,10 +128,9 @@ def record_pos_purchase(
         answer = existing()
         if answer is not None:
             return answer
-    try:
-        buyer = _buyer(session, pos_till, ids, dry_run, now, existing)
-    except _Answered as answered:
-        return answered.answer
+    buyer = _buyer(session, pos_till, ids, dry_run, now, existing)
+    if isinstance(buyer, dict):
+        return buyer
     previews = []
     for code in coupon_codes:
         used = coupon_redemptions.redeem(

@@ -20,7 +20,6 @@ from app import clock, encryption
 from app.errors import AppError
 from app.models import Staff
 from app.models.pos import PosKey
-from app.services import pagination
 from app.services.staff import audit, get_store
 
 
@@ -86,9 +85,8 @@ def revoke_key(session: Session, store_id: int, key_id: str, by: Staff, now=None
     return key
 
 
-def list_keys(session: Session, store_id: int, limit: int, cursor) -> pagination.Page:
+def list_keys(session: Session, store_id: int) -> list[PosKey]:
     """The store's keys, newest first, revoked ones included (no secrets)."""
     get_store(session, store_id)
-    return pagination.page(
-        session, select(PosKey).where(PosKey.store_id == store_id), PosKey.id, limit, cursor
-    )
+    query = select(PosKey).where(PosKey.store_id == store_id).order_by(PosKey.id.desc())
+    return list(session.execute(query).scalars())
