@@ -18,9 +18,11 @@ from app.staff import (
     coupon_redemptions,
     exchanges,
     lottery_wins,
+    me,
     members,
     programs,
     purchases,
+    reports,
     scans,
     segments,
 )
@@ -28,6 +30,7 @@ from app.staff import (
 # Registered in this order (it is the order of the OpenAPI document's tags).
 BLUEPRINTS = [
     auth.blp,
+    me.blp,
     scans.blp,
     members.blp,
     purchases.blp,
@@ -47,6 +50,7 @@ BLUEPRINTS = [
     admin_mall.blp,
     admin_messaging.blp,
     segments.blp,
+    reports.blp,
 ]
 
 
