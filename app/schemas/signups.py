@@ -31,7 +31,6 @@ class SignupReportArgsSchema(ma.Schema):
     store_id = ma.fields.Integer(
         load_default=None,
         validate=ma.validate.Range(min=1, max=2**62),
-        strict=True,
         metadata={"description": "one store (managers: their own only)"},
     )
 
