@@ -7,14 +7,12 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 
 import requests
-from sqlalchemy import select
 
 from app import clock
 from app.extensions import get_redis, rkey
 from app.models import Member, Staff
 from app.models.messaging import OaFollower, OaQrCode
 from app.models.referrals import MemberIdentity
-from app.models.till import Purchase
 from app.services.identifiers import CROCKFORD
 from app.services.members import account_closure
 from app.services.signups.invite_codes import INVITE_PAGE
@@ -255,26 +253,10 @@ def _at(day: date, hour: int = 12, minute: int = 0, second: int = 0) -> datetime
     return datetime(day.year, day.month, day.day, hour, minute, second, tzinfo=UTC) - SH
 
 
-def _buy(session, member, store, paid_at, amount=1000, refunded=0) -> None:
-    n = session.scalar(select(Purchase.id).order_by(Purchase.id.desc()).limit(1)) or 0
-    session.add(
-        Purchase(
-            store_id=store.id,
-            order_no=f"O{n + 1}",
-            member_id=member.id,
-            amount_fen=amount,
-            refunded_fen=refunded,
-            paid_at=paid_at,
-            source="till",
-        )
-    )
-    session.commit()
-
-
 D1, D2 = date(2026, 11, 1), date(2026, 11, 2)
 
 
-def _plant(session, make_store, make_staff, make_member):
+def _plant(session, make_store, make_staff, make_member, buy):
     """Two stores, three staff, members signed up on 1 and 2 November 2026 (Shanghai)."""
     a, b = make_store(code="A"), make_store(code="B")
     clerk_a, manager_a = make_staff("clerk", store=a), make_staff("manager", store=a)
@@ -292,17 +274,17 @@ def _plant(session, make_store, make_staff, make_member):
     m1 = member(a, clerk_a, _at(D1, 10), "13800000001")
     m2 = member(a, clerk_a, _at(D1, 23, 59, 59), "13800000002")  # last second of 1 Nov
     m3 = member(a, clerk_a, _at(D2, 0, 0, 0))  # first second of 2 Nov (16:00 UTC on 1 Nov)
-    _buy(session, m1, a, _at(D1, 11))  # within 30 days
-    _buy(session, m2, b, _at(D1, 23, 59, 59) + timedelta(days=30))  # 30 days on: too late
-    _buy(session, m3, a, _at(D2, 9), amount=500, refunded=500)  # fully refunded: not counted
+    buy(m1, a, _at(D1, 11))  # within 30 days
+    buy(m2, b, _at(D1, 23, 59, 59) + timedelta(days=30))  # 30 days on: too late
+    buy(m3, a, _at(D2, 9), amount_fen=500, refunded_fen=500)  # fully refunded: not counted
     # Store A, no staff (the store's own QR): 1 sign-up, bought at store B on day 29.
     m4 = member(a, None, _at(D2, 8))
-    _buy(session, m4, b, _at(D2, 8) + timedelta(days=29))
+    buy(m4, b, _at(D2, 8) + timedelta(days=29))
     # Store B, clerk B: 2 sign-ups; one closed its account after binding a phone and buying.
     m5 = member(b, clerk_b, _at(D2, 15), "13800000005")
     session.add(MemberIdentity(kind="phone", digest="d" * 64, member_id=m5.id))
     session.commit()
-    _buy(session, m5, b, _at(D2, 16), amount=2000, refunded=100)  # partly refunded: counts
+    buy(m5, b, _at(D2, 16), amount_fen=2000, refunded_fen=100)  # partly refunded: counts
     account_closure.close_account(session, m5.id)
     session.commit()
     member(b, clerk_b, _at(D2, 18))
@@ -327,9 +309,9 @@ def _figures(rows) -> dict:
 
 
 def test_signup_report_figures_for_each_grouping(
-    client, session, make_store, make_staff, make_member, staff_headers
+    client, session, make_store, make_staff, make_member, make_purchase, staff_headers
 ):
-    planted = _plant(session, make_store, make_staff, make_member)
+    planted = _plant(session, make_store, make_staff, make_member, make_purchase)
     marketer = make_staff("marketer")
     period = {"from": "2026-11-01", "to": "2026-11-02"}
     by_staff = _report(client, staff_headers(marketer), group_by="staff", **period)
@@ -373,9 +355,17 @@ def test_signup_report_figures_for_each_grouping(
 
 
 def test_signup_report_days_follow_the_business_time_zone(
-    app, client, session, make_store, make_staff, make_member, staff_headers, monkeypatch
+    app,
+    client,
+    session,
+    make_store,
+    make_staff,
+    make_member,
+    make_purchase,
+    staff_headers,
+    monkeypatch,
 ):
-    planted = _plant(session, make_store, make_staff, make_member)
+    planted = _plant(session, make_store, make_staff, make_member, make_purchase)
     marketer = make_staff("marketer")
     # 1 November in UTC holds m1, m2 (15:59:59 UTC) and m3 (00:00:00 on 2 November in Shanghai
     # is 16:00 UTC on the 1st); m4 (08:00 in Shanghai on the 2nd) is 00:00 UTC on the 2nd.
@@ -390,8 +380,10 @@ def test_signup_report_days_follow_the_business_time_zone(
     assert planted["clerk_a"].store_id == planted["a"].id
 
 
-def test_signup_report_access(client, session, make_store, make_staff, make_member, staff_headers):
-    planted = _plant(session, make_store, make_staff, make_member)
+def test_signup_report_access(
+    client, session, make_store, make_staff, make_member, make_purchase, staff_headers
+):
+    planted = _plant(session, make_store, make_staff, make_member, make_purchase)
     period = {"from": "2026-11-01", "to": "2026-11-02"}
     manager = staff_headers(planted["manager_a"])
     own = _report(client, manager, group_by="store", **period)
@@ -426,7 +418,7 @@ def test_signup_report_access(client, session, make_store, make_staff, make_memb
 
 
 def test_managers_find_members_who_bought_at_their_store(
-    client, session, make_store, make_staff, make_member, staff_headers
+    client, make_store, make_staff, make_member, make_purchase, staff_headers
 ):
     a, b = make_store(), make_store()
     manager_b = make_staff("manager", store=b)
@@ -440,11 +432,11 @@ def test_managers_find_members_who_bought_at_their_store(
         return [m["id"] for m in answer.get_json()["items"]]
 
     assert found("13900000001") == []
-    _buy(session, shopper, b, clock.now() - timedelta(days=3))
-    _buy(session, shopper, b, clock.now() - timedelta(days=2))  # twice: still one member
+    make_purchase(shopper, b, clock.now() - timedelta(days=3))
+    make_purchase(shopper, b, clock.now() - timedelta(days=2))  # twice: still one member
     assert found("13900000001") == [shopper.id]
     assert found("13900000002") == []  # bought nowhere near store B
-    _buy(session, stranger, a, clock.now())
+    make_purchase(stranger, a, clock.now())
     assert found("13900000002") == []
     manager_a = make_staff("manager", store=a)
     assert [
