@@ -17,6 +17,7 @@ from app.services.identifiers import CROCKFORD
 from app.services.members import account_closure
 from app.services.signups.invite_codes import INVITE_PAGE
 from app.wechat.png import pattern_png
+from tests.concurrency import fire
 from tests.conftest import error_code
 from tests.wechat import test_oa_callback
 
@@ -447,3 +448,43 @@ def test_managers_find_members_who_bought_at_their_store(
             headers=staff_headers(manager_a),
         ).get_json()["items"]
     ] == [stranger.id]
+
+
+# ---- at once --------------------------------------------------------------------------------
+
+
+def test_twelve_first_oa_invite_codes_at_once_keep_one_ticket(
+    session, make_staff, staff_headers, live_server
+):
+    clerk = make_staff("clerk")
+    headers = staff_headers(clerk)
+    url = live_server + "/staff/v1/me/invite-code?kind=oa"
+    answers = fire([lambda s: s.get(url, headers=headers, timeout=30) for _ in range(12)], 12)
+    assert [a.status_code for a in answers] == [200] * 12
+    assert {a.content for a in answers} == {pattern_png(f"oa|staff_{clerk.staff_code}")}
+    session.expire_all()
+    assert session.query(OaQrCode).count() == 1
+    # Later calls use the one ticket kept: no more permanent codes.
+    made = _sandbox(live_server, "/stats")["qrcode_create"]
+    requests.get(url, headers=headers, timeout=30)
+    assert _sandbox(live_server, "/stats")["qrcode_create"] == made
+
+
+def test_twenty_first_sign_ins_at_once_with_two_staff_codes_credit_one(
+    session, make_staff, live_server
+):
+    first, second = make_staff("clerk"), make_staff("clerk")
+    url = live_server + "/api/v1/auth/login"
+
+    def login(code):
+        return lambda s: s.post(url, json={"code": "test:rush", "staff_code": code}, timeout=30)
+
+    answers = fire([login(first.staff_code if i % 2 else second.staff_code) for i in range(20)])
+    assert [a.status_code for a in answers] == [200] * 20
+    new = [a.json() for a in answers if a.json()["is_new"]]
+    assert len(new) == 1
+    credited = new[0]["signed_up_by"]
+    # Every answer, the new one's and the nineteen others', names the one credit stored.
+    assert {(a.json()["signed_up_by"]["staff_id"]) for a in answers} == {credited["staff_id"]}
+    member = session.get(Member, new[0]["member"]["id"])
+    assert member.signed_up_by_staff_id == credited["staff_id"]
