@@ -2,7 +2,7 @@
 the staff member behind an official-account follower, and the permanent QR codes made once.
 
 Revision ID: i17_staff_signups
-Revises: i17_member_closure
+Revises: i16_mall_stock_shards
 Create Date: 2026-12-02 16:30:00
 
 """
@@ -14,7 +14,7 @@ import app.models.base
 
 # revision identifiers, used by Alembic.
 revision = 'i17_staff_signups'
-down_revision = 'i17_member_closure'
+down_revision = 'i16_mall_stock_shards'
 branch_labels = None
 depends_on = None
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 
 import requests
+from sqlalchemy import select, text
 
 from app import clock
 from app.extensions import get_redis, rkey
@@ -488,3 +489,23 @@ def test_twenty_first_sign_ins_at_once_with_two_staff_codes_credit_one(
     assert {(a.json()["signed_up_by"]["staff_id"]) for a in answers} == {credited["staff_id"]}
     member = session.get(Member, new[0]["member"]["id"])
     assert member.signed_up_by_staff_id == credited["staff_id"]
+
+
+def test_the_migrations_backfill_gives_existing_staff_distinct_codes(session, make_staff):
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).parents[2] / "migrations/versions/i17_staff_signups.py"
+    spec = importlib.util.spec_from_file_location("i17_staff_signups", path)
+    migration = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(migration)
+    for _ in range(50):
+        make_staff("marketer")
+    session.execute(text(migration.BACKFILL))
+    session.commit()
+    codes = dict(session.execute(select(Staff.id, Staff.staff_code)).all())
+    assert len(set(codes.values())) == 50
+    assert all(len(code) == 6 and set(code) <= set(CROCKFORD) for code in codes.values())
+    # A pure function of the id: the same id always gets the same code.
+    session.execute(text(migration.BACKFILL))
+    assert dict(session.execute(select(Staff.id, Staff.staff_code)).all()) == codes
