@@ -7,7 +7,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from app.extensions import db
 from app.models.base import CreatedAt, UTCDateTime, pk, utcnow
-from app.services.identifiers import new_staff_code
+from app.services import identifiers
 
 ROLES = ("clerk", "manager", "marketer", "admin")
 STORE_ROLES = ("clerk", "manager")  # bound to one store, act only there
@@ -34,7 +34,9 @@ class Staff(CreatedAt, db.Model):
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     # What this staff member's invite codes carry (scene `s=<code>`, `staff_<code>`): short,
     # stable, unique; given at creation, whatever creates the row.
-    staff_code: Mapped[str] = mapped_column(String(8), unique=True, default=new_staff_code)
+    staff_code: Mapped[str] = mapped_column(
+        String(8), unique=True, default=lambda: identifiers.new_staff_code()
+    )
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 
 

@@ -509,3 +509,17 @@ def test_the_migrations_backfill_gives_existing_staff_distinct_codes(session, ma
     # A pure function of the id: the same id always gets the same code.
     session.execute(text(migration.BACKFILL))
     assert dict(session.execute(select(Staff.id, Staff.staff_code)).all()) == codes
+
+
+def test_a_staff_code_drawn_twice_is_drawn_again(session, make_staff, monkeypatch):
+    from app.services import identifiers
+    from app.services import staff as staff_service
+
+    taken = make_staff("marketer").staff_code
+    draws = iter([taken, taken, "NEW1NE"])
+    monkeypatch.setattr(identifiers, "new_staff_code", lambda: next(draws))
+    created = staff_service.create_staff(
+        session, username="drawn", password="long-enough-1", role="marketer", store_id=None
+    )
+    assert created.staff_code == "NEW1NE"
+    assert session.query(Staff).count() == 2
