@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import marshmallow as ma
 
+from app.schemas.segments import REPORT_DAY
 from app.schemas.staff import StaffSchema
 from app.services.signups.invite_codes import KINDS
 from app.services.signups.report import GROUPS
@@ -25,8 +26,15 @@ class InviteCodeArgsSchema(ma.Schema):
 
 
 class SignupReportArgsSchema(ma.Schema):
-    from_ = ma.fields.Date(data_key="from", required=True, metadata={"description": "business day"})
-    to = ma.fields.Date(required=True, metadata={"description": "business day, inclusive"})
+    from_ = ma.fields.Date(
+        data_key="from",
+        required=True,
+        validate=REPORT_DAY,
+        metadata={"description": "business day"},
+    )
+    to = ma.fields.Date(
+        required=True, validate=REPORT_DAY, metadata={"description": "business day, inclusive"}
+    )
     group_by = ma.fields.String(required=True, validate=ma.validate.OneOf(GROUPS))
     store_id = ma.fields.Integer(
         load_default=None,
