@@ -35,6 +35,7 @@ class MemberSignIn(NamedTuple):
     expires_in: int
     is_new: bool
     member: Any
+    signed_up_by: Any = None  # a signups.SignedUpBy, or None
 
 
 class StaffSignIn(NamedTuple):

@@ -93,6 +93,8 @@ class Settings:
     WECHAT_OA_AES_KEY: str
     WECHAT_OA_AES_KEY_PREVIOUS: str = ""
     DATA_ENCRYPTION_KEY: str = SANDBOX_DATA_ENCRYPTION_KEY
+    # showqrcode's host (mp.weixin.qq.com); empty: derived from WECHAT_API_BASE (wechat.client).
+    WECHAT_MP_BASE: str = ""
     REDIS_KEY_PREFIX: str = "hy:"
     INSTANCE_DIR: str = str(INSTANCE_DIR)
     MEMBER_TOKEN_TTL: int = 7 * 24 * 3600
@@ -148,6 +150,7 @@ class Settings:
             "WECHAT_OA_AES_KEY": self.WECHAT_OA_AES_KEY,
             "WECHAT_OA_AES_KEY_PREVIOUS": self.WECHAT_OA_AES_KEY_PREVIOUS,
             "DATA_ENCRYPTION_KEY": self.DATA_ENCRYPTION_KEY,
+            "WECHAT_MP_BASE": self.WECHAT_MP_BASE.rstrip("/"),
             "MEMBER_TOKEN_TTL": self.MEMBER_TOKEN_TTL,
             "STAFF_TOKEN_TTL": self.STAFF_TOKEN_TTL,
             "LOG_JSON": self.LOG_JSON,
@@ -269,6 +272,7 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         WECHAT_OA_AES_KEY=env.get("WECHAT_OA_AES_KEY", ""),
         WECHAT_OA_AES_KEY_PREVIOUS=env.get("WECHAT_OA_AES_KEY_PREVIOUS", ""),
         DATA_ENCRYPTION_KEY=data_key,
+        WECHAT_MP_BASE=env.get("WECHAT_MP_BASE", ""),
         REDIS_KEY_PREFIX=env.get("REDIS_KEY_PREFIX", "hy:"),
         INSTANCE_DIR=str(instance_dir),
         LOG_JSON=not _flag(env.get("LOG_PLAIN")),

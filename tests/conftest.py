@@ -292,6 +292,29 @@ def make_member(session):
 
 
 @pytest.fixture
+def make_purchase(session):
+    """A paid order planted as history (no points, no ledger): for reports and lookups."""
+    from app.models import Purchase
+
+    counter = iter(range(1, 1_000_000))
+
+    def make(member, store, paid_at, amount_fen: int = 1000, refunded_fen: int = 0) -> Purchase:
+        purchase = Purchase(
+            store_id=store.id,
+            order_no=f"P{next(counter):07d}",
+            member_id=member.id,
+            amount_fen=amount_fen,
+            refunded_fen=refunded_fen,
+            paid_at=paid_at,
+        )
+        session.add(purchase)
+        session.commit()
+        return purchase
+
+    return make
+
+
+@pytest.fixture
 def member_headers(app):
     from app.auth import issue_member_token
 

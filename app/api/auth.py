@@ -9,7 +9,7 @@ from app.auth import MemberSignIn, issue_member_token
 from app.errors import ErrorBodySchema
 from app.extensions import db, limiter
 from app.schemas.members import LoginResultSchema, LoginSchema
-from app.services import members
+from app.services import members, signups
 
 blp = Blueprint("member_auth", __name__, url_prefix="/api/v1/auth", description="Member sign-in")
 
@@ -23,9 +23,20 @@ class Login(MethodView):
     @blp.alt_response(400, schema=ErrorBodySchema, description="wechat.invalid_code")
     @blp.alt_response(502, schema=ErrorBodySchema, description="WeChat unavailable")
     def post(self, body):
-        """Sign in with the code from wx.login; the first sign-in creates the member."""
+        """Sign in with the code from wx.login; the first sign-in creates the member, credited
+        to the staff member whose code (`staff_code`) or official-account QR code brought them."""
         member, is_new = members.sign_in(
-            db.session, body["code"], body.get("referral_code"), body.get("store_id")
+            db.session,
+            body["code"],
+            body.get("referral_code"),
+            body.get("store_id"),
+            body.get("staff_code"),
         )
         token, expires_in = issue_member_token(member.id)
-        return MemberSignIn(token, expires_in, is_new, members.profile(db.session, member.id))
+        return MemberSignIn(
+            token,
+            expires_in,
+            is_new,
+            members.profile(db.session, member.id),
+            signups.signed_up_by(member),
+        )

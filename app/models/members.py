@@ -25,7 +25,10 @@ class Member(db.Model):
     avatar_url: Mapped[str] = mapped_column(String(512), default="")
     birthday: Mapped[date | None] = mapped_column(Date)
     gender: Mapped[int] = mapped_column(SmallInteger, default=0)
+    # Where the member signed up, and the staff member whose invite code brought them (issue 17):
+    # set once, when the member is created, never re-attributed.
     store_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("stores.id"), index=True)
+    signed_up_by_staff_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("staff.id"))
     referral_code: Mapped[str] = mapped_column(String(16), unique=True)
     tier_code: Mapped[str] = mapped_column(String(32), default="")
     # Kept by the ledger only (services.points), in the same transaction as each entry.

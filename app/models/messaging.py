@@ -44,10 +44,23 @@ class OaFollower(db.Model):
     following: Mapped[bool] = mapped_column(Boolean, default=True)
     # The store whose parametric QR code first brought the follower (first touch wins).
     store_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("stores.id"), index=True)
+    # The staff member whose QR code (scene `staff_<code>`) first brought the follower.
+    staff_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("staff.id"))
     scene: Mapped[str | None] = mapped_column(String(64))
     followed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     unfollowed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+
+class OaQrCode(CreatedAt, db.Model):
+    """A permanent parametric QR code of the official account (QR_LIMIT_STR_SCENE), created once
+    per scene: WeChat allows 100,000 permanent codes, so a ticket is kept, never made again."""
+
+    __tablename__ = "oa_qr_codes"
+
+    scene: Mapped[str] = mapped_column(String(64), primary_key=True)
+    ticket: Mapped[str] = mapped_column(String(255))
+    url: Mapped[str] = mapped_column(String(255), default="")
 
 
 class OutboxMessage(CreatedAt, db.Model):

@@ -7,6 +7,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from app.extensions import db
 from app.models.base import CreatedAt, UTCDateTime, pk, utcnow
+from app.services import identifiers
 
 ROLES = ("clerk", "manager", "marketer", "admin")
 STORE_ROLES = ("clerk", "manager")  # bound to one store, act only there
@@ -31,6 +32,11 @@ class Staff(CreatedAt, db.Model):
     store_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("stores.id"), index=True)
     display_name: Mapped[str] = mapped_column(String(64), default="")
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # What this staff member's invite codes carry (scene `s=<code>`, `staff_<code>`): short,
+    # stable, unique; given at creation, whatever creates the row.
+    staff_code: Mapped[str] = mapped_column(
+        String(8), unique=True, default=lambda: identifiers.new_staff_code()
+    )
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 
 

@@ -20,6 +20,12 @@ class LoginSchema(ma.Schema):
         validate=ma.validate.Range(min=1, max=2**62),
         strict=True,
     )
+    staff_code = ma.fields.String(
+        load_default=None,
+        allow_none=True,
+        validate=ma.validate.Length(max=16),
+        metadata={"description": "from a staff member's invite code (scene `s=<code>`)"},
+    )
 
 
 class ExpiringSchema(ma.Schema):
@@ -53,11 +59,24 @@ class MemberSchema(ma.Schema):
     joined_at = ma.fields.AwareDateTime(required=True)
 
 
+class SignedUpBySchema(ma.Schema):
+    """A `signups.SignedUpBy`."""
+
+    staff_id = ma.fields.Integer(allow_none=True, required=True)
+    store_id = ma.fields.Integer(allow_none=True, required=True)
+
+
 class LoginResultSchema(ma.Schema):
     token = ma.fields.String(required=True)
     expires_in = ma.fields.Integer(required=True)
     is_new = ma.fields.Boolean(required=True)
     member = ma.fields.Nested(MemberSchema, required=True)
+    signed_up_by = ma.fields.Nested(
+        SignedUpBySchema,
+        allow_none=True,
+        required=True,
+        metadata={"description": "the staff member and store the sign-up is credited to"},
+    )
 
 
 class PhoneSchema(ma.Schema):

@@ -29,15 +29,15 @@ class SegmentsProgramSchema(ma.Schema):
 
 # Business days a report can name: from the oldest history an import takes (1970) to 2099. Past
 # either end the period's instants overflow (?to=9999-12-31 was a 500); inside, it is a typo.
-_REPORT_DAY = ma.validate.Range(
+REPORT_DAY = ma.validate.Range(
     min=date(1970, 1, 1), max=date(2099, 12, 31), error="Give a day from 1970-01-01 to 2099-12-31."
 )
 
 
 class SegmentsReportArgsSchema(ma.Schema):
     # `from` is a Python keyword: the field is named period_from and read from ?from=.
-    period_from = ma.fields.Date(data_key="from", load_default=None, validate=_REPORT_DAY)
-    period_to = ma.fields.Date(data_key="to", load_default=None, validate=_REPORT_DAY)
+    period_from = ma.fields.Date(data_key="from", load_default=None, validate=REPORT_DAY)
+    period_to = ma.fields.Date(data_key="to", load_default=None, validate=REPORT_DAY)
     live = ma.fields.Boolean(
         load_default=False,
         metadata={"description": "compute the figures now instead of reading the stored ones"},

@@ -23,6 +23,9 @@ class StaffSchema(ma.Schema):
     role = ma.fields.String(required=True)
     store_id = ma.fields.Integer(allow_none=True, required=True)
     is_active = ma.fields.Boolean()
+    staff_code = ma.fields.String(
+        metadata={"description": "what this staff member's invite codes carry"}
+    )
     created_at = ma.fields.AwareDateTime()
 
 

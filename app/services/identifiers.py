@@ -1,5 +1,5 @@
-"""Identifiers: member numbers and referral codes (unguessable, telling nothing about sign-up
-order), coupon codes share their Crockford alphabet; phone masking."""
+"""Identifiers: member numbers, referral and staff codes (unguessable, telling nothing about
+sign-up order), coupon codes share their Crockford alphabet; phone masking."""
 
 from __future__ import annotations
 
@@ -29,6 +29,21 @@ def new_member_no() -> str:
 def new_referral_code() -> str:
     """8 characters of Crockford base32 (no I, L, O, U): easy to read aloud and type."""
     return "".join(secrets.choice(CROCKFORD) for _ in range(8))
+
+
+STAFF_CODE_LENGTH = 6  # 32^6: about a billion codes, 8 characters with the scene's "s="
+# Crockford's reading rules: what a person may type for what is printed.
+_CROCKFORD_READ = str.maketrans({"I": "1", "L": "1", "O": "0"})
+
+
+def new_staff_code() -> str:
+    """6 characters of Crockford base32: what a staff member's invite codes carry."""
+    return "".join(secrets.choice(CROCKFORD) for _ in range(STAFF_CODE_LENGTH))
+
+
+def read_crockford(code: str) -> str:
+    """A typed or scanned code as it is stored: upper case, I and L read as 1, O as 0."""
+    return code.strip().upper().translate(_CROCKFORD_READ)
 
 
 def mask_phone(phone: str | None) -> str | None:

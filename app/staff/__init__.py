@@ -20,9 +20,11 @@ from app.staff import (
     coupon_redemptions,
     exchanges,
     lottery_wins,
+    me,
     members,
     programs,
     purchases,
+    reports,
     scans,
     segments,
 )
@@ -30,6 +32,7 @@ from app.staff import (
 # Registered in this order (it is the order of the OpenAPI document's tags).
 BLUEPRINTS = [
     auth.blp,
+    me.blp,
     scans.blp,
     members.blp,
     purchases.blp,
@@ -51,6 +54,7 @@ BLUEPRINTS = [
     admin_messaging.blp,
     segments.blp,
     admin_analytics.blp,
+    reports.blp,
 ]
 
 

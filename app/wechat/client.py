@@ -22,6 +22,9 @@ from app.wechat import tokens
 log = logging.getLogger("huiyuan.wechat")
 TOKEN_ERRORS = {40001, 40014, 42001}
 TIMEOUT = 5
+API_BASE = "https://api.weixin.qq.com"
+MP_BASE = "https://mp.weixin.qq.com"
+IMAGE_SIGNATURES = ((b"\x89PNG\r\n\x1a\n", "image/png"), (b"\xff\xd8\xff", "image/jpeg"))
 
 
 class WeChatAPIError(Exception):
@@ -162,6 +165,51 @@ def get_wxa_code_unlimited(scene: str, page: str, width: int = 430) -> bytes:
         return res.content
 
     return _call("miniapp", "getwxacodeunlimit", call)
+
+
+def create_oa_qrcode(scene_str: str) -> dict:
+    """A permanent official-account QR code (QR_LIMIT_STR_SCENE) for `scene_str` (64 characters
+    at most): {ticket, url}. WeChat allows 100,000 permanent codes: keep the ticket."""
+    body = {
+        "action_name": "QR_LIMIT_STR_SCENE",
+        "action_info": {"scene": {"scene_str": scene_str}},
+    }
+    result = _call("oa", "qrcode_create", lambda c: c.qrcode.create(body))
+    if not result.get("ticket"):
+        raise WeChatAPIError(-2, "qrcode/create answered no ticket", "qrcode_create")
+    return {"ticket": result["ticket"], "url": result.get("url") or ""}
+
+
+def _mp_base() -> str:
+    """Where showqrcode lives: mp.weixin.qq.com, not the API host (wechatpy hard-codes it); the
+    sandbox, when WECHAT_API_BASE points there, serves both. WECHAT_MP_BASE overrides."""
+    cfg = current_app.config
+    base = cfg["WECHAT_API_BASE"]
+    if cfg.get("WECHAT_MP_BASE"):
+        return cfg["WECHAT_MP_BASE"].rstrip("/")
+    return MP_BASE if base.rstrip("/") == API_BASE else base.rstrip("/")
+
+
+def show_oa_qrcode(ticket: str) -> tuple[bytes, str]:
+    """The image of an official-account QR code by its ticket, and its type (no access token
+    needed). WeChat's own showqrcode answers a JPEG; the sandbox a PNG."""
+    client = _client("oa")
+    try:
+        result = client._http.get(
+            _mp_base() + "/cgi-bin/showqrcode", params={"ticket": ticket}, timeout=client.timeout
+        )
+    except requests.RequestException as exc:
+        WECHAT_ERRORS.labels("showqrcode", "network").inc()
+        raise WeChatUnavailable(f"showqrcode: {type(exc).__name__}") from exc
+    if result.status_code >= 500:
+        WECHAT_ERRORS.labels("showqrcode", "http").inc()
+        raise WeChatUnavailable("showqrcode: HTTP error")
+    kind = next((k for sig, k in IMAGE_SIGNATURES if result.content.startswith(sig)), None)
+    if result.status_code != 200 or kind is None:
+        # WeChat answers an unknown ticket with 404 and no image.
+        WECHAT_ERRORS.labels("showqrcode", str(result.status_code)).inc()
+        raise WeChatAPIError(-2, f"no QR code image (HTTP {result.status_code})", "showqrcode")
+    return result.content, kind
 
 
 def send_subscribe_message(

@@ -268,6 +268,54 @@ def wxa_code_unlimited():
     return current_app.response_class(png, mimetype="image/png")
 
 
+@wechat_bp.post("/cgi-bin/qrcode/create")
+def qrcode_create():
+    """Parametric QR codes of the official account; the ticket names its scene (kept in Redis so
+    that /showqrcode draws the code of that scene, and tests can see what was asked for)."""
+    failure = _guard("qrcode_create")
+    if failure:
+        return failure
+    body = _body()
+    scene = ((body.get("action_info") or {}).get("scene")) or {}
+    if body.get("action_name") not in (
+        "QR_SCENE",
+        "QR_STR_SCENE",
+        "QR_LIMIT_SCENE",
+        "QR_LIMIT_STR_SCENE",
+    ):
+        return _error(40053, "invalid action_name")
+    value = scene.get("scene_str") if "STR" in body["action_name"] else scene.get("scene_id")
+    if value is None or not 1 <= len(str(value)) <= 64:
+        return _error(40097, "invalid args: scene")
+    ticket = "gQ" + secrets.token_urlsafe(30)
+    get_redis().set(rkey("sandbox", "qr_ticket", ticket), str(value))
+    answer: dict = {"ticket": ticket, "url": f"http://weixin.qq.com/q/{ticket[2:24]}"}
+    if "LIMIT" not in body["action_name"]:
+        answer["expire_seconds"] = int(body.get("expire_seconds") or 60)
+    return jsonify(answer)
+
+
+@wechat_bp.get("/cgi-bin/showqrcode")
+def showqrcode():
+    """The image of a ticket's QR code (mp.weixin.qq.com in WeChat; no access token): 404 for
+    a ticket WeChat never gave."""
+    _count("showqrcode")
+    failure = _fault("showqrcode")
+    if failure:
+        return failure
+    scene = get_redis().get(rkey("sandbox", "qr_ticket", request.args.get("ticket", "")))
+    if scene is None:
+        return current_app.response_class(b"", status=404)
+    return current_app.response_class(pattern_png(f"oa|{scene}"), mimetype="image/png")
+
+
+@wechat_bp.get("/qr-scene")
+def qr_scene():
+    """Sandbox helper: the scene a ticket was created for (what a follower's scan carries)."""
+    scene = get_redis().get(rkey("sandbox", "qr_ticket", request.args.get("ticket", "")))
+    return jsonify({"scene": scene})
+
+
 @wechat_bp.get("/cgi-bin/user/info")
 def user_info():
     failure = _guard("user_info")

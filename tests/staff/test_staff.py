@@ -20,6 +20,7 @@ def test_staff_login_returns_token_and_role(client, make_staff):
         "username": clerk.username,
         "display_name": "",
         "is_active": True,
+        "staff_code": clerk.staff_code,
         "created_at": body["staff"]["created_at"],
     }
     assert body["token"]

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import date
 from typing import NamedTuple
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import exists, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -15,7 +15,8 @@ from app.errors import AppError
 from app.models import Member, Staff, Store
 from app.models.base import insert_ignore
 from app.models.segments import MemberSegment
-from app.services import identifiers
+from app.models.till import Purchase
+from app.services import identifiers, signups
 from app.services.members import member_summary, signup_hooks
 from app.services.staff import audit, store_scope
 from app.services.till.scans import till_member
@@ -37,8 +38,10 @@ def sign_in(
     js_code: str,
     referral_code: str | None = None,
     store_id: int | None = None,
+    staff_code: str | None = None,
 ) -> tuple[Member, bool]:
-    """Sign a shopper in with a wx.login code; the first sign-in creates the member.
+    """Sign a shopper in with a wx.login code; the first sign-in creates the member, credited to
+    a staff member and a store by services.signups (an existing member is never re-credited).
 
     Twenty simultaneous first sign-ins of one WeChat user create one member: the unique openid
     decides, and only the request whose insert won sees `is_new`.
@@ -51,7 +54,8 @@ def sign_in(
     is_new = False
     member = _by_openid(session, openid)
     if member is None:
-        is_new = _create(session, openid, unionid, _known_store(session, store_id))
+        credit = signups.attribution(session, staff_code, _known_store(session, store_id), unionid)
+        is_new = _create(session, openid, unionid, credit)
         member = _by_openid(session, openid)
     # The session_key stays here: never returned, never logged.
     values: dict = {"session_key": info.get("session_key")}
@@ -81,7 +85,7 @@ def _known_store(session: Session, store_id: int | None) -> int | None:
     return store.id if store is not None and store.is_active else None
 
 
-def _create(session: Session, openid: str, unionid: str | None, store_id: int | None) -> bool:
+def _create(session: Session, openid: str, unionid: str | None, credit: signups.SignedUpBy) -> bool:
     """Insert the member unless another request already did; True when this one did."""
     for _ in range(5):
         values = {
@@ -89,7 +93,8 @@ def _create(session: Session, openid: str, unionid: str | None, store_id: int | 
             "openid": openid,
             "unionid": unionid if unionid and _unionid_free(session, unionid) else None,
             "referral_code": identifiers.new_referral_code(),
-            "store_id": store_id,
+            "store_id": credit.store_id,
+            "signed_up_by_staff_id": credit.staff_id,
             "joined_at": clock.now(),
             "updated_at": clock.now(),
             "nickname": "",
@@ -230,8 +235,9 @@ def profile(session: Session, member_id: int) -> dict:
 def find_for_staff(
     session: Session, staff, phone: str | None = None, member_no: str | None = None
 ) -> list[LookedUpMember]:
-    """Members matching a phone or member number that this staff member may see, each with
-    their segment (stage, RFM group, odds of still buying) from the last nightly refresh."""
+    """Members matching a phone or member number that this staff member may see (clerks and
+    managers: those who signed up at their store or have bought there), each with their segment
+    (stage, RFM group, odds of still buying) from the last nightly refresh."""
 
     query = select(Member).where(Member.closed_at.is_(None))
     if phone:
@@ -240,7 +246,8 @@ def find_for_staff(
         query = query.where(Member.member_no == member_no)
     store_id = store_scope(staff)
     if store_id is not None:
-        query = query.where(Member.store_id == store_id)
+        bought_here = exists().where(Purchase.member_id == Member.id, Purchase.store_id == store_id)
+        query = query.where(or_(Member.store_id == store_id, bought_here))
     now = clock.now()
     found = session.execute(query.limit(20)).scalars().all()
     segments = {

@@ -1,4 +1,5 @@
-"""Official-account followers: follow, unfollow, store attribution, the 积分 keyword reply."""
+"""Official-account followers: follow, unfollow, attribution to a store or a staff member (their
+parametric QR codes), the 积分 keyword reply."""
 
 from __future__ import annotations
 
@@ -10,7 +11,10 @@ from sqlalchemy.orm import Session
 from app.models import Member, Store
 from app.models.base import insert_ignore
 from app.models.messaging import OaFollower, OutboxMessage
+from app.services import signups
 from app.services.ledger import expiring_summary
+
+STAFF_SCENE_PREFIX = "staff_"
 
 
 def store_for_scene(session: Session, scene: str | None) -> int | None:
@@ -34,7 +38,8 @@ def _ensure(session: Session, openid: str, now: datetime) -> None:
 
 
 def followed(session: Session, openid: str, scene: str | None, now: datetime) -> None:
-    """The user followed (again); a store's QR code attributes them to it (the first store wins)."""
+    """The user followed (again); a store's or a staff member's QR code attributes them to it
+    (the first attribution wins)."""
     _ensure(session, openid, now)
     values: dict = {"following": True, "followed_at": now, "unfollowed_at": None}
     session.execute(update(OaFollower).where(OaFollower.openid == openid).values(**values))
@@ -43,20 +48,31 @@ def followed(session: Session, openid: str, scene: str | None, now: datetime) ->
 
 
 def scanned(session: Session, openid: str, scene: str | None, now: datetime) -> None:
-    """A follower scanned a store's QR code: attribute them if no store has yet."""
+    """A follower scanned a store's or staff member's QR code: attribute them if none has yet."""
     _ensure(session, openid, now)
     _attribute(session, openid, scene)
     session.commit()
 
 
 def _attribute(session: Session, openid: str, scene: str | None) -> None:
-    store_id = store_for_scene(session, scene)
-    if store_id is None:
-        return
+    staff_id = None
+    if scene and scene.startswith(STAFF_SCENE_PREFIX):
+        staff = signups.staff_by_code(session, scene[len(STAFF_SCENE_PREFIX) :])
+        if staff is None:
+            return
+        staff_id, store_id = staff.id, staff.store_id
+    else:
+        store_id = store_for_scene(session, scene)
+        if store_id is None:
+            return
     session.execute(
         update(OaFollower)
-        .where(OaFollower.openid == openid, OaFollower.store_id.is_(None))
-        .values(store_id=store_id, scene=scene)
+        .where(
+            OaFollower.openid == openid,
+            OaFollower.store_id.is_(None),
+            OaFollower.staff_id.is_(None),
+        )
+        .values(store_id=store_id, staff_id=staff_id, scene=scene)
     )
 
 

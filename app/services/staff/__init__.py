@@ -13,6 +13,7 @@ from app.models.staff import CHAIN_ROLES, ROLES, STORE_ROLES
 from app.services import pagination
 from app.services.staff import audit, login_attempts
 
+STAFF_CODE_CONSTRAINT = "uq_staff_staff_code"
 # Checked against when the username is unknown, so both paths cost one hash.
 _DUMMY_HASH = generate_password_hash("not-a-real-password")
 
@@ -84,23 +85,35 @@ def create_staff(
 ) -> Staff:
     """A new staff account (409 staff.username_taken)."""
     _validate_role(session, role, store_id)
-    staff = Staff(
-        username=username,
-        password_hash=generate_password_hash(password),
-        role=role,
-        store_id=store_id,
-        display_name=display_name,
-    )
-    session.add(staff)
-    try:
-        session.flush()
-    except IntegrityError as exc:
-        session.rollback()
-        raise AppError("staff.username_taken") from exc
+    password_hash = generate_password_hash(password)
+    for _ in range(5):
+        staff = Staff(
+            username=username,
+            password_hash=password_hash,
+            role=role,
+            store_id=store_id,
+            display_name=display_name,
+        )
+        try:
+            with session.begin_nested():
+                session.add(staff)
+        except IntegrityError as exc:
+            if _constraint(exc) == STAFF_CODE_CONSTRAINT:
+                continue  # a random staff code taken (one in a billion): draw again
+            session.rollback()
+            raise AppError("staff.username_taken") from exc
+        break
+    else:
+        raise AppError("conflict", message="Could not give the account a staff code; try again.")
     if by is not None:
         audit.record(session, by, "staff.create", "staff", staff.id, {"role": role})
     session.commit()
     return staff
+
+
+def _constraint(exc: IntegrityError) -> str | None:
+    diag = getattr(exc.orig, "diag", None)
+    return getattr(diag, "constraint_name", None)
 
 
 def update_staff(session: Session, staff_id: int, changes: dict, by: Staff) -> Staff:
