@@ -6,9 +6,10 @@ order's lines (purchase_lines) and fills the product table. Bad lines are report
 line number and skipped (an order with a bad line is skipped whole).
 
 How: Python only parses (order_rows) and streams the good lines through COPY into a temporary
-staging table; everything else is set-based SQL over it -- stores and members matched in bulk,
-missing members created in bulk (their member numbers and referral codes drawn in SQL), orders
-checked against what is already there, purchases and lines inserted with INSERT ... SELECT. The
+staging table, written once; everything else is set-based SQL over it -- the orders built and
+checked in one statement (against each other and what is already there), their customers
+matched in bulk and the missing members created in bulk (member numbers and referral codes drawn
+in SQL), purchases and lines inserted with INSERT ... SELECT. The
 whole file is one transaction: a crash part-way leaves nothing merged, and running the file again
 adds only what is missing (ON CONFLICT on the store's order number; an order already imported
 with the same content is counted as such, one with other content is a bad line).
@@ -16,7 +17,9 @@ with the same content is counted as such, one with other content is a bad line).
 
 from __future__ import annotations
 
+import csv
 import hashlib
+import io
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -103,45 +106,34 @@ def import_orders(
     _copy_rows(session, read_rows(lines, fmt), fmt, now, report, progress)
     session.execute(text("ANALYZE import_stage"))
     params = {"fmt": fmt, "default_store": default_store, "now": now}
-    # Stores and order numbers; the orders, checked in the file and against what is there; then
-    # members, only for the lines of new orders; then the writes.
-    for statement in _MATCH_STORES:
-        session.execute(statement, params)
-    for statement in _ORDERS_LINES if fmt == "lines" else _ORDERS_ONE_PER_LINE:
-        session.execute(statement, params)
-    for statement in _CHECK_EXISTING:
-        session.execute(statement, params)
+    # The orders, checked in the file and against what is there (one statement); their
+    # customers, matched or created; then the writes. The staging table is written once.
+    session.execute(_ORDERS_LINES if fmt == "lines" else _ORDERS_ONE_PER_LINE, params)
+    session.execute(text("ANALYZE import_orders"))
+    session.execute(_CUSTOMERS, params)
     for _ in range(CREATE_ROUNDS):
-        for statement in _MATCH_MEMBERS:
+        for statement in _MATCH_CUSTOMERS:
             session.execute(statement, params)
         created = session.execute(_CREATE_MEMBERS, params).rowcount
         report.members_created += created
         if not created:
             break
-    for statement in _MEMBERS_TO_ORDERS:
-        session.execute(statement, params)
+    session.execute(_MEMBERS_TO_ORDERS, params)
     inserted = session.execute(_INSERT_PURCHASES, params).one()
     report.imported, report.lines_stored = int(inserted.purchases), int(inserted.lines)
     session.execute(_JOINED, params)
     if fmt == "lines":
         session.execute(_PRODUCTS, params)
-    # Already imported: csv and cdnow count lines (a line is an order), `lines` counts orders.
     report.already_imported = session.execute(
-        text(
-            "SELECT COUNT(*) FROM import_orders WHERE bad IS NULL AND NOT is_new"
-            if fmt == "lines"
-            else "SELECT COUNT(*) FROM import_stage WHERE bad IS NULL AND done"
-        )
+        text("SELECT COUNT(*) FROM import_orders WHERE bad IS NULL AND NOT is_new")
     ).scalar_one()
     report.bad.extend(
         BadRow(line, reason)
-        for line, reason in session.execute(
-            text("SELECT line_no, bad FROM import_stage WHERE bad IS NOT NULL ORDER BY line_no")
-        )
+        for line, reason in session.execute(_BAD_LINES if fmt == "lines" else _BAD_ORDERS, params)
     )
     report.bad.sort(key=lambda bad: bad.line)
-    session.execute(text("DROP TABLE import_stage"))
-    session.execute(text("DROP TABLE import_orders"))
+    for table in ("import_stage", "import_orders", "import_customers"):
+        session.execute(text(f"DROP TABLE {table}"))
     session.commit()
     return report
 
@@ -149,50 +141,57 @@ def import_orders(
 _CREATE_STAGE = text(
     """
     CREATE TEMPORARY TABLE import_stage (
-        line_no integer PRIMARY KEY, order_no text, fingerprint text, store_code text,
-        external_id text, phone text, nickname text, paid_at timestamptz, amount_fen bigint,
-        items integer, sku text, name text, category text, unit_price_fen bigint,
-        store_id bigint, member_id bigint, bad text, done boolean NOT NULL DEFAULT false
+        line_no integer, order_no text, fingerprint text, store_code text, external_id text,
+        phone text, nickname text, paid_at timestamptz, amount_fen bigint, items integer,
+        sku text, name text, category text, unit_price_fen bigint, bad text
     )
     """
 )
 
 
 def _copy_rows(session: Session, rows, fmt: str, now: datetime, report: ImportReport, progress):
-    """Every good line into import_stage through COPY; lines Python refuses on their own
-    (unreadable, in the future, before 1970) into the report, or, for a line of an order of
-    the `lines` format, into import_stage as bad (its order is then skipped whole)."""
+    """Every good line into import_stage through COPY (CSV written by the csv module, sent in
+    blocks); lines Python refuses on their own (unreadable, in the future, before 1970) into
+    the report, or, for a line of an order of the `lines` format, into import_stage as bad (its
+    order is then skipped whole). Empty text is NULL in the staging table."""
     latest = now + timedelta(minutes=1)
     earliest = datetime.combine(EARLIEST_PAID_ON, datetime.min.time(), tzinfo=clock.business_tz())
     too_early = f"paid_at is before {EARLIEST_PAID_ON.isoformat()}"
+    lines_format = fmt == "lines"
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
     columns = ", ".join(_STAGE_COLUMNS)
     cursor = session.connection().connection.driver_connection.cursor()
-    with cursor.copy(f"COPY import_stage ({columns}) FROM STDIN") as copy:
+    with cursor.copy(f"COPY import_stage ({columns}) FROM STDIN WITH (FORMAT csv)") as copy:
         for row in rows:
             report.lines += 1
-            if progress is not None and report.lines % PROGRESS_EVERY == 0:
-                progress(report.lines)
+            if report.lines % PROGRESS_EVERY == 0:
+                copy.write(buffer.getvalue())
+                buffer.seek(0)
+                buffer.truncate()
+                if progress is not None:
+                    progress(report.lines)
             if isinstance(row, BadRow):
                 if row.order_no is None:
                     report.bad.append(row)
                 else:
-                    copy.write_row(_bad_line(row.line, row.order_no, row.store_code, row.reason))
+                    writer.writerow(_bad_line(row.line, row.order_no, row.store_code, row.reason))
                 continue
             if row.paid_at > latest:
                 reason = "paid_at is in the future"
             elif row.paid_at < earliest:
                 reason = too_early
             else:
-                copy.write_row(
+                writer.writerow(
                     (
                         row.line,
                         row.order_no,
-                        None if fmt == "lines" else _fingerprint(row),
+                        None if lines_format else _fingerprint(row),
                         row.store_code,
                         row.external_id,
                         row.phone,
                         row.nickname,
-                        row.paid_at,
+                        row.paid_at.isoformat(),
                         row.amount_fen,
                         row.items,
                         row.sku,
@@ -203,10 +202,11 @@ def _copy_rows(session: Session, rows, fmt: str, now: datetime, report: ImportRe
                     )
                 )
                 continue
-            if fmt == "lines":
-                copy.write_row(_bad_line(row.line, row.order_no, row.store_code, reason))
+            if lines_format:
+                writer.writerow(_bad_line(row.line, row.order_no, row.store_code, reason))
             else:
                 report.bad.append(BadRow(row.line, reason))
+        copy.write(buffer.getvalue())
     if progress is not None:
         progress(report.lines)
 
@@ -233,80 +233,132 @@ def _fingerprint(row: OrderRow) -> str:
 
 def _sql(statement: str):
     clause = text(statement)
-    return (
-        clause.bindparams(bindparam("now", type_=UTCDateTime())) if ":now" in statement else clause
-    )
+    if ":now" in statement:
+        return clause.bindparams(bindparam("now", type_=UTCDateTime()))
+    return clause
 
 
-# The store a line names, else the run's (:default_store).
-_STORE_CODE = "COALESCE(store_code, CAST(:default_store AS text))"
+# The store a line names, else the run's.
+_STORE_CODE = "COALESCE(s.store_code, CAST(:default_store AS text))"
+# Who a line is: its customer id, else its phone.
+_CUSTOMER = "COALESCE(s.external_id, 'phone:' || s.phone)"
+# Why an order cannot be imported because of its store.
+_STORE_BAD = f"""CASE WHEN st.id IS NULL THEN CASE
+        WHEN {_STORE_CODE} IS NULL THEN 'no store: add a store_code column or run with --store CODE'
+        ELSE 'unknown store code ' || quote_literal({_STORE_CODE}) END END"""
+# An order already there: the same order imported before (same content) is skipped; any other
+# order with its number at the store is a clash.
+_CLASH = """CASE WHEN p.id IS NOT NULL AND (p.fingerprint <> o.fingerprint OR p.source <> 'import')
+        THEN 'order ' || o.order_no || ' already exists at this store with other details' END"""
 
-# Stores: unknown codes are bad lines. Lines without an order number (csv, cdnow) get one
-# derived from their content: the n-th copy of the same content in a file is its n-th order
-# (the same number on every run, and the same as the row-by-row importer gave).
-_MATCH_STORES = [
-    _sql(
-        f"""
-        UPDATE import_stage s SET store_id = st.id FROM stores st
-        WHERE s.bad IS NULL AND st.code = {_STORE_CODE.replace("store_code", "s.store_code")}
-        """
-    ),
-    _sql(
-        f"""
-        UPDATE import_stage SET bad = CASE
-            WHEN {_STORE_CODE} IS NULL
-                THEN 'no store: add a store_code column or run with --store CODE'
-            ELSE 'unknown store code ' || quote_literal({_STORE_CODE})
-        END
-        WHERE store_id IS NULL AND bad IS NULL
-        """
-    ),
-    _sql(
-        """
-        UPDATE import_stage s
-        SET order_no = 'imp-' || left(encode(sha256(convert_to(
-                CAST(:fmt AS text) || '|' || s.fingerprint || '|' || d.n, 'UTF8')), 'hex'), 40)
-        FROM (SELECT line_no, row_number() OVER (PARTITION BY fingerprint ORDER BY line_no) AS n
-              FROM import_stage WHERE order_no IS NULL AND bad IS NULL) d
-        WHERE s.line_no = d.line_no
-        """
-    ),
-]
+# csv and cdnow: a line is an order. Lines without an order number get one derived from their
+# content: the n-th copy of the same content in a file is its n-th order (the same number on
+# every run, and the one the row-by-row importer gave). A later line with the same store and
+# order number is the same order again (same content: already imported) or a clash.
+_ORDERS_ONE_PER_LINE = _sql(
+    f"""
+    CREATE TEMPORARY TABLE import_orders AS
+    SELECT o.*, p.id IS NULL AND o.copy_no = 1 AS is_new,
+           COALESCE(o.store_bad, o.copy_bad, {_CLASH}) AS bad,
+           CAST(NULL AS bigint) AS member_id
+    FROM (
+        SELECT n.*, row_number() OVER w AS copy_no,
+               CASE WHEN n.fingerprint <> first_value(n.fingerprint) OVER w
+                    THEN 'order ' || n.order_no
+                         || ' already exists at this store with other details' END AS copy_bad
+        FROM (
+            SELECT s.line_no AS first_line, {_STORE_CODE} AS store_code, st.id AS store_id,
+                   COALESCE(s.order_no, 'imp-' || left(encode(sha256(convert_to(
+                       CAST(:fmt AS text) || '|' || s.fingerprint || '|' || row_number() OVER (
+                           PARTITION BY s.order_no IS NULL, s.fingerprint ORDER BY s.line_no),
+                       'UTF8')), 'hex'), 40)) AS order_no,
+                   {_CUSTOMER} AS customer, s.external_id, s.phone, s.nickname, s.paid_at,
+                   s.amount_fen, s.items, s.fingerprint, {_STORE_BAD} AS store_bad
+            FROM import_stage s LEFT JOIN stores st ON st.code = {_STORE_CODE}
+        ) n
+        WINDOW w AS (PARTITION BY n.store_code, n.order_no ORDER BY n.first_line)
+    ) o
+    LEFT JOIN purchases p ON p.store_id = o.store_id AND p.order_no = o.order_no
+    """
+)
+# lines: an order is its lines (one store, one order number) with one customer and one time; its
+# amount is the lines' sum, its fingerprint their content. An order with a bad line is bad.
+_ORDERS_LINES = _sql(
+    f"""
+    CREATE TEMPORARY TABLE import_orders AS
+    SELECT o.*, p.id IS NULL AS is_new, COALESCE(o.order_bad, {_CLASH}) AS bad,
+           CAST(NULL AS bigint) AS member_id
+    FROM (
+        SELECT {_STORE_CODE} AS store_code, MIN(st.id) AS store_id, s.order_no,
+               MIN(s.line_no) AS first_line, MIN({_CUSTOMER}) AS customer,
+               MIN(s.external_id) AS external_id, MIN(s.phone) AS phone,
+               MIN(s.nickname) AS nickname, MIN(s.paid_at) AS paid_at,
+               SUM(s.amount_fen) AS amount_fen, CAST(SUM(s.items) AS integer) AS items,
+               encode(sha256(convert_to(string_agg(concat_ws('|', s.external_id, s.phone,
+                   EXTRACT(EPOCH FROM s.paid_at), s.sku, s.items, s.unit_price_fen,
+                   s.amount_fen), ';' ORDER BY s.line_no), 'UTF8')), 'hex') AS fingerprint,
+               CASE WHEN bool_or(s.bad IS NOT NULL)
+                        THEN 'another line of order ' || s.order_no || ' is bad'
+                    WHEN MIN(st.id) IS NULL THEN MIN({_STORE_BAD})
+                    WHEN COUNT(DISTINCT {_CUSTOMER}) > 1 OR COUNT(DISTINCT s.paid_at) > 1
+                        THEN 'the lines of order ' || s.order_no
+                             || ' name different customers or times'
+               END AS order_bad
+        FROM import_stage s LEFT JOIN stores st ON st.code = {_STORE_CODE}
+        GROUP BY 1, s.order_no
+    ) o
+    LEFT JOIN purchases p ON p.store_id = o.store_id AND p.order_no = o.order_no
+    """
+)
 
-# Members: by customer id, else by phone; a member found by phone without a customer id gets the
-# file's (the first line's, when two customer ids meet on one phone: the others are bad lines).
-_MATCH_MEMBERS = [
+# The customers of the new orders, each from its first line: customer id, phone, store,
+# nickname, time (they joined at their first purchase: see _JOINED).
+_CUSTOMERS = _sql(
+    """
+    CREATE TEMPORARY TABLE import_customers AS
+    SELECT DISTINCT ON (customer) customer, first_line, external_id, phone, store_id, paid_at,
+           COALESCE(nickname, '') AS nickname, CAST(NULL AS bigint) AS member_id,
+           CAST(NULL AS text) AS bad
+    FROM import_orders WHERE is_new AND bad IS NULL
+    ORDER BY customer, first_line
+    """
+)
+# By customer id, else by phone; a member found by phone without a customer id gets the
+# file's; a phone whose member has another customer id is a bad line.
+_MATCH_CUSTOMERS = [
     _sql(
         """
-        UPDATE import_stage s SET member_id = m.id FROM members m
-        WHERE s.member_id IS NULL AND s.bad IS NULL AND NOT s.done AND s.external_id IS NOT NULL
-          AND m.external_id = s.external_id
+        UPDATE import_customers c SET member_id = m.id FROM members m
+        WHERE c.member_id IS NULL AND c.bad IS NULL AND m.external_id = c.external_id
         """
     ),
     _sql(
         """
-        UPDATE import_stage s SET member_id = m.id FROM members m
-        WHERE s.member_id IS NULL AND s.bad IS NULL AND NOT s.done AND s.phone IS NOT NULL
-          AND m.phone = s.phone
-        """
-    ),
-    _sql(
-        """
-        UPDATE members m SET external_id = f.external_id, updated_at = :now
-        FROM (SELECT DISTINCT ON (member_id) member_id, external_id FROM import_stage
-              WHERE bad IS NULL AND member_id IS NOT NULL AND external_id IS NOT NULL
-              ORDER BY member_id, line_no) f
-        WHERE m.id = f.member_id AND m.external_id IS NULL
-          AND NOT EXISTS (SELECT FROM members o WHERE o.external_id = f.external_id)
-        """
-    ),
-    _sql(
-        """
-        UPDATE import_stage s
-        SET member_id = NULL, bad = 'phone ' || s.phone || ' belongs to another customer id'
+        UPDATE import_customers c
+        SET member_id = CASE WHEN m.external_id IS NULL OR c.external_id IS NULL THEN m.id END,
+            bad = CASE WHEN m.external_id IS NOT NULL AND c.external_id IS NOT NULL
+                       THEN 'phone ' || c.phone || ' belongs to another customer id' END
         FROM members m
-        WHERE s.member_id = m.id AND s.bad IS NULL AND s.external_id IS NOT NULL
-          AND m.external_id IS DISTINCT FROM s.external_id
+        WHERE c.member_id IS NULL AND c.bad IS NULL AND m.phone = c.phone
+        """
+    ),
+    _sql(
+        """
+        UPDATE members m SET external_id = c.external_id, updated_at = :now
+        FROM (SELECT DISTINCT ON (member_id) member_id, external_id FROM import_customers
+              WHERE member_id IS NOT NULL AND external_id IS NOT NULL
+              ORDER BY member_id, first_line) c
+        WHERE m.id = c.member_id AND m.external_id IS NULL
+        """
+    ),
+    # Two customer ids of the file on one phone: the first has the member, the others are bad.
+    _sql(
+        """
+        UPDATE import_customers c
+        SET member_id = NULL, bad = 'phone ' || c.phone || ' belongs to another customer id'
+        FROM members m
+        WHERE c.member_id = m.id AND c.external_id IS NOT NULL
+          AND m.external_id IS DISTINCT FROM c.external_id
         """
     ),
 ]
@@ -326,149 +378,36 @@ _REFERRAL_CODE = """(
                              1 + ((x.r >> (5 * k)) & 31)::int, 1), '' ORDER BY k)
     FROM generate_series(0, 7) k
 )"""
-# New members, one per customer id (or phone, for lines without one) not found, from its first
-# line: phone, store, nickname; joined at their first purchase (see _JOINED). A clash on any
-# unique column inserts nothing for that key; the next round matches or draws again.
+# New members for the customers not found. A clash on any unique column (a number drawn twice,
+# two customers of the file on one phone, an import running at once) inserts nothing for that
+# customer; the next round matches or draws again.
 _CREATE_MEMBERS = _sql(
     f"""
     INSERT INTO members (member_no, external_id, phone, referral_code, store_id, joined_at,
                          updated_at, nickname, avatar_url, gender, tier_code, points_balance)
     SELECT x.body || {_LUHN}, x.external_id, x.phone, {_REFERRAL_CODE}, x.store_id, x.paid_at,
            :now, x.nickname, '', 0, '', 0
-    FROM (SELECT k.*, (10000000000 + {_RANDOM_60} % 90000000000)::text AS body,
+    FROM (SELECT c.*, (10000000000 + {_RANDOM_60} % 90000000000)::text AS body,
                  {_RANDOM_60} AS r
-          FROM (SELECT DISTINCT ON (COALESCE(external_id, 'phone:' || phone))
-                       external_id, phone, store_id, paid_at, COALESCE(nickname, '') AS nickname
-                FROM import_stage WHERE member_id IS NULL AND bad IS NULL AND NOT done
-                ORDER BY COALESCE(external_id, 'phone:' || phone), line_no) k
-          OFFSET 0) x
+          FROM import_customers c WHERE c.member_id IS NULL AND c.bad IS NULL OFFSET 0) x
     ON CONFLICT DO NOTHING
     """
 )
-# After the members: a line left without one is bad, an order with a bad line is bad (its
-# other lines too; csv and cdnow: a bad first line, the order itself), and every order takes
-# its first line's member.
-_MEMBERS_TO_ORDERS = [
-    _sql(
-        "UPDATE import_stage SET bad = 'could not create the member; run the import again'"
-        " WHERE member_id IS NULL AND bad IS NULL AND NOT done"
-    ),
-    _sql(
-        """
-        UPDATE import_orders o SET bad = s.bad FROM import_stage s
-        WHERE o.bad IS NULL AND o.is_new AND s.bad IS NOT NULL AND s.store_id = o.store_id
-          AND s.order_no = o.order_no
-          AND (CAST(:fmt AS text) = 'lines' OR s.line_no = o.first_line)
-        """
-    ),
-    _sql(
-        """
-        UPDATE import_stage s SET bad = 'another line of order ' || s.order_no || ' is bad'
-        FROM import_orders o
-        WHERE o.bad IS NOT NULL AND s.bad IS NULL AND s.store_id = o.store_id
-          AND s.order_no = o.order_no
-        """
-    ),
-    _sql(
-        """
-        UPDATE import_orders o SET member_id = s.member_id FROM import_stage s
-        WHERE o.bad IS NULL AND o.is_new AND s.line_no = o.first_line
-        """
-    ),
-]
-
-# Orders. csv and cdnow: a line is an order; a later line with the same store and order number
-# is the same order again (the same content) or a clash (other content).
-_ORDERS_ONE_PER_LINE = [
-    _sql(
-        """
-        CREATE TEMPORARY TABLE import_orders AS
-        SELECT DISTINCT ON (store_id, order_no) store_id, order_no, line_no AS first_line,
-               CAST(NULL AS bigint) AS member_id, paid_at, amount_fen, items, fingerprint,
-               CAST(NULL AS text) AS bad, false AS is_new
-        FROM import_stage WHERE bad IS NULL ORDER BY store_id, order_no, line_no
-        """
-    ),
-    _sql(
-        """
-        UPDATE import_stage s
-        SET bad = 'order ' || s.order_no || ' already exists at this store with other details'
-        FROM import_orders o
-        WHERE s.bad IS NULL AND o.store_id = s.store_id AND o.order_no = s.order_no
-          AND s.line_no <> o.first_line AND s.fingerprint <> o.fingerprint
-        """
-    ),
-    _sql(
-        """
-        UPDATE import_stage s SET done = true FROM import_orders o
-        WHERE s.bad IS NULL AND o.store_id = s.store_id AND o.order_no = s.order_no
-          AND s.line_no <> o.first_line
-        """
-    ),
-]
-# lines: an order is its lines (one store, one order number) with one customer and one time;
-# its amount is the lines' sum, its fingerprint their content. An order with a bad line is
-# skipped whole.
-_ORDERS_LINES = [
-    _sql(
-        f"""
-        UPDATE import_stage s SET bad = 'another line of order ' || s.order_no || ' is bad'
-        FROM (SELECT DISTINCT {_STORE_CODE} AS store, order_no FROM import_stage
-              WHERE bad IS NOT NULL AND order_no IS NOT NULL) b
-        WHERE s.bad IS NULL AND s.order_no = b.order_no
-          AND {_STORE_CODE.replace("store_code", "s.store_code")} IS NOT DISTINCT FROM b.store
-        """
-    ),
-    _sql(
-        """
-        CREATE TEMPORARY TABLE import_orders AS
-        SELECT store_id, order_no, MIN(line_no) AS first_line, CAST(NULL AS bigint) AS member_id,
-               MIN(paid_at) AS paid_at, SUM(amount_fen) AS amount_fen,
-               CAST(SUM(items) AS integer) AS items,
-               encode(sha256(convert_to(string_agg(
-                   concat_ws('|', external_id, phone, EXTRACT(EPOCH FROM paid_at), sku, items,
-                             unit_price_fen, amount_fen), ';' ORDER BY line_no), 'UTF8')), 'hex')
-                   AS fingerprint,
-               CASE WHEN COUNT(DISTINCT COALESCE(external_id, 'phone:' || phone)) > 1
-                         OR COUNT(DISTINCT paid_at) > 1
-                    THEN 'the lines of order ' || order_no || ' name different customers or times'
-               END AS bad,
-               false AS is_new
-        FROM import_stage WHERE bad IS NULL GROUP BY store_id, order_no
-        """
-    ),
-]
-# Against what is there: an order already imported with the same content is skipped; any other
-# order with its number at the store is a clash, and its lines are bad.
-_CHECK_EXISTING = [
-    _sql(
-        """
-        UPDATE import_orders o
-        SET bad = 'order ' || o.order_no || ' already exists at this store with other details'
-        FROM purchases p
-        WHERE o.bad IS NULL AND p.store_id = o.store_id AND p.order_no = o.order_no
-          AND (p.fingerprint <> o.fingerprint OR p.source <> 'import')
-        """
-    ),
-    _sql(
-        """
-        UPDATE import_orders o SET is_new = true
-        WHERE o.bad IS NULL AND NOT EXISTS (
-            SELECT FROM purchases p WHERE p.store_id = o.store_id AND p.order_no = o.order_no)
-        """
-    ),
-    _sql(
-        """
-        UPDATE import_stage s SET bad = o.bad, done = o.bad IS NULL FROM import_orders o
-        WHERE (o.bad IS NOT NULL OR NOT o.is_new) AND s.bad IS NULL
-          AND s.store_id = o.store_id AND s.order_no = o.order_no
-        """
-    ),
-]
+# Every new order takes its customer's member, or its customer's reason.
+_MEMBERS_TO_ORDERS = _sql(
+    """
+    UPDATE import_orders o
+    SET member_id = c.member_id,
+        bad = COALESCE(c.bad, CASE WHEN c.member_id IS NULL
+                                   THEN 'could not create the member; run the import again' END)
+    FROM import_customers c
+    WHERE o.is_new AND o.bad IS NULL AND c.customer = o.customer
+    """
+)
 # New purchases and, for the lines format, their lines, in one statement. ON CONFLICT: an
 # import of the same file running at once adds each order once.
 _INSERT_PURCHASES = _sql(
-    """
+    f"""
     WITH inserted AS (
         INSERT INTO purchases (store_id, order_no, member_id, source, amount_fen, refunded_fen,
                                items, points_awarded, points_reversed, fingerprint, paid_at,
@@ -484,8 +423,10 @@ _INSERT_PURCHASES = _sql(
         SELECT i.id, row_number() OVER (PARTITION BY i.id ORDER BY s.line_no), s.sku,
                COALESCE(s.name, ''), COALESCE(s.category, ''), s.items, s.unit_price_fen,
                s.amount_fen, 0
-        FROM inserted i JOIN import_stage s ON s.store_id = i.store_id AND s.order_no = i.order_no
-        WHERE s.sku IS NOT NULL AND s.bad IS NULL AND NOT s.done
+        FROM inserted i
+        JOIN import_orders o ON o.store_id = i.store_id AND o.order_no = i.order_no
+        JOIN import_stage s ON s.order_no = o.order_no AND {_STORE_CODE} = o.store_code
+        WHERE CAST(:fmt AS text) = 'lines' AND s.sku IS NOT NULL
         RETURNING 1
     )
     SELECT (SELECT COUNT(*) FROM inserted) AS purchases, (SELECT COUNT(*) FROM lines) AS lines
@@ -495,19 +436,35 @@ _INSERT_PURCHASES = _sql(
 _JOINED = _sql(
     """
     UPDATE members m SET joined_at = f.first_paid, updated_at = :now
-    FROM (SELECT member_id, MIN(paid_at) AS first_paid FROM import_stage
+    FROM (SELECT member_id, MIN(paid_at) AS first_paid FROM import_orders
           WHERE bad IS NULL AND member_id IS NOT NULL GROUP BY member_id) f
     WHERE m.id = f.member_id AND m.openid IS NULL AND m.joined_at > f.first_paid
     """
 )
-# Products from the lines: a sku's name and category as its newest line has them.
+# Products from the lines of good orders: a sku's name and category as its newest line has them.
 _PRODUCTS = _sql(
-    """
+    f"""
     INSERT INTO products (sku, name, category, brand, last_seen_at, updated_at)
-    SELECT DISTINCT ON (sku) sku, COALESCE(name, ''), COALESCE(category, ''), '', paid_at, :now
-    FROM import_stage WHERE bad IS NULL ORDER BY sku, paid_at DESC, line_no DESC
+    SELECT DISTINCT ON (s.sku) s.sku, COALESCE(s.name, ''), COALESCE(s.category, ''), '',
+           s.paid_at, :now
+    FROM import_stage s
+    JOIN import_orders o ON o.order_no = s.order_no AND o.store_code = {_STORE_CODE}
+    WHERE o.bad IS NULL AND s.sku IS NOT NULL
+    ORDER BY s.sku, s.paid_at DESC, s.line_no DESC
     ON CONFLICT (sku) DO UPDATE SET name = EXCLUDED.name, category = EXCLUDED.category,
         last_seen_at = EXCLUDED.last_seen_at, updated_at = EXCLUDED.updated_at
     WHERE products.last_seen_at IS NULL OR products.last_seen_at <= EXCLUDED.last_seen_at
+    """
+)
+# The bad lines: csv and cdnow, the orders' (a line is an order); lines, a line's own reason,
+# else its order's.
+_BAD_ORDERS = _sql("SELECT first_line, bad FROM import_orders WHERE bad IS NOT NULL")
+_BAD_LINES = _sql(
+    f"""
+    SELECT s.line_no, COALESCE(s.bad, o.bad)
+    FROM import_stage s
+    JOIN import_orders o
+         ON o.order_no = s.order_no AND o.store_code IS NOT DISTINCT FROM {_STORE_CODE}
+    WHERE s.bad IS NOT NULL OR o.bad IS NOT NULL
     """
 )
