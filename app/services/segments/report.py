@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from app import clock
 from app.models.segments import LIFECYCLE_STAGES, RFM_GROUPS, MemberSegment, SegmentReport
-from app.services.segments.sql import day_no_sql, day_number, timed, tz_params
+from app.services.segments.sql import timed, tz_params
 
 NO_GROUP = "无消费"  # bought nothing inside the RFM window
 RETURN_DAYS = 90
@@ -102,7 +102,7 @@ def report(
         "period_start": clock.business_day_start(period_from),
         "period_end": clock.business_day_end(period_to),
         "year_start": clock.business_day_start(period_to - timedelta(days=364)),
-        "to_day": day_number(period_to),
+        "to_date": period_to,
         "return_days": RETURN_DAYS,
         **tz_params(),
     }
@@ -183,36 +183,40 @@ def report(
 
 def _buying_habits(session: Session, params: dict, entry) -> None:
     """Per store: buyers, bought in the last 12 months, one-time buyers, and first-time buyers
-    (first purchase at least 90 days before `to`) who bought again on a later day within 90."""
-    day = day_no_sql("paid_at")
+    (first purchase at least 90 days before `to`) who bought again on a later day within 90.
+
+    One pass over the purchases in (member, business day) order -- the order of the index
+    ix_purchases_member_business_day, whose expression this repeats (the zone written out) --
+    per member and day, then the day's rank within the member (its second day is their second
+    purchase), then per member: no sort and no lookup per member."""
+    zone = clock.business_tz().key.replace("'", "")
+    day = f"timezone('{zone}', paid_at)::date"
     for row in _run(
         session,
         f"""
         SELECT m.store_id,
-               SUM(CASE WHEN b.member_id IS NOT NULL THEN 1 ELSE 0 END) AS buyers,
-               SUM(CASE WHEN b.last_paid_at >= :year_start THEN 1 ELSE 0 END) AS bought_12m,
-               SUM(CASE WHEN b.purchases = 1 THEN 1 ELSE 0 END) AS one_time,
-               SUM(CASE WHEN b.first_day <= :to_day - :return_days THEN 1 ELSE 0 END)
+               COUNT(b.member_id) AS buyers,
+               COUNT(*) FILTER (WHERE b.last_paid_at >= :year_start) AS bought_12m,
+               COUNT(*) FILTER (WHERE b.purchases = 1) AS one_time,
+               COUNT(*) FILTER (WHERE b.first_day <= CAST(:to_date AS date) - :return_days)
                    AS eligible,
-               SUM(CASE WHEN b.first_day <= :to_day - :return_days AND b.came_back = 1
-                        THEN 1 ELSE 0 END) AS came_back
+               COUNT(*) FILTER (WHERE b.first_day <= CAST(:to_date AS date) - :return_days
+                                AND b.second_day - b.first_day <= :return_days) AS came_back
         FROM members m
         LEFT JOIN (
-            SELECT f.member_id, f.purchases, f.first_day, f.last_paid_at,
-                   CASE WHEN EXISTS (
-                       SELECT 1 FROM purchases q
-                       WHERE q.member_id = f.member_id AND q.paid_at > f.first_paid_at
-                         AND q.paid_at < :period_end
-                         AND (q.refunded_fen < q.amount_fen OR q.amount_fen = 0)
-                         AND {day_no_sql("q.paid_at")} > f.first_day
-                         AND {day_no_sql("q.paid_at")} <= f.first_day + :return_days
-                   ) THEN 1 ELSE 0 END AS came_back
+            SELECT member_id, SUM(orders) AS purchases, MIN(day) AS first_day,
+                   MIN(day) FILTER (WHERE n = 2) AS second_day, MAX(last_paid_at) AS last_paid_at
             FROM (
-                SELECT member_id, COUNT(*) AS purchases, MIN(paid_at) AS first_paid_at,
-                       MIN({day}) AS first_day, MAX(paid_at) AS last_paid_at
-                FROM purchases WHERE paid_at < :period_end AND {_COUNTS}
-                GROUP BY member_id
-            ) f
+                SELECT member_id, day, orders, last_paid_at,
+                       row_number() OVER (PARTITION BY member_id ORDER BY day) AS n
+                FROM (
+                    SELECT member_id, {day} AS day, COUNT(*) AS orders,
+                           MAX(paid_at) AS last_paid_at
+                    FROM purchases WHERE paid_at < :period_end AND {_COUNTS}
+                    GROUP BY 1, 2
+                ) per_day
+            ) ranked
+            GROUP BY member_id
         ) b ON b.member_id = m.id
         GROUP BY m.store_id
         """,
