@@ -89,12 +89,13 @@ def run(size: int, per_order: int) -> dict:
     with fresh_database() as db_url, tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "lines.csv")
         orders = write_file(path, size, per_order)
-        app = app_for(db_url, prefix=f"hyb-import-{size}:")
+        app = app_for(db_url, prefix=f"hyb-import-{size}:", job_process=False)
         from app import clock
+        from app.db_timeouts import job_timeouts
         from app.extensions import db
         from app.services.till import order_import
 
-        with app.app_context():
+        with app.app_context(), job_timeouts(app):
             clock.freeze(NOW)
             engine = db.engine
             with engine.begin() as conn:
