@@ -383,15 +383,18 @@ def test_a_member_whose_purchases_are_3000_days_apart_does_not_fail_the_night(
     old_timer = make_member(store, joined_at=NOW - timedelta(days=3_100))
     buy(old_timer, 3_010, 5_000)
     buy(old_timer, 10, 7_000)
-    # Enough other buyers for the model to fit, so the old timer's odds are looked up by key.
+    # Enough other buyers for the model to fit, so the old timer's odds are looked up by key:
+    # regulars, and some who stopped (without anyone seen to stop, the fit ends on a bound).
     for i in range(30):
         member = make_member(store, joined_at=NOW - timedelta(days=400))
-        for days_ago in range(300 - i, 0, -(20 + i)):
+        stop = 0 if i % 3 else 150 + 3 * i
+        for days_ago in range(300 - i, stop, -(20 + i)):
             buy(member, days_ago)
     session.commit()
 
     counts = segments.refresh(session, NOW)
 
+    assert counts["model_not_fitted"] is None, counts
     assert counts["model"]["customers"] == 31
     row = _segment(session, old_timer)
     assert (row.lifecycle_stage, row.recency_days) == ("active", 10)

@@ -138,7 +138,7 @@ def refresh(session: Session, now: datetime, full: bool = False) -> dict:
             writing.join()  # the connection is the thread's until then, even if the fit failed
         lap("write")
         swap_in(session)
-        if model is not None:
+        if model is not None:  # where tomorrow's fit starts, on a bound or not
             state = session.get(SegmentState, 1)
             state.model = {"r": model.r, "alpha": model.alpha, "a": model.a, "b": model.b}
         stages = dict(
@@ -162,6 +162,9 @@ def refresh(session: Session, now: datetime, full: bool = False) -> dict:
         "summaries_new_sales": summary["merged"],
         "summaries_out_of_window": summary["moved"],
         **{stage: int(stages.get(stage, 0)) for stage in ("new", "active", "sleeping", "lost")},
-        "model": model.as_dict() if model is not None else None,
+        # A fit on a bound is recorded with its reason but gives no odds: RFM alone tonight.
+        "model": model.as_dict() if model is not None and model.not_fitted is None else None,
+        "model_not_fitted": bgnbd_model.not_fitted_reason(model, buyers),
+        "model_on_bound": model.as_dict() if model is not None and model.not_fitted else None,
         "seconds": {step: round(value, 2) for step, value in seconds.items()},
     }

@@ -30,6 +30,8 @@ class BgNbdFit:
     b: float
     log_likelihood: float
     customers: int
+    # Why these numbers mean nothing (the optimiser stopped on a bound or failed), or None.
+    not_fitted: str | None = None
 
     def as_dict(self) -> dict:
         return {
@@ -137,7 +139,36 @@ def fit(x, t_x, T, weights=None, start: dict | None = None) -> BgNbdFit:
             options={"maxiter": 500, "ftol": 1e-12, "gtol": 1e-8},
         )
     r, alpha, a, b = np.exp(result.x)
-    return BgNbdFit(float(r), float(alpha), float(a), float(b), float(-result.fun), data.customers)
+    return BgNbdFit(
+        float(r),
+        float(alpha),
+        float(a),
+        float(b),
+        float(-result.fun),
+        data.customers,
+        _not_fitted(result),
+    )
+
+
+# Log-parameters within this of a bound (+-10: e^10 = 22,026.47, e^-10 = 0.0000454) are on it.
+_AT_BOUND = 1e-3
+
+
+def _not_fitted(result) -> str | None:
+    """Why the optimiser's answer is no fit: it failed, or a parameter ended on a bound (the
+    likelihood still rising past it: the data cannot tell that parameter, e.g. nobody seen to
+    drop out gives a -> 0 and b -> infinity), so its odds would be numbers that mean nothing."""
+    names = ("r", "alpha", "a", "b")
+    on_bound = [
+        f"{name}={float(np.exp(value)):.6g}"
+        for name, value in zip(names, result.x, strict=True)
+        if abs(abs(value) - 10.0) < _AT_BOUND
+    ]
+    if on_bound:
+        return "a parameter ended on its bound: " + ", ".join(on_bound)
+    if not result.success:
+        return f"the optimiser did not converge: {result.message}"
+    return None
 
 
 def _start(start: dict | None) -> np.ndarray:

@@ -66,14 +66,22 @@ def fit_purchase_model(session: Session, calibration_end: date) -> bgnbd.BgNbdFi
 
 
 def _fit_summaries(summaries, start: dict | None = None):
-    """The fitted model (None with too few customers) and the distinct (x, t_x, T) in days;
-    the optimiser starts from `start` (the last fit's parameters) when given."""
+    """The fit (None with too few customers) and the distinct (x, t_x, T) in days; the
+    optimiser starts from `start` (the last fit's parameters) when given. A fit with
+    `not_fitted` set is returned as it is, for the record: its odds are not used."""
     x, t_x, big_t, count = summaries
     if count.sum() < MIN_CUSTOMERS_FOR_MODEL or not (x > 0).any():
         return None, (x, t_x, big_t)
     weeks = bgnbd.DAYS_PER_WEEK
     model = bgnbd.fit(x, t_x / weeks, big_t / weeks, count, start=start)
     return model, (x, t_x, big_t)
+
+
+def not_fitted_reason(model: bgnbd.BgNbdFit | None, buyers: int) -> str | None:
+    """Why the night has no odds of buying again (the segments fall back to RFM alone)."""
+    if model is None:
+        return f"too few buyers to fit ({buyers}; at least {MIN_CUSTOMERS_FOR_MODEL})"
+    return model.not_fitted
 
 
 def _model_values(model, triples):
@@ -139,5 +147,6 @@ def fit_model(connection, today: date, start: dict | None) -> tuple:
     buyers."""
     summaries = model_summaries(connection, today)
     model, triples = _fit_summaries(summaries, start=start)
-    store_model_values(connection, _model_values(model, triples))
+    usable = model if model is not None and model.not_fitted is None else None
+    store_model_values(connection, _model_values(usable, triples))
     return model, int(summaries[3].sum())
