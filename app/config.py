@@ -191,7 +191,7 @@ class Settings:
             # Served by the app itself from a pinned package (app/api_docs.py): no CDN.
             "OPENAPI_SWAGGER_UI_URL": "/docs/assets/",
             # No badge fetched from the online validator: the page makes no outside request.
-            "OPENAPI_SWAGGER_UI_CONFIG": {"validatorUrl": None},
+            "OPENAPI_SWAGGER_UI_CONFIG": {"validatorUrl": None, "docExpansion": "none"},
         }
 
 
