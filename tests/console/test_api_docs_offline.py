@@ -27,7 +27,7 @@ def test_docs_render_the_operations_without_internet(page, live_server):
     assert page.locator(".opblock-tag").count() >= 35
     for tag in ("checkins", "sandbox", "admin_analytics", "pos_purchases"):
         page.locator(f"#operations-tag-{tag}").click()
-    page.wait_for_selector(".opblock-summary-path:has-text(\"/_sandbox/clock\")")
+    page.wait_for_selector('.opblock-summary-path:has-text("/_sandbox/clock")')
     assert page.get_by_text("/api/v1/checkins", exact=True).count() >= 1
     assert page.locator(".opblock-summary-path", has_text="/_sandbox/clock").count() == 3
     assert page.locator(".opblock-summary-path", has_text="/staff/v1/admin/analytics/").count() == 4
