@@ -5,6 +5,7 @@ from __future__ import annotations
 from app.staff import (
     adjustments,
     admin_analytics,
+    admin_audit,
     admin_campaigns,
     admin_coupons,
     admin_jobs,
@@ -51,6 +52,7 @@ BLUEPRINTS = [
     admin_messaging.blp,
     segments.blp,
     admin_analytics.blp,
+    admin_audit.blp,
 ]
 
 
