@@ -49,6 +49,12 @@ export async function api(method, path, { body, query, idempotencyKey, raw } = {
   return { ok: false, status: response.status, data, error };
 }
 
+// Call `fn` once the calls stop for `ms` (live counts and previews while someone types).
+export function debounce(fn, ms = 300) {
+  let timer;
+  return (...args) => { clearTimeout(timer); timer = setTimeout(() => fn(...args), ms); };
+}
+
 // Whether an endpoint exists yet (the console is built against the contract; some APIs land later).
 export function isMissingEndpoint(result) {
   return !result.ok && (result.status === 404 || result.status === 405) && result.error.code !== undefined
