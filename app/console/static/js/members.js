@@ -41,7 +41,7 @@ async function search(query) {
 
 function couponItem(c) {
   return h("li", { class: "coupon" }, [
-    h("span", { class: "coupon-text" }, `${c.name} · ${c.discount_desc}`),
+    h("span", { class: "coupon-text" }, c.discount_desc && c.discount_desc !== c.name ? `${c.name} · ${c.discount_desc}` : c.name),
     h("span", { class: "hint" }, t("till.valid_until", { date: c.valid_until_date || formatInstant(c.valid_until) })),
   ]);
 }
