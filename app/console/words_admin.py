@@ -163,6 +163,8 @@ WORDS: dict[str, tuple[str, str]] = {
     "audit.when": ("时间", "When"),
     "audit.target": ("对象", "Target"),
     "audit.details": ("详情", "Details"),
+    "err.coupon.out_of_stock": ("优惠券库存不足", "Out of stock"),
+    "err.coupon.limit_reached": ("已达每人限领张数", "The per-member limit is reached"),
     "err.member.not_found": ("没有找到该会员。", "No such member."),
     "err.staff.username_taken": ("用户名已被使用。", "That username is taken."),
     "err.store.code_taken": ("门店编码已被使用。", "That store code is taken."),

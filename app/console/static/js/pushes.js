@@ -35,7 +35,7 @@ function showResult(total) {
   resultCard.querySelector("[data-testid=fig-refused] strong").textContent = String(Object.keys(total.refused).length);
   const reasons = {};
   Object.values(total.refused).forEach((code) => { reasons[code] = (reasons[code] || 0) + 1; });
-  $("#refusals").replaceChildren(...Object.entries(reasons).map(([code, n]) => h("li", {}, `${errorText({ code, message: code })}: ${n}`)));
+  $("#refusals").replaceChildren(...Object.entries(reasons).map(([code, n]) => h("li", {}, `${errorText({ code, message: "" })}: ${n}`)));
 }
 
 async function push() {
@@ -62,6 +62,10 @@ async function push() {
   } while (cursor);
   showResult(total);
   flash(t("push.done", { n: total.issued }));
+  const chosen = select.value;
+  await loadTemplates(); // the stock left has changed
+  select.value = chosen;
+  select.dispatchEvent(new Event("change"));
 }
 
 form.addEventListener("submit", (event) => {
