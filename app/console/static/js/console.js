@@ -147,6 +147,26 @@ export function validate(form, extra = () => ({})) {
   return ok;
 }
 
+// A form that creates or edits one record of a collection: POST `path` when `current()` is null,
+// else PATCH `path/{id}`; the body is `read()`; after a save the form hides and `done()` runs.
+export function recordForm(form, path, { current, read, done }) {
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    busy(form.querySelector("[type=submit]"), async () => {
+      if (!validate(form)) return;
+      const record = current();
+      const body = read();
+      const result = record === null
+        ? await api("POST", path, { body })
+        : await api("PATCH", `${path}/${record.id}`, { body });
+      if (!result.ok) { showError(form, result.error); return; }
+      form.hidden = true;
+      flash(t("common.saved"));
+      done();
+    });
+  });
+}
+
 // Money: the API speaks integer fen; people type yuan. Parsed as text so 0.1 + 0.2 never happens.
 export function yuanToFen(text) {
   const match = /^\s*(\d{1,9})(?:\.(\d{1,2}))?\s*$/.exec(String(text));

@@ -1,7 +1,7 @@
 // Staff (admin): list accounts, create one (clerks and managers belong to a store), change a
 // role, store, name or password, and deactivate an account (kept for the audit trail).
 import {
-  api, busy, errorText, fillFields, flash, h, readFields, showError, t, validate,
+  api, busy, errorText, fillFields, flash, h, readFields, recordForm, t,
 } from "./console.js";
 
 const PATH = "/admin/staff";
@@ -38,6 +38,13 @@ function openForm(account) {
   (account ? form.querySelector("[data-field=display_name]") : username).focus();
 }
 
+function readAccount() {
+  const fields = readFields(form);
+  if (!STORE_ROLES.includes(fields.role)) fields.store_id = null; // disabled: not read
+  if (!fields.password) delete fields.password; // editing: left empty keeps the password
+  return fields;
+}
+
 function row(account) {
   const edit = h("button", { type: "button", "data-testid": "edit" }, t("common.edit"));
   edit.addEventListener("click", () => openForm(account));
@@ -66,21 +73,9 @@ async function load() {
 storeNames = Object.fromEntries([...storeSelect.options].filter((o) => o.value).map((o) => [o.value, o.textContent]));
 $("#new-staff").addEventListener("click", () => openForm(null));
 $("#cancel-staff").addEventListener("click", () => { form.hidden = true; editing = null; });
-form.addEventListener("submit", (event) => {
-  event.preventDefault();
-  busy(form.querySelector("[type=submit]"), async () => {
-    if (!validate(form)) return;
-    const fields = readFields(form);
-    if (!STORE_ROLES.includes(fields.role)) fields.store_id = null; // disabled: not read
-    if (!fields.password) delete fields.password; // editing: left empty keeps the password
-    const result = editing === null
-      ? await api("POST", PATH, { body: fields })
-      : await api("PATCH", `${PATH}/${editing.id}`, { body: fields });
-    if (!result.ok) { showError(form, result.error); return; }
-    form.hidden = true;
-    editing = null;
-    flash(t("common.saved"));
-    load();
-  });
+recordForm(form, PATH, {
+  current: () => editing,
+  read: readAccount,
+  done: () => { editing = null; load(); },
 });
 load();

@@ -1,7 +1,7 @@
 // Stores (admin): list, open, edit and close stores; a store's POS keys: create one (its secret
 // shown this once, with a copy button), list them (never a secret), revoke one after confirming.
 import {
-  api, busy, errorText, fillFields, flash, formatInstant, h, readFields, showError, t, validate,
+  api, busy, errorText, fillFields, flash, formatInstant, h, readFields, recordForm, t,
 } from "./console.js";
 
 const PATH = "/admin/stores";
@@ -127,19 +127,9 @@ $("#revoke-yes").addEventListener("click", (event) => busy(event.currentTarget, 
 
 $("#new-store").addEventListener("click", () => openForm(null));
 $("#cancel-store").addEventListener("click", () => { form.hidden = true; editing = null; });
-form.addEventListener("submit", (event) => {
-  event.preventDefault();
-  busy(form.querySelector("[type=submit]"), async () => {
-    if (!validate(form)) return;
-    const fields = readFields(form);
-    const result = editing === null
-      ? await api("POST", PATH, { body: fields })
-      : await api("PATCH", `${PATH}/${editing.id}`, { body: fields });
-    if (!result.ok) { showError(form, result.error); return; }
-    form.hidden = true;
-    editing = null;
-    flash(t("common.saved"));
-    load();
-  });
+recordForm(form, PATH, {
+  current: () => editing,
+  read: () => readFields(form),
+  done: () => { editing = null; load(); },
 });
 load();
