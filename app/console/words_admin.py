@@ -41,9 +41,9 @@ WORDS: dict[str, tuple[str, str]] = {
     ),
     "members.close": ("注销账号", "Close the account"),
     "members.close_hint": (
-        "仅在会员本人到店提出时操作：账号注销后无法恢复，积分和优惠券作废。",
-        "Only when the member asks in store: a closed account cannot be reopened; its points "
-        "and coupons are void.",
+        "仅在会员本人到店提出时操作：注销后无法恢复，个人信息删除，未用的优惠券作废。",
+        "Only when the member asks in store: a closed account cannot be reopened; personal data "
+        "is erased and open coupons are voided.",
     ),
     "members.close_question": (
         "确定注销 {name}（会员号 {no}）的账号吗？此操作不可撤销。",
