@@ -23,6 +23,7 @@ class Page:
 
 PAGES: tuple[Page, ...] = (
     Page("till", "menu.till", "clerk", "group.store", needs_store=True),
+    Page("members", "menu.members", "manager", "group.store"),
     Page("programs_points", "menu.points", "admin", "group.programs"),
     Page("programs_checkin", "menu.checkin", "admin", "group.programs"),
     Page("programs_lotteries", "menu.lotteries", "marketer", "group.programs"),
@@ -32,6 +33,11 @@ PAGES: tuple[Page, ...] = (
     Page("programs_segments", "menu.segment_rules", "admin", "group.programs"),
     Page("segments", "menu.segments", "marketer", "group.marketing"),
     Page("campaigns", "menu.campaigns", "marketer", "group.marketing"),
+    Page("pushes", "menu.pushes", "marketer", "group.marketing"),
+    Page("referrals", "menu.referrals", "marketer", "group.marketing"),
+    Page("stores", "menu.stores", "admin", "group.system"),
+    Page("staff", "menu.staff", "admin", "group.system"),
+    Page("audit", "menu.audit", "manager", "group.system"),
     Page("jobs", "menu.jobs", "admin", "group.system"),
 )
 PAGES_BY_NAME = {page.name: page for page in PAGES}

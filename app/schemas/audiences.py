@@ -5,6 +5,7 @@ from __future__ import annotations
 import marshmallow as ma
 
 from app.models.segments import LIFECYCLE_STAGES, RFM_GROUPS
+from app.schemas.common import cursor_arg, next_cursor_field
 
 _SHORT_TEXT = ma.validate.Length(min=1, max=32)
 _PROBABILITY = ma.validate.Range(min=0.0, max=1.0)
@@ -69,3 +70,16 @@ class AudienceCountSchema(ma.Schema):
     @ma.pre_dump
     def of_count(self, count, **_):
         return {"count": count}
+
+
+class AudienceMembersSchema(AudiencePreviewSchema):
+    # 1000: what one coupon push takes (schemas.coupons.PushSchema.member_ids).
+    limit = ma.fields.Integer(load_default=1000, validate=ma.validate.Range(min=1, max=1000))
+    cursor = cursor_arg()
+
+
+class AudienceMemberPageSchema(ma.Schema):
+    items = ma.fields.List(
+        ma.fields.Integer(), required=True, metadata={"description": "member ids"}
+    )
+    next_cursor = next_cursor_field()

@@ -3,7 +3,7 @@ from __future__ import annotations
 import marshmallow as ma
 
 from app.models.staff import ROLES
-from app.schemas.common import ChangesSchema, WholeListSchema
+from app.schemas.common import ChangesSchema, WholeListSchema, cursor_arg, page_schema
 from app.schemas.members import TillMemberSchema
 from app.schemas.points import RedeemRuleSchema
 from app.schemas.segments import MemberSegmentSchema
@@ -102,3 +102,39 @@ class LookedUpMemberSchema(TillMemberSchema):
 class MemberLookupSchema(WholeListSchema):
     items = ma.fields.List(ma.fields.Nested(LookedUpMemberSchema), required=True)
     next_cursor = ma.fields.String(allow_none=True, required=True)
+
+
+class AuditArgsSchema(ma.Schema):
+    staff_id = ma.fields.Integer(load_default=None, validate=ma.validate.Range(min=1, max=2**62))
+    store_id = ma.fields.Integer(load_default=None, validate=ma.validate.Range(min=1, max=2**62))
+    action = ma.fields.String(load_default=None, validate=ma.validate.Length(max=64))
+    first = ma.fields.Date(
+        data_key="from", load_default=None, metadata={"description": "business day"}
+    )
+    last = ma.fields.Date(
+        data_key="to", load_default=None, metadata={"description": "business day"}
+    )
+    limit = ma.fields.Integer(load_default=20, validate=ma.validate.Range(min=1, max=100))
+    cursor = cursor_arg()
+
+    @ma.validates_schema
+    def ordered(self, data: dict, **_) -> None:
+        if data.get("first") and data.get("last") and data["first"] > data["last"]:
+            raise ma.ValidationError("Not after to.", "from")
+
+
+class AuditEntrySchema(ma.Schema):
+    """A `staff.audit.AuditRow`."""
+
+    id = ma.fields.Integer(required=True, attribute="entry.id")
+    staff_id = ma.fields.Integer(required=True, attribute="entry.staff_id")
+    staff_username = ma.fields.String(required=True, attribute="username")
+    store_id = ma.fields.Integer(allow_none=True, required=True, attribute="entry.store_id")
+    action = ma.fields.String(required=True, attribute="entry.action")
+    target_type = ma.fields.String(required=True, attribute="entry.target_type")
+    target_id = ma.fields.String(required=True, attribute="entry.target_id")
+    details = ma.fields.Dict(required=True, attribute="entry.details")
+    created_at = ma.fields.AwareDateTime(required=True, attribute="entry.created_at")
+
+
+AuditPageSchema = page_schema(AuditEntrySchema, "AuditPageSchema")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from app.staff import (
     adjustments,
     admin_analytics,
+    admin_audit,
     admin_campaigns,
     admin_coupons,
     admin_jobs,
@@ -55,6 +56,7 @@ BLUEPRINTS = [
     segments.blp,
     admin_analytics.blp,
     reports.blp,
+    admin_audit.blp,
 ]
 
 

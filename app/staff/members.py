@@ -1,6 +1,7 @@
 """GET /staff/v1/members: find a member by phone or member number (own store only);
 PATCH /staff/v1/members/{id}: correct a member's birthday;
-DELETE /staff/v1/members/{id}: close the account of a member who asks in store."""
+DELETE /staff/v1/members/{id}: close the account of a member who asks in store;
+GET /staff/v1/members/{id}/purchases: the member's recent purchases (the member page)."""
 
 from __future__ import annotations
 
@@ -11,10 +12,13 @@ from flask_smorest import Blueprint
 from app.auth import staff_required
 from app.errors import ErrorBodySchema
 from app.extensions import db
+from app.schemas.common import PageArgsSchema
+from app.schemas.history import MyPurchasePageSchema
 from app.schemas.members import CorrectedMemberSchema, StaffMemberPatchSchema
 from app.schemas.staff import MemberLookupArgsSchema, MemberLookupSchema
 from app.services import members
 from app.services.members import account_closure
+from app.services.till import purchase_history
 
 blp = Blueprint("staff_members", __name__, url_prefix="/staff/v1/members", description="Members")
 
@@ -52,3 +56,17 @@ class MemberAccount(MethodView):
         managers only for their store's members; audited."""
         account_closure.close_for_member_in_store(db.session, g.staff, member_id)
         db.session.commit()
+
+
+@blp.route("/<int:member_id>/purchases")
+class MemberPurchases(MethodView):
+    @staff_required("manager")
+    @blp.arguments(PageArgsSchema, location="query")
+    @blp.response(200, MyPurchasePageSchema)
+    @blp.alt_response(404, schema=ErrorBodySchema, description="member.not_found")
+    def get(self, args, member_id):
+        """The member's purchases, newest first, as GET /api/v1/me/purchases shows them;
+        managers only for their store's members."""
+        return purchase_history.purchases_for_staff(
+            db.session, g.staff, member_id, args["limit"], args["cursor"]
+        )

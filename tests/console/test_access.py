@@ -14,6 +14,8 @@ ADMIN_PATHS = [
     "/console/programs/checkin",
     "/console/programs/segments",
     "/console/jobs",
+    "/console/stores",
+    "/console/staff",
 ]
 MARKETING_PATHS = [
     "/console/programs/lotteries",
@@ -22,7 +24,10 @@ MARKETING_PATHS = [
     "/console/segments",
     "/console/campaigns",
     "/console/campaigns/1",
+    "/console/pushes",
+    "/console/referrals",
 ]
+MANAGER_PATHS = ["/console/members", "/console/audit"]
 
 
 def console_login(client, staff, next_path: str | None = None):
@@ -35,13 +40,13 @@ def console_login(client, staff, next_path: str | None = None):
 
 
 def test_pages_need_a_signed_in_staff_member(client):
-    for path in ["/console/till", *ADMIN_PATHS, *MARKETING_PATHS]:
+    for path in ["/console/till", *ADMIN_PATHS, *MARKETING_PATHS, *MANAGER_PATHS]:
         response = client.get(path)
         assert response.status_code == 302, path
         assert response.location.startswith("/console/login?next=")
 
 
-@pytest.mark.parametrize("path", ADMIN_PATHS + MARKETING_PATHS)
+@pytest.mark.parametrize("path", ADMIN_PATHS + MARKETING_PATHS + MANAGER_PATHS)
 def test_a_clerk_cannot_open_admin_or_marketing_pages_by_url(client, make_staff, path):
     clerk = make_staff("clerk")
     assert console_login(client, clerk).status_code == 302
@@ -71,14 +76,18 @@ def test_a_clerks_menu_holds_only_the_till(client, make_staff):
 def test_each_role_sees_its_menus(client, make_staff):
     expected = {
         "clerk": ["till"],
-        "manager": ["till"],
+        "manager": ["till", "members", "audit"],
         "marketer": [
+            "members",
             "programs_lotteries",
             "programs_coupons",
             "programs_mall",
             "programs_referral",
             "segments",
             "campaigns",
+            "pushes",
+            "referrals",
+            "audit",
         ],
         "admin": [p.name for p in PAGES if not p.needs_store],
     }
@@ -201,3 +210,11 @@ def test_wrong_passwords_from_another_address_do_not_lock_the_console_out(client
     assert statuses == [401] * 5 + [429]
     mine = client.post("/console/login", data={**form, "password": "pass-1234"})
     assert mine.status_code == 302
+
+
+@pytest.mark.parametrize("path", ["/console/stores", "/console/staff", "/console/pushes"])
+def test_a_manager_cannot_open_admin_or_marketing_pages_by_url(client, make_staff, path):
+    console_login(client, make_staff("manager"))
+    assert client.get(path).status_code == 403
+    assert client.get("/console/members").status_code == 200
+    assert client.get("/console/audit").status_code == 200

@@ -18,6 +18,7 @@ from app.errors import AppError
 from app.models import Member, Purchase
 from app.models.segments import MemberSegment, SegmentModelValue
 from app.schemas.audiences import AudienceFilterSchema
+from app.services import pagination
 from app.services.ledger import points_program
 
 # A member not yet seen by a refresh signed up after it ran: they count as new.
@@ -116,4 +117,25 @@ def count(session: Session, filter: dict) -> int:
     return int(session.execute(select(func.count()).select_from(ids)).scalar_one())
 
 
-__all__ = ["check_tiers", "count", "load_filter", "lowest_tier_code", "member_ids_query"]
+def member_ids_page(
+    session: Session, filter: dict, limit: int, after: int | None
+) -> pagination.Page:
+    """One page of the ids of the members the filter reaches now, highest id first (one
+    statement): what the console hands to a coupon push, a push's worth at a time."""
+    check_tiers(session, load_filter(filter))
+    query = member_ids_query(filter, lowest_tier_code=lowest_tier_code(session))
+    if after is not None:
+        query = query.where(Member.id < after)
+    ids = session.execute(query.order_by(Member.id.desc()).limit(limit + 1)).scalars().all()
+    items = ids[:limit]
+    return pagination.Page(items, items[-1] if len(ids) > limit and items else None)
+
+
+__all__ = [
+    "check_tiers",
+    "count",
+    "load_filter",
+    "lowest_tier_code",
+    "member_ids_page",
+    "member_ids_query",
+]

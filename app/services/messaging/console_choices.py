@@ -1,4 +1,4 @@
-"""What the console's pickers offer (stores, tiers) and the message preview marketing reads.
+"""What the console's pickers offer (stores, staff, tiers) and the message preview marketing reads.
 
 Read-only helpers for the console's views; the rules themselves live in their own services.
 """
@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from app import clock
 from app.errors import AppError
-from app.models import Member, Store
+from app.models import Member, Staff, Store
 from app.services.ledger import points_program
 from app.services.messaging import message_templates
 from app.services.messaging.dispatch import member_values
@@ -30,6 +30,14 @@ def store_choices(session: Session) -> list[dict]:
     """Every store, open ones first, as a marketer picks them for an audience."""
     stores = session.execute(select(Store).order_by(Store.is_active.desc(), Store.code)).scalars()
     return [{"id": s.id, "code": s.code, "name": s.name} for s in stores]
+
+
+def staff_choices(session: Session, store_id: int | None = None) -> list[dict]:
+    """Staff accounts by username (one store's when given), as the audit trail filters them."""
+    query = select(Staff).order_by(Staff.username)
+    if store_id is not None:
+        query = query.where(Staff.store_id == store_id)
+    return [{"id": s.id, "username": s.username} for s in session.execute(query).scalars()]
 
 
 def tier_choices(session: Session) -> list[dict]:

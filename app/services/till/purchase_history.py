@@ -1,13 +1,15 @@
-"""What a member has bought: GET /api/v1/me/purchases."""
+"""What a member has bought: GET /api/v1/me/purchases and GET /staff/v1/members/{id}/purchases."""
 
 from __future__ import annotations
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.models import Store
+from app.errors import AppError
+from app.models import Member, Store
 from app.models.till import Purchase
 from app.services import pagination
+from app.services.staff import store_scope
 from app.services.till.purchase_lines import lines_of
 
 
@@ -42,3 +44,17 @@ def member_purchases(session: Session, member_id: int, limit: int, cursor) -> pa
         for p in page.items
     ]
     return pagination.Page(items, page.next_cursor)
+
+
+def purchases_for_staff(
+    session: Session, staff, member_id: int, limit: int, cursor
+) -> pagination.Page:
+    """A member's purchases as the member sees them, for a staff member who may see the member:
+    managers only their store's members (404 member.not_found otherwise, as for the lookup)."""
+    query = select(Member.id).where(Member.id == member_id, Member.closed_at.is_(None))
+    scope = store_scope(staff)
+    if scope is not None:
+        query = query.where(Member.store_id == scope)
+    if session.execute(query).scalar_one_or_none() is None:
+        raise AppError("member.not_found")
+    return member_purchases(session, member_id, limit, cursor)

@@ -1,9 +1,10 @@
 // Campaigns (marketer+): build an audience with a live count, write the message and see it as the
 // member will, schedule, cancel, and read the report (treated versus holdout).
 import {
-  api, busy, clearErrors, config, errorText, fenToYuan, flash, formatInstant, h, isMissingEndpoint,
+  api, busy, clearErrors, config, debounce, errorText, fenToYuan, flash, formatInstant, h, isMissingEndpoint,
   notAvailable, readFields, showError, t, validate,
 } from "./console.js";
+import { audienceBuilder } from "./audience.js";
 
 const PATH = "/admin/campaigns";
 const $ = (sel) => document.querySelector(sel);
@@ -12,11 +13,6 @@ const form = $("#campaign-form");
 const report = $("#report");
 const rowTemplate = $("#tpl-row");
 const charts = {};
-
-const debounce = (fn, ms = 300) => {
-  let timer;
-  return (...args) => { clearTimeout(timer); timer = setTimeout(() => fn(...args), ms); };
-};
 
 // ---- the list ------------------------------------------------------------------------------
 
@@ -61,32 +57,7 @@ async function loadList() {
 
 // ---- the audience --------------------------------------------------------------------------
 
-function audienceFilter() {
-  const filter = {};
-  form.querySelectorAll("[data-aud]:checked").forEach((box) => {
-    const value = box.dataset.int !== undefined ? Number(box.value) : box.value;
-    (filter[box.dataset.aud] ??= []).push(value);
-  });
-  form.querySelectorAll("[data-aud-num]").forEach((input) => { if (input.value !== "") filter[input.dataset.audNum] = Number(input.value); });
-  form.querySelectorAll("[data-aud-text]").forEach((input) => { if (input.value) filter[input.dataset.audText] = input.value; });
-  return filter;
-}
-
-let countSeq = 0;
-const refreshCount = debounce(async () => {
-  const seq = ++countSeq;
-  const box = $("[data-testid=audience-count]");
-  box.textContent = t("common.loading");
-  const result = await api("POST", "/admin/audiences/preview", { body: { filter: audienceFilter() } });
-  if (seq !== countSeq) return; // a newer question is on its way
-  if (isMissingEndpoint(result)) { box.textContent = t("common.not_available", { path: "POST /staff/v1/admin/audiences/preview" }); return; }
-  if (!result.ok) { box.textContent = errorText(result.error); box.className = "audience-count error"; return; }
-  box.className = "audience-count";
-  box.textContent = t("campaign.audience_count", { n: result.data.count });
-  box.dataset.count = result.data.count;
-});
-$("#audience").addEventListener("input", refreshCount);
-$("#audience").addEventListener("change", refreshCount);
+const audience = audienceBuilder($("#audience"));
 
 // ---- the message ---------------------------------------------------------------------------
 
@@ -180,7 +151,7 @@ function campaignBody() {
   }
   return {
     name: fields.name,
-    audience: audienceFilter(),
+    audience: audience.filter(),
     channel: fields.channel,
     template,
     page: fields.page || "",
@@ -233,7 +204,7 @@ $("#new-campaign").addEventListener("click", () => {
   syncChannels();
   form.hidden = false;
   listCard.hidden = true;
-  refreshCount();
+  audience.refresh();
   refreshPreview();
   form.querySelector("[data-field=name]").focus();
 });

@@ -49,6 +49,12 @@ export async function api(method, path, { body, query, idempotencyKey, raw } = {
   return { ok: false, status: response.status, data, error };
 }
 
+// Call `fn` once the calls stop for `ms` (live counts and previews while someone types).
+export function debounce(fn, ms = 300) {
+  let timer;
+  return (...args) => { clearTimeout(timer); timer = setTimeout(() => fn(...args), ms); };
+}
+
 // Whether an endpoint exists yet (the console is built against the contract; some APIs land later).
 export function isMissingEndpoint(result) {
   return !result.ok && (result.status === 404 || result.status === 405) && result.error.code !== undefined
@@ -139,6 +145,26 @@ export function validate(form, extra = () => ({})) {
     if (first) first.focus();
   }
   return ok;
+}
+
+// A form that creates or edits one record of a collection: POST `path` when `current()` is null,
+// else PATCH `path/{id}`; the body is `read()`; after a save the form hides and `done()` runs.
+export function recordForm(form, path, { current, read, done }) {
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    busy(form.querySelector("[type=submit]"), async () => {
+      if (!validate(form)) return;
+      const record = current();
+      const body = read();
+      const result = record === null
+        ? await api("POST", path, { body })
+        : await api("PATCH", `${path}/${record.id}`, { body });
+      if (!result.ok) { showError(form, result.error); return; }
+      form.hidden = true;
+      flash(t("common.saved"));
+      done();
+    });
+  });
 }
 
 // Money: the API speaks integer fen; people type yuan. Parsed as text so 0.1 + 0.2 never happens.

@@ -1,7 +1,7 @@
 // The points mall (marketer+): list the items, offer a new one, edit one, stop offering it.
 import {
   api, busy, errorText, fillFields, flash, formatInstant, h, isMissingEndpoint, notAvailable, readFields,
-  showError, t, validate,
+  recordForm, t,
 } from "./console.js";
 
 const PATH = "/admin/mall-items";
@@ -108,20 +108,10 @@ async function loadTemplates() {
 
 document.getElementById("new-item").addEventListener("click", () => openForm(null));
 document.getElementById("cancel-item").addEventListener("click", () => { form.hidden = true; editing = null; });
-form.addEventListener("submit", (event) => {
-  event.preventDefault();
-  busy(form.querySelector("[type=submit]"), async () => {
-    if (!validate(form)) return;
-    const fields = readItem();
-    const result = editing === null
-      ? await api("POST", PATH, { body: fields })
-      : await api("PATCH", `${PATH}/${editing.id}`, { body: fields });
-    if (!result.ok) { showError(form, result.error); return; }
-    form.hidden = true;
-    editing = null;
-    flash(t("common.saved"));
-    load();
-  });
+recordForm(form, PATH, {
+  current: () => editing,
+  read: readItem,
+  done: () => { editing = null; load(); },
 });
 await loadTemplates();
 load();
