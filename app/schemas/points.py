@@ -82,6 +82,14 @@ class PurchaseSchema(ma.Schema):
     lines = ma.fields.List(ma.fields.Nested(OrderLineSchema), load_default=None, **ORDER_LINES)
 
 
+class AppliedPromotionSchema(ma.Schema):
+    id = ma.fields.Integer(required=True)
+    name = ma.fields.String(required=True)
+    points = ma.fields.Integer(
+        required=True, metadata={"description": "the extra points it gave (in points_awarded)"}
+    )
+
+
 class PurchaseResultSchema(ma.Schema):
     purchase_id = ma.fields.Integer(
         required=True, allow_none=True, metadata={"description": "null for a dry run"}
@@ -110,6 +118,12 @@ class PurchaseResultSchema(ma.Schema):
         metadata={"description": "after the purchase (for a dry run: as it would be)"},
     )
     dry_run = ma.fields.Boolean(required=True)
+    promotions = ma.fields.List(
+        ma.fields.Nested(AppliedPromotionSchema),
+        required=True,
+        metadata={"description": "the promotion the purchase earned by (at most one: the"
+                  " highest multiplier), with its extra points"},
+    )
     max_points_to_redeem = ma.fields.Integer(
         metadata={
             "description": "dry run only: the most points this order takes, by its share and"
