@@ -121,8 +121,10 @@ class PurchaseResultSchema(ma.Schema):
     promotions = ma.fields.List(
         ma.fields.Nested(AppliedPromotionSchema),
         required=True,
-        metadata={"description": "the promotion the purchase earned by (at most one: the"
-                  " highest multiplier), with its extra points"},
+        metadata={
+            "description": "the promotion the purchase earned by (at most one: the"
+            " highest multiplier), with its extra points"
+        },
     )
     max_points_to_redeem = ma.fields.Integer(
         metadata={

@@ -59,6 +59,4 @@ class Promotion(MethodView):
     @blp.alt_response(404, schema=ErrorBodySchema, description="not_found")
     def delete(self, promotion_id):
         """Stop it (the purchases it promoted keep their points)."""
-        return promotions.update_promotion(
-            db.session, promotion_id, {"is_active": False}, g.staff
-        )
+        return promotions.update_promotion(db.session, promotion_id, {"is_active": False}, g.staff)
