@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from typing import NamedTuple
 
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
@@ -25,7 +26,7 @@ from app import clock
 from app.errors import AppError
 from app.models import Member, Staff, Store
 from app.models.promotions import Promotion, PurchasePromotion
-from app.services import pagination
+from app.services import pagination, programs
 from app.services.ledger import points_program
 from app.services.staff import audit
 
@@ -41,6 +42,7 @@ MUTABLE = (
     "categories",
     "is_active",
 )
+BACKDATED_DAYS = 31  # a receipt paid longer ago than this earns by no promotion
 AHEAD_DAYS = 7  # GET /api/v1/promotions: on now and in the next 7 days
 
 
@@ -101,6 +103,7 @@ def create_promotion(session: Session, fields: dict, staff: Staff) -> Promotion:
     session.flush()
     audit.record(session, staff, "promotion.create", "promotion", promotion.id, _audited(fields))
     session.commit()
+    programs.forget_cached()
     return promotion
 
 
@@ -114,11 +117,12 @@ def update_promotion(session: Session, promotion_id: int, changes: dict, staff: 
             setattr(promotion, name, changes[name])
     audit.record(session, staff, "promotion.update", "promotion", promotion_id, _audited(changes))
     session.commit()
+    programs.forget_cached()
     session.refresh(promotion)
     return promotion
 
 
-def applies_on(promotion: Promotion, day: date) -> bool:
+def applies_on(promotion, day: date) -> bool:
     """Whether the promotion's days include business day `day` (its window aside)."""
     if promotion.weekdays:
         return day.isoweekday() in promotion.weekdays
@@ -142,22 +146,17 @@ def promotion_bonus(
     payable_fen: int,
     base_points: int,
     lines: list[dict] | None,
-) -> list[tuple[Promotion, int]]:
+) -> list[tuple[Offer, int]]:
     """The promotion this purchase earns by and its extra points ([] or one pair): the active
     promotions whose window holds paid_at, on its business day, at its store, for the member's
     tier and (with categories) with lines of those categories; the highest multiplier wins."""
     if base_points <= 0 or amount_fen <= 0:
         return []
     day = clock.business_date(paid_at)
-    candidates = session.scalars(
-        select(Promotion).where(
-            Promotion.is_active.is_(True),
-            Promotion.starts_at <= paid_at,
-            Promotion.ends_at > paid_at,
-        )
-    ).all()
-    best: tuple[tuple, Promotion, int] | None = None
-    for promotion in candidates:
+    best: tuple[tuple, Offer, int] | None = None
+    for promotion in programs.cached(session, "promotions", _active):
+        if not promotion.starts_at <= paid_at < promotion.ends_at:
+            continue
         if not applies_on(promotion, day):
             continue
         if promotion.store_ids and store_id not in promotion.store_ids:
@@ -184,7 +183,35 @@ def promotion_bonus(
     return [] if best is None else [(best[1], best[2])]
 
 
-def record_bonus(session: Session, purchase_id: int, applied: list[tuple[Promotion, int]]):
+class Offer(NamedTuple):
+    """A promotion as the till reads it (plain values: cached between purchases)."""
+
+    id: int
+    name: str
+    multiplier: Decimal
+    weekdays: list | None
+    month_days: list | None
+    starts_at: datetime
+    ends_at: datetime
+    store_ids: list | None
+    tiers: list | None
+    categories: list | None
+
+
+def _active(session: Session) -> list[Offer]:
+    """The promotions switched on that ended at most BACKDATED_DAYS ago (a receipt sent late
+    still earns by the promotion of its day), cached: every purchase reads them; a change is
+    seen at once by this process, within programs.CACHE_SECONDS by the others."""
+    rows = session.execute(
+        select(*(getattr(Promotion, name) for name in Offer._fields)).where(
+            Promotion.is_active.is_(True),
+            Promotion.ends_at > clock.now() - timedelta(days=BACKDATED_DAYS),
+        )
+    ).all()
+    return [Offer(*row) for row in rows]
+
+
+def record_bonus(session: Session, purchase_id: int, applied: list[tuple[Offer, int]]):
     """What the purchase got from its promotion, kept for its answer (a replay says the same)."""
     if applied:
         session.execute(
@@ -196,7 +223,7 @@ def record_bonus(session: Session, purchase_id: int, applied: list[tuple[Promoti
         )
 
 
-def as_answer(applied: list[tuple[Promotion, int]]) -> list[dict]:
+def as_answer(applied: list[tuple[Offer, int]]) -> list[dict]:
     return [{"id": p.id, "name": p.name, "points": points} for p, points in applied]
 
 
