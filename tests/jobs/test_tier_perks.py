@@ -18,6 +18,7 @@ from app.services import ledger
 from app.services.benefits import tier_benefits
 from app.services.ledger import points_program
 from app.services.members import tiers
+from app.services.messaging import message_templates, outbox, send_prepare
 from jobs.schedule import run_job
 from tests.concurrency import bulk_members
 from tests.conftest import error_code, ledger_invariants
@@ -135,6 +136,11 @@ def test_grace_days_keep_the_tier_and_the_notice_is_queued_once_before(perks, se
         "tier_name": "银卡会员",
         "downgrade_on": "2026-07-31",
     }
+    # What the member will read (the default subscribe template, filled for them).
+    spec = outbox.settings(session)["templates"]["tier_downgrade_notice"]["subscribe"]
+    values = send_prepare.member_values(session, falling, notice.params, JULY_1, spec)
+    shown = message_templates.fill(spec, values)
+    assert (shown["thing1"]["value"], shown["date2"]["value"]) == ("银卡会员", "2026年7月31日")
     # The same night again, and the 29 nights after: kept, nothing queued again.
     assert run_job("tiers_evaluate")["notices"] == 0
     clock.freeze(JULY_1 + timedelta(days=29))

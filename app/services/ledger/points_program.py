@@ -11,6 +11,8 @@ from app.errors import AppError
 from app.models.coupons import CouponTemplate
 from app.services import programs
 
+# A tier's perks when it names none (issue 19).
+TIER_PERKS = {"upgrade_gift": None, "monthly_coupons": [], "grace_days": 0}
 DEFAULTS = {
     # Points per yuan spent, before the tier multiplier.
     "points_per_yuan": 1,
@@ -24,10 +26,28 @@ DEFAULTS = {
     # it in a year), monthly_coupons [template ids] (the job tier_benefits, on the 1st) and
     # grace_days (kept that long after falling below; 0: down at the next evaluation).
     "tiers": [
-        {"code": "normal", "name": "普通会员", "threshold": 0, "multiplier_percent": 100},
-        {"code": "silver", "name": "银卡会员", "threshold": 1000, "multiplier_percent": 120},
-        {"code": "gold", "name": "金卡会员", "threshold": 5000, "multiplier_percent": 150},
-    ],
+        {
+            "code": "normal",
+            "name": "普通会员",
+            "threshold": 0,
+            "multiplier_percent": 100,
+            **TIER_PERKS,
+        },
+        {
+            "code": "silver",
+            "name": "银卡会员",
+            "threshold": 1000,
+            "multiplier_percent": 120,
+            **TIER_PERKS,
+        },
+        {
+            "code": "gold",
+            "name": "金卡会员",
+            "threshold": 5000,
+            "multiplier_percent": 150,
+            **TIER_PERKS,
+        },
+    ],  # fmt: skip
     # Points at the till (积分抵现): {points_per_yuan_off, max_share_percent, min_points}, or
     # None: the till takes no points (nor with points_per_yuan_off 0). See till.points_at_till.
     "redeem": None,

@@ -260,19 +260,10 @@ def record_purchase(
         purchase_lines.store_lines(session, purchase_id, lines)
     # Promotions (会员日): their extra points join the purchase's points_awarded before the
     # one ledger entry, so replays, the statement and refunds see one figure.
-    promoted = promotions.promotion_bonus(
-        session,
-        cfg,
-        store_id=store_id,
-        tier_code=row.tier_code,
-        paid_at=paid_at,
-        amount_fen=amount_fen,
-        payable_fen=row.payable,
-        base_points=awarded,
-        lines=lines,
+    promoted, extra = _promoted(
+        session, cfg, store_id, row.tier_code, paid_at, amount_fen, row.payable, awarded, lines
     )
     if promoted:
-        extra = sum(points for _, points in promoted)
         session.execute(
             update(Purchase)
             .where(Purchase.id == purchase_id)
@@ -333,6 +324,22 @@ def order_fingerprint(order_no, amount_fen, paid_at, points_to_redeem, lines, *e
     return fingerprint(order_no, amount_fen, paid_at.isoformat() if paid_at else "", *parts, *extra)
 
 
+def _promoted(session, cfg, store_id, tier_code, paid_at, amount_fen, payable, base, lines):
+    """The promotion the purchase earns by ([] or one) and its extra points (0 without)."""
+    promoted = promotions.promotion_bonus(
+        session,
+        cfg,
+        store_id=store_id,
+        tier_code=tier_code,
+        paid_at=paid_at,
+        amount_fen=amount_fen,
+        payable_fen=payable,
+        base_points=base,
+        lines=lines,
+    )
+    return promoted, sum(points for _, points in promoted)
+
+
 def _earn_params(cfg: dict) -> dict:
     rule = points_program.earn_by_tier(cfg)
     return {
@@ -374,18 +381,10 @@ def _preview(
     payable = amount_fen - coupon_fen - redemption.discount_fen
     joined_later = member.joined_at >= clock.business_day_end(clock.business_date(paid_at))
     awarded = 0 if joined_later else points_program.purchase_points(cfg, payable, member.tier_code)
-    promoted = promotions.promotion_bonus(
-        session,
-        cfg,
-        store_id=store_id,
-        tier_code=member.tier_code,
-        paid_at=paid_at,
-        amount_fen=amount_fen,
-        payable_fen=payable,
-        base_points=awarded,
-        lines=lines,
+    promoted, extra = _promoted(
+        session, cfg, store_id, member.tier_code, paid_at, amount_fen, payable, awarded, lines
     )
-    awarded += sum(points for _, points in promoted)
+    awarded += extra
     answer = _purchase_answer(
         None,
         order_no,
