@@ -83,6 +83,7 @@ def test_an_upgrade_at_the_till_gives_the_gift_once_a_year(client, till, perks, 
     assert tier_of(session, member) == ("silver", None)
     assert refs(session, member, "tier_gift") == ([ref], [ref])
     assert ledger_invariants(session, member) == 1000 + 50
+    assert answer.get_json()["balance"] == 1000 + 50  # the gift is in the answer's balance
     # Down (as a night would) and up again the same year: no second gift.
     session.get(Member, member).tier_code = "normal"
     session.commit()

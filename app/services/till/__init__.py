@@ -297,7 +297,8 @@ def record_purchase(
             staff_id=staff.id,
             store_id=store_id,
         ).balance_after
-        tiers.upgrade_if_reached(session, member_id, now)
+        if tiers.upgrade_if_reached(session, member_id, now) is not None:
+            balance = ledger.balance_of(session, member_id)  # with the upgrade gift's points
     if row.interested:
         till_hooks.purchase_recorded(session, session.get(Purchase, purchase_id))
     if balance is None:
