@@ -270,3 +270,28 @@ def test_tier_perks_are_validated(client, make_staff, staff_headers, make_templa
     silver = saved.get_json()["tiers"][1]
     assert (silver["grace_days"], silver["monthly_coupons"]) == (14, [template.id])
     assert silver["upgrade_gift"] == {"points": 10, "coupon_template_id": template.id}
+
+
+def test_orders_at_once_that_reach_a_tier_give_its_gift_once(live_server, till, perks, session):
+    """Twelve ¥100 orders at once reach silver together: one upgrade, one gift."""
+    from tests.concurrency import fire
+
+    scan_id = till.scan()
+    url = live_server + "/staff/v1/purchases"
+    calls = [
+        lambda s, i=i: s.post(
+            url,
+            json={"scan_id": scan_id, "order_no": f"G-{i}", "amount_fen": 10_000},
+            headers=till.headers,
+            timeout=30,
+        )
+        for i in range(12)
+    ]
+    answers = fire(calls, clients=12)
+    assert [a.status_code for a in answers] == [201] * 12
+    member = till.member.id
+    ref = f"tier_gift:{member}:silver:{clock.business_date(clock.now()).year}"
+    assert tier_of(session, member)[0] == "silver"
+    assert refs(session, member, "tier_gift") == ([ref], [ref])
+    awarded = sum(a.json()["points_awarded"] for a in answers)
+    assert ledger_invariants(session, member) == awarded + 50

@@ -240,3 +240,31 @@ def test_the_member_sees_promotions_on_now_and_in_the_next_seven_days(
     session.commit()
     gold = client.get("/api/v1/promotions", headers=member_headers(member)).get_json()
     assert "金卡" in {p["name"] for p in gold["items"]}
+
+
+def test_the_same_promoted_order_posted_at_once_is_promoted_once(
+    live_server, till, promote, session
+):
+    """Ten identical posts of one order in a promotion, at once: one purchase, its extra
+    points once, and every answer (the winner's and the replays') lists the promotion."""
+    from tests.concurrency import fire
+
+    now = datetime.now(UTC)
+    double = promote(
+        starts_at=(now - timedelta(days=1)).isoformat(),
+        ends_at=(now + timedelta(days=1)).isoformat(),
+    )
+    scan_id = till.scan()
+    url = live_server + "/staff/v1/purchases"
+    body = {"scan_id": scan_id, "order_no": "RUSH-P", "amount_fen": 5000}
+    answers = fire(
+        [lambda s: s.post(url, json=body, headers=till.headers, timeout=30)] * 10, clients=10
+    )
+    assert [a.status_code for a in answers] == [201] * 10
+    assert {a.json()["points_awarded"] for a in answers} == {100}
+    assert all(
+        a.json()["promotions"] == [{"id": double["id"], "name": "会员日", "points": 50}]
+        for a in answers
+    )
+    assert session.scalar(select(func.count()).select_from(PurchasePromotion)) == 1
+    assert ledger_invariants(session, till.member.id) == 100
