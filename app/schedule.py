@@ -38,6 +38,11 @@ SCHEDULE: dict[str, Scheduled] = {
             "Give birthday gifts (points, coupon, message): once per member per year.",
         ),
         Scheduled(
+            "tier_benefits",
+            {"day": 1, "hour": 0, "minute": 40},
+            "Issue each tier's monthly coupons on the 1st: once per member, month and template.",
+        ),
+        Scheduled(
             "idempotency_purge",
             {"hour": 4, "minute": 10},
             "Forget Idempotency-Keys older than 48 hours.",

@@ -45,6 +45,7 @@ _RUNS: dict[str, Callable[[datetime], dict]] = {
     "referral_settlement": referral_jobs.referral_settlement_job,
     "segments_refresh": segments_jobs.segments_refresh_job,
     "birthday_gifts": benefits.birthday_gifts_job,
+    "tier_benefits": benefits.tier_benefits_job,
 }
 
 

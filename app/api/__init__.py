@@ -12,6 +12,7 @@ from app.api import (
     me,
     ping,
     points,
+    promotions,
     referrals,
     subscriptions,
 )
@@ -27,6 +28,7 @@ BLUEPRINTS = [
     coupons.blp,
     lotteries.blp,
     mall.blp,
+    promotions.blp,
     history.blp,
     referrals.blp,
 ]

@@ -29,6 +29,7 @@ PAGES: tuple[Page, ...] = (
     Page("programs_lotteries", "menu.lotteries", "marketer", "group.programs"),
     Page("programs_coupons", "menu.coupons", "marketer", "group.programs"),
     Page("programs_mall", "menu.mall", "marketer", "group.programs"),
+    Page("programs_promotions", "menu.promotions", "marketer", "group.programs"),
     Page("programs_referral", "menu.referral", "marketer", "group.programs"),
     Page("programs_segments", "menu.segment_rules", "admin", "group.programs"),
     Page("segments", "menu.segments", "marketer", "group.marketing"),

@@ -50,6 +50,7 @@ from app.schemas.points import (
     RefundSchema,
     TierConfigSchema,
 )
+from app.schemas.promotions import PromotionSchema
 from app.schemas.referrals import ReferralProgramSchema
 from app.schemas.segments import SegmentsProgramSchema
 from app.schemas.staff import ScanRequestSchema
@@ -272,6 +273,17 @@ def programs_mall():
         "console/programs_mall.html",
         MallItemSchema=MallItemSchema,
         tiers=console_choices.tier_choices(db.session),
+    )
+
+
+@bp.route("/programs/promotions")
+@console_page("programs_promotions")
+def programs_promotions():
+    return render_page(
+        "console/programs_promotions.html",
+        PromotionSchema=PromotionSchema,
+        tiers=console_choices.tier_choices(db.session),
+        stores=console_choices.store_choices(db.session),
     )
 
 

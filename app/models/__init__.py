@@ -21,6 +21,7 @@ from app.models.points import PointEntry, PointLot  # noqa: F401
 from app.models.pos import PosKey  # noqa: F401
 from app.models.products import Product  # noqa: F401
 from app.models.programs import ProgramConfig  # noqa: F401
+from app.models.promotions import Promotion, PurchasePromotion  # noqa: F401
 from app.models.referrals import MemberIdentity, Referral, ReferralReward  # noqa: F401
 from app.models.segments import (  # noqa: F401
     MemberPurchaseSummary,

@@ -35,6 +35,8 @@ COUPON_SOURCES = (
     "campaign",
     "mall",
     "birthday",
+    "tier_gift",
+    "tier_monthly",
 )
 
 

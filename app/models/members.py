@@ -31,6 +31,9 @@ class Member(db.Model):
     signed_up_by_staff_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("staff.id"))
     referral_code: Mapped[str] = mapped_column(String(16), unique=True)
     tier_code: Mapped[str] = mapped_column(String(32), default="")
+    # The business day the nightly evaluation first found the member's earnings below their
+    # tier (issue 19: the tier's grace_days count from it); None while they hold it.
+    tier_below_since: Mapped[date | None] = mapped_column(Date)
     # Kept by the ledger only (services.points), in the same transaction as each entry.
     # 64-bit, as every ledger amount (app.models.points).
     points_balance: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")

@@ -82,6 +82,14 @@ class PurchaseSchema(ma.Schema):
     lines = ma.fields.List(ma.fields.Nested(OrderLineSchema), load_default=None, **ORDER_LINES)
 
 
+class AppliedPromotionSchema(ma.Schema):
+    id = ma.fields.Integer(required=True)
+    name = ma.fields.String(required=True)
+    points = ma.fields.Integer(
+        required=True, metadata={"description": "the extra points it gave (in points_awarded)"}
+    )
+
+
 class PurchaseResultSchema(ma.Schema):
     purchase_id = ma.fields.Integer(
         required=True, allow_none=True, metadata={"description": "null for a dry run"}
@@ -110,6 +118,14 @@ class PurchaseResultSchema(ma.Schema):
         metadata={"description": "after the purchase (for a dry run: as it would be)"},
     )
     dry_run = ma.fields.Boolean(required=True)
+    promotions = ma.fields.List(
+        ma.fields.Nested(AppliedPromotionSchema),
+        required=True,
+        metadata={
+            "description": "the promotion the purchase earned by (at most one: the"
+            " highest multiplier), with its extra points"
+        },
+    )
     max_points_to_redeem = ma.fields.Integer(
         metadata={
             "description": "dry run only: the most points this order takes, by its share and"
@@ -191,6 +207,23 @@ class AdjustmentSchema(ma.Schema):
     reason = ma.fields.String(required=True, validate=ma.validate.Length(min=2, max=200))
 
 
+TEMPLATE_ID = ma.fields.Integer(strict=True, validate=ma.validate.Range(min=1, max=2**62))
+
+
+class UpgradeGiftSchema(ma.Schema):
+    points = ma.fields.Integer(
+        load_default=0, strict=True, validate=ma.validate.Range(min=0, max=1_000_000)
+    )
+    coupon_template_id = ma.fields.Integer(
+        load_default=None, allow_none=True, validate=ma.validate.Range(min=1, max=2**62)
+    )
+
+    @ma.validates_schema
+    def gives_something(self, data, **_):
+        if not data.get("points") and data.get("coupon_template_id") is None:
+            raise ma.ValidationError("Give points or a coupon_template_id (or no gift: null).")
+
+
 class TierConfigSchema(ma.Schema):
     code = ma.fields.String(required=True, validate=ma.validate.Regexp(r"^[a-z0-9_]{1,32}$"))
     name = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=32))
@@ -199,6 +232,24 @@ class TierConfigSchema(ma.Schema):
     )
     multiplier_percent = ma.fields.Integer(
         required=True, validate=ma.validate.Range(min=100, max=1000)
+    )
+    upgrade_gift = ma.fields.Nested(
+        UpgradeGiftSchema,
+        load_default=None,
+        allow_none=True,
+        metadata={"description": "given once per upgrade to this tier in a year; null: none"},
+    )
+    monthly_coupons = ma.fields.List(
+        TEMPLATE_ID,
+        load_default=list,
+        validate=ma.validate.Length(max=10),
+        metadata={"description": "coupon templates the job tier_benefits issues on the 1st"},
+    )
+    grace_days = ma.fields.Integer(
+        load_default=0,
+        strict=True,
+        validate=ma.validate.Range(min=0, max=365),
+        metadata={"description": "days a member keeps the tier after falling below it"},
     )
 
 

@@ -61,6 +61,20 @@ def get_config(session: Session, name: str) -> dict:
     return merged
 
 
+def cached(session: Session, key: str, load):
+    """`load(session)` (picklable), kept CACHE_SECONDS per process as the settings are, and
+    dropped with them by forget_cached: for what every purchase reads and marketing rarely
+    changes (the promotions on offer)."""
+    cache_key = (str(session.get_bind().url), f"~{key}")
+    found = _cache.get(cache_key)
+    if found is not None and time.monotonic() - found[0] < CACHE_SECONDS:
+        return pickle.loads(found[1])
+    value = load(session)
+    with _cache_lock:
+        _cache[cache_key] = (time.monotonic(), pickle.dumps(value, pickle.HIGHEST_PROTOCOL))
+    return value
+
+
 def forget_cached() -> None:
     """Drop every cached setting (after a change, and between tests)."""
     with _cache_lock:

@@ -32,7 +32,7 @@ class PointsProgram(MethodView):
     @blp.response(200, PointsProgramSchema)
     def put(self, config):
         """Replace the points program; applies to earnings from now on."""
-        return programs.put_config(db.session, "points", config, g.staff)
+        return points_program.save_program(db.session, config, g.staff)
 
 
 @blp.route("/checkin")

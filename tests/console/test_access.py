@@ -82,6 +82,7 @@ def test_each_role_sees_its_menus(client, make_staff):
             "programs_lotteries",
             "programs_coupons",
             "programs_mall",
+            "programs_promotions",
             "programs_referral",
             "segments",
             "campaigns",

@@ -118,6 +118,23 @@ def _seed_mall_items(ctx):
         _goods(ctx, n)
 
 
+def _seed_promotions(ctx):
+    from datetime import UTC, datetime
+
+    from app.models.promotions import Promotion
+
+    for n in range(5):
+        ctx["session"].add(
+            Promotion(
+                name=f"promo {n}",
+                multiplier=2,
+                starts_at=datetime(2027, 1, 1, tzinfo=UTC),
+                ends_at=datetime(2027, 2, 1, tzinfo=UTC),
+            )
+        )
+    ctx["session"].commit()
+
+
 def _seed_my_exchanges(ctx):
     from app.services import mall
 
@@ -166,6 +183,7 @@ SEEDS = {
     "/api/v1/me/exchanges": _seed_my_exchanges,
     "/api/v1/me/purchases": _seed_my_purchases,
     "/staff/v1/admin/mall-items": _seed_mall_items,
+    "/staff/v1/admin/promotions": _seed_promotions,
     "/api/v1/me/points/entries": _seed_points,
     "/api/v1/me/coupons": _seed_my_coupons,
     "/staff/v1/admin/coupon-templates": _seed_templates,

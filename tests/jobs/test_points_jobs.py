@@ -110,7 +110,15 @@ def test_tier_evaluation_counts_every_member_in_one_pass(app, session, make_memb
     ledger.earn(session, newcomer.id, 10, reason="checkin", ref="n1", now=earned_at)
     session.commit()
     counts = tiers.evaluate_all(session, datetime(2026, 6, 1, tzinfo=UTC))
-    assert counts == {"changed": 3, "upgraded": 1, "downgraded": 1}
+    assert counts == {
+        "changed": 3,
+        "upgraded": 1,
+        "downgraded": 1,
+        "in_grace": 0,
+        "notices": 0,
+        "gift_points": 0,
+        "gift_coupons": 0,
+    }
     session.expire_all()
     assert [session.get(Member, m.id).tier_code for m in (climbing, falling, steady, newcomer)] == [
         "silver",

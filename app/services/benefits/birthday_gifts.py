@@ -121,7 +121,8 @@ WHERE EXISTS (SELECT 1 FROM point_entries e WHERE e.ref = w.ref)
 """
 
 
-def _id_ranges(session: Session, width: int):
+def member_id_ranges(session: Session, width: int):
+    """[lo, hi) ranges of `width` member ids covering every member (committing the read)."""
     lo, hi = session.execute(text("SELECT min(id), max(id) FROM members")).one()
     session.commit()
     if lo is None:
@@ -154,7 +155,7 @@ def give_birthday_gifts(session: Session, now: datetime, width: int | None = Non
         )
         send_at = outbox.send_time(now, outbox.settings(session))
     expires_on = ledger.expiry_for(session, today) if points else None
-    for lo, hi in _id_ranges(session, width or BATCH):
+    for lo, hi in member_id_ranges(session, width or BATCH):
         ids, refs = session.execute(
             _DUE,
             {"years": years, "lo": lo, "hi": hi, "first_day": first_day, "last_day": last_day},

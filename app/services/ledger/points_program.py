@@ -4,10 +4,15 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.errors import AppError
+from app.models.coupons import CouponTemplate
 from app.services import programs
 
+# A tier's perks when it names none (issue 19).
+TIER_PERKS = {"upgrade_gift": None, "monthly_coupons": [], "grace_days": 0}
 DEFAULTS = {
     # Points per yuan spent, before the tier multiplier.
     "points_per_yuan": 1,
@@ -16,12 +21,33 @@ DEFAULTS = {
     # rolling_days: valid N days after earning; calendar_year_end: until 31 Dec of the year
     # N years after earning (years=1 is the common "valid until the end of next year").
     "expiry": {"mode": "calendar_year_end", "years": 1, "days": 365},
-    # Reached by points earned from purchases (net of refunds) in the last 12 months.
+    # Reached by points earned from purchases (net of refunds) in the last 12 months. Each
+    # tier may add (issue 19) upgrade_gift {points, coupon_template_id} (once per upgrade to
+    # it in a year), monthly_coupons [template ids] (the job tier_benefits, on the 1st) and
+    # grace_days (kept that long after falling below; 0: down at the next evaluation).
     "tiers": [
-        {"code": "normal", "name": "普通会员", "threshold": 0, "multiplier_percent": 100},
-        {"code": "silver", "name": "银卡会员", "threshold": 1000, "multiplier_percent": 120},
-        {"code": "gold", "name": "金卡会员", "threshold": 5000, "multiplier_percent": 150},
-    ],
+        {
+            "code": "normal",
+            "name": "普通会员",
+            "threshold": 0,
+            "multiplier_percent": 100,
+            **TIER_PERKS,
+        },
+        {
+            "code": "silver",
+            "name": "银卡会员",
+            "threshold": 1000,
+            "multiplier_percent": 120,
+            **TIER_PERKS,
+        },
+        {
+            "code": "gold",
+            "name": "金卡会员",
+            "threshold": 5000,
+            "multiplier_percent": 150,
+            **TIER_PERKS,
+        },
+    ],  # fmt: skip
     # Points at the till (积分抵现): {points_per_yuan_off, max_share_percent, min_points}, or
     # None: the till takes no points (nor with points_per_yuan_off 0). See till.points_at_till.
     "redeem": None,
@@ -34,6 +60,30 @@ TIER_REASONS = ("purchase", "refund")
 
 def config(session: Session) -> dict:
     return programs.get_config(session, "points")
+
+
+def save_program(session: Session, cfg: dict, staff) -> dict:
+    """Replace the points program (validated by its schema), 422 when a tier's upgrade gift or
+    monthly coupons name a coupon template that does not exist; audited."""
+    named = {
+        template_id
+        for tier in cfg["tiers"]
+        for template_id in [
+            *(tier.get("monthly_coupons") or ()),
+            (tier.get("upgrade_gift") or {}).get("coupon_template_id"),
+        ]
+        if template_id is not None
+    }
+    if named:
+        found = set(session.scalars(select(CouponTemplate.id).where(CouponTemplate.id.in_(named))))
+        if named - found:
+            missing = ", ".join(str(t) for t in sorted(named - found))
+            raise AppError(
+                "request.invalid",
+                message="A tier names a coupon template that does not exist.",
+                details={"tiers": [f"Unknown coupon template: {missing}."]},
+            )
+    return programs.put_config(session, "points", cfg, staff)
 
 
 def expiry_date(cfg: dict, earned_on: date) -> date:

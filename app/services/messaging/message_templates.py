@@ -23,8 +23,18 @@ _NUMBER = re.compile(r"^-?\d+(\.\d+)?$")
 _KEY = re.compile(r"^([a-z_]+?)(\d+)$")
 
 # What each placeholder may be filled with (the member fields a campaign can map).
-PLACEHOLDERS = ("nickname", "balance", "expiring_points", "expires_on", "member_no", "today")
+PLACEHOLDERS = (
+    "nickname",
+    "balance",
+    "expiring_points",
+    "expires_on",
+    "member_no",
+    "today",
+    "tier_name",  # the tier_downgrade_notice's (issue 19): the tier kept in grace and the day
+    "downgrade_on",  # it is lost; "-" in other messages
+)
 NICKNAME_CHARS = 10  # a nickname is shortened to this many characters (WeChat's `name` limit)
+TIER_NAME_CHARS = 10  # likewise a tier's name (up to 32 in the points program)
 
 
 def _rule_error(key: str, value: str) -> str | None:
@@ -104,6 +114,8 @@ def check_template(spec: dict, official_account: bool = False, where: str = "tem
         "expires_on": "2026年12月31日",
         "member_no": "800000000000",
         "today": "2026年12月31日",
+        "tier_name": "测" * TIER_NAME_CHARS,
+        "downgrade_on": "2026年12月31日",
     }
     for key, text in data.items():
         if not isinstance(text, str):
@@ -142,6 +154,8 @@ def fill(spec: dict, values: dict, official_account: bool = False) -> dict:
         "expires_on": _zh_date(values["expires_on"]) if values.get("expires_on") else "-",
         "member_no": str(values.get("member_no") or ""),
         "today": _zh_date(values["today"]) if values.get("today") else "-",
+        "tier_name": (values.get("tier_name") or "-")[:TIER_NAME_CHARS],
+        "downgrade_on": _zh_date(values["downgrade_on"]) if values.get("downgrade_on") else "-",
     }
     data = {key: text.format(**shown) for key, text in (spec.get("data") or {}).items()}
     errors = field_errors(data, official_account)

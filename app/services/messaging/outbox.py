@@ -63,6 +63,23 @@ DEFAULTS = {
                 "data": {"name1": "{nickname}", "thing2": "生日快乐！生日礼已到账"},
             },
         },
+        # The nightly tier evaluation, when a member's earnings fall below their tier and its
+        # grace days start (issue 19): they keep it until downgrade_on unless they buy again.
+        "tier_downgrade_notice": {
+            "page": "pages/member/index",
+            "subscribe": {
+                "template_id": "tmpl-tier-downgrade",
+                "data": {
+                    "thing1": "{tier_name}",
+                    "date2": "{downgrade_on}",
+                    "thing3": "再消费即可保级",
+                },
+            },
+            "oa": {
+                "template_id": "oa-tier-downgrade",
+                "data": {"thing1": "{tier_name}", "date2": "{downgrade_on}"},
+            },
+        },
     },
 }
 programs.register_defaults("messaging", DEFAULTS)
@@ -70,7 +87,8 @@ programs.register_defaults("messaging", DEFAULTS)
 
 def settings(session: Session) -> dict:
     cfg = programs.get_config(session, "messaging")
-    # Settings saved before a purpose existed (birthday_gift) keep its default template.
+    # Settings saved before a purpose existed (birthday_gift, tier_downgrade_notice) keep its
+    # default template.
     cfg["templates"] = {**DEFAULTS["templates"], **(cfg.get("templates") or {})}
     return cfg
 

@@ -7,7 +7,7 @@ import secrets
 from datetime import date, datetime, timedelta
 from typing import NamedTuple
 
-from sqlalchemy import bindparam, select, text
+from sqlalchemy import bindparam, select, text, update
 from sqlalchemy.orm import Session
 
 from app import clock
@@ -16,6 +16,7 @@ from app.models import Member, Purchase, Staff, Store
 from app.models.base import UTCDateTime
 from app.models.points import PointEntry
 from app.services import ledger
+from app.services.benefits import promotions
 from app.services.ledger import points_program
 from app.services.members import tiers
 from app.services.staff import audit, require_store, store_scope
@@ -45,6 +46,7 @@ def _answer(session: Session, purchase: Purchase) -> dict:
         purchase.discount_fen,
         purchase.points_awarded,
         balance,
+        promotions.applied_to(session, purchase.id),
     )
 
 
@@ -58,6 +60,7 @@ def _purchase_answer(
     discount_fen,
     awarded,
     balance,
+    promoted=(),
 ) -> dict:
     return {
         "purchase_id": purchase_id,
@@ -71,6 +74,7 @@ def _purchase_answer(
         "points_awarded": awarded,
         "balance": balance,
         "dry_run": purchase_id is None,
+        "promotions": list(promoted),
     }
 
 
@@ -126,9 +130,10 @@ _RECORD = """
                :now
         FROM inserted
     )
-    SELECT scan.member_id, scan.interested, inserted.id, inserted.points_awarded,
-           inserted.coupon_discount_fen
-    FROM (SELECT 1) one LEFT JOIN scan ON true LEFT JOIN inserted ON true
+    SELECT scan.member_id, scan.interested, scan.tier_code, priced.payable, inserted.id,
+           inserted.points_awarded, inserted.coupon_discount_fen
+    FROM (SELECT 1) one LEFT JOIN scan ON true LEFT JOIN priced ON true
+         LEFT JOIN inserted ON true
     """
 
 
@@ -211,6 +216,7 @@ def record_purchase(
             points_to_redeem,
             paid_at or now,
             preview_coupon_fen,
+            lines,
         )
     order_print = order_fingerprint(
         order_no, amount_fen, paid_at, points_to_redeem, lines, *print_extra
@@ -252,6 +258,19 @@ def record_purchase(
     member_id, purchase_id, awarded = row.member_id, row.id, row.points_awarded
     if lines:
         purchase_lines.store_lines(session, purchase_id, lines)
+    # Promotions (会员日): their extra points join the purchase's points_awarded before the
+    # one ledger entry, so replays, the statement and refunds see one figure.
+    promoted, extra = _promoted(
+        session, cfg, store_id, row.tier_code, paid_at, amount_fen, row.payable, awarded, lines
+    )
+    if promoted:
+        session.execute(
+            update(Purchase)
+            .where(Purchase.id == purchase_id)
+            .values(points_awarded=Purchase.points_awarded + extra)
+        )
+        promotions.record_bonus(session, purchase_id, promoted)
+        awarded += extra
     balance = None
     if redemption.points:
         # Spent before earning: this order's points cannot pay for itself. Short of points:
@@ -278,7 +297,8 @@ def record_purchase(
             staff_id=staff.id,
             store_id=store_id,
         ).balance_after
-        tiers.upgrade_if_reached(session, member_id, now)
+        if tiers.upgrade_if_reached(session, member_id, now) is not None:
+            balance = ledger.balance_of(session, member_id)  # with the upgrade gift's points
     if row.interested:
         till_hooks.purchase_recorded(session, session.get(Purchase, purchase_id))
     if balance is None:
@@ -293,6 +313,7 @@ def record_purchase(
         redemption.discount_fen,
         awarded,
         balance,
+        promotions.as_answer(promoted),
     )
 
 
@@ -302,6 +323,22 @@ def order_fingerprint(order_no, amount_fen, paid_at, points_to_redeem, lines, *e
     if lines:
         parts += (purchase_lines.lines_print(lines),)  # and those without lines
     return fingerprint(order_no, amount_fen, paid_at.isoformat() if paid_at else "", *parts, *extra)
+
+
+def _promoted(session, cfg, store_id, tier_code, paid_at, amount_fen, payable, base, lines):
+    """The promotion the purchase earns by ([] or one) and its extra points (0 without)."""
+    promoted = promotions.promotion_bonus(
+        session,
+        cfg,
+        store_id=store_id,
+        tier_code=tier_code,
+        paid_at=paid_at,
+        amount_fen=amount_fen,
+        payable_fen=payable,
+        base_points=base,
+        lines=lines,
+    )
+    return promoted, sum(points for _, points in promoted)
 
 
 def _earn_params(cfg: dict) -> dict:
@@ -315,7 +352,16 @@ def _earn_params(cfg: dict) -> dict:
 
 
 def _preview(
-    session, cfg, store_id, member_id, order_no, amount_fen, points, paid_at, coupon_fen=None
+    session,
+    cfg,
+    store_id,
+    member_id,
+    order_no,
+    amount_fen,
+    points,
+    paid_at,
+    coupon_fen=None,
+    lines=None,
 ):
     """The purchase as it would be recorded, recording nothing: no purchase, no ledger entry,
     the order number left free. Short of points is 409 points.insufficient as for real; the
@@ -336,6 +382,10 @@ def _preview(
     payable = amount_fen - coupon_fen - redemption.discount_fen
     joined_later = member.joined_at >= clock.business_day_end(clock.business_date(paid_at))
     awarded = 0 if joined_later else points_program.purchase_points(cfg, payable, member.tier_code)
+    promoted, extra = _promoted(
+        session, cfg, store_id, member.tier_code, paid_at, amount_fen, payable, awarded, lines
+    )
+    awarded += extra
     answer = _purchase_answer(
         None,
         order_no,
@@ -346,6 +396,7 @@ def _preview(
         redemption.discount_fen,
         awarded,
         balance - redemption.points + awarded,
+        promotions.as_answer(promoted),
     )
     answer["max_points_to_redeem"] = points_at_till.max_points(
         rule, amount_fen - coupon_fen, balance
