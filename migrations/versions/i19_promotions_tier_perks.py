@@ -3,7 +3,7 @@ categories), purchase_promotions (what a purchase got from one), and members.tie
 (the business day a member's earnings fell below their tier, for its grace days).
 
 Revision ID: i19_promotions_tier_perks
-Revises: i17_pos
+Revises: i17_staff_signups
 Create Date: 2026-12-02 17:00:00
 
 """
@@ -15,7 +15,7 @@ import app.models.base
 
 # revision identifiers, used by Alembic.
 revision = 'i19_promotions_tier_perks'
-down_revision = 'i17_pos'
+down_revision = 'i17_staff_signups'
 branch_labels = None
 depends_on = None
 
