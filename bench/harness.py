@@ -47,6 +47,7 @@ PRODUCTION_ENV = {
     "SANDBOX": "0",
     "WECHAT_MINIAPP_APPID": "wx_bench_miniapp",
     "WECHAT_MINIAPP_SECRET": "bench-miniapp-secret",
+    "DATA_ENCRYPTION_KEY": "YmVuY2gta2V5LW5vdC1mb3ItcHJvZHVjdGlvbi0wMDA=",  # a Fernet key
 }
 
 

@@ -43,7 +43,10 @@ def main() -> None:
             engine = db.engine
         if not args.sandbox:
             os.environ.update(
-                SANDBOX="0", WECHAT_MINIAPP_APPID="wx_bench", WECHAT_MINIAPP_SECRET="bench"
+                SANDBOX="0",
+                WECHAT_MINIAPP_APPID="wx_bench",
+                WECHAT_MINIAPP_SECRET="bench",
+                DATA_ENCRYPTION_KEY="YmVuY2gta2V5LW5vdC1mb3ItcHJvZHVjdGlvbi0wMDA=",
             )
             from app import create_app
 
