@@ -178,8 +178,27 @@ def _seed_my_draws(ctx):
     ctx["session"].commit()
 
 
+def _seed_member_purchases(ctx):
+    """The member's purchases, read by staff: the list at the member's own path."""
+    _seed_my_purchases(ctx)
+    return f"/staff/v1/members/{ctx['member'].id}/purchases"
+
+
+def _seed_audit(ctx):
+    from app.services.staff import audit
+
+    staff = ctx["make_staff"]("manager")
+    for n in range(5):
+        audit.record(ctx["session"], staff, "member.adjust_points", "member", n, {"n": n})
+    ctx["session"].commit()
+
+
+# The lists, and what puts five rows in each (returning the path to read when it has a
+# parameter; the cursor cases read that path too).
 SEEDS = {
     "/api/v1/me/draws": _seed_my_draws,
+    "/staff/v1/members/{member_id}/purchases": _seed_member_purchases,
+    "/staff/v1/admin/audit": _seed_audit,
     "/api/v1/me/exchanges": _seed_my_exchanges,
     "/api/v1/me/purchases": _seed_my_purchases,
     "/staff/v1/admin/mall-items": _seed_mall_items,
@@ -240,7 +259,7 @@ def test_every_paginated_list_is_covered(client):
 
 @pytest.mark.parametrize("path", sorted(SEEDS))
 def test_real_cursors_page_through_every_row_exactly_once(client, world, path):
-    SEEDS[path](world)
+    path = SEEDS[path](world) or path
     headers = world["headers"](path)
     whole = client.get(path, query_string={"limit": 100}, headers=headers)
     assert whole.status_code == 200, whole.get_json()
@@ -264,6 +283,7 @@ def test_real_cursors_page_through_every_row_exactly_once(client, world, path):
 @pytest.mark.parametrize("tampered", sorted(TAMPERED), ids=str)
 @pytest.mark.parametrize("path", sorted(SEEDS))
 def test_a_cursor_not_handed_out_is_422_on_every_list(client, world, path, tampered):
+    path = path.replace("{member_id}", str(world["member"].id))
     response = client.get(
         path, query_string={"cursor": TAMPERED[tampered]}, headers=world["headers"](path)
     )
@@ -275,7 +295,7 @@ def test_a_cursor_not_handed_out_is_422_on_every_list(client, world, path, tampe
 @pytest.mark.parametrize("path", sorted(SEEDS))
 def test_an_altered_real_cursor_is_422(client, world, path):
     """Flip one character of a cursor the list handed out, and sign one with another key."""
-    SEEDS[path](world)
+    path = SEEDS[path](world) or path
     headers = world["headers"](path)
     cursor = client.get(path, query_string={"limit": 1}, headers=headers).get_json()["next_cursor"]
     assert cursor
