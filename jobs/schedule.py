@@ -45,6 +45,8 @@ _RUNS: dict[str, Callable[[datetime], dict]] = {
     "referral_settlement": referral_jobs.referral_settlement_job,
     "segments_refresh": segments_jobs.segments_refresh_job,
     "birthday_gifts": benefits.birthday_gifts_job,
+    "membership_orders_settle": benefits.membership_orders_settle_job,
+    "membership_benefits": benefits.membership_benefits_job,
 }
 
 

@@ -10,6 +10,7 @@ from app.api import (
     lotteries,
     mall,
     me,
+    membership,
     ping,
     points,
     referrals,
@@ -29,6 +30,7 @@ BLUEPRINTS = [
     mall.blp,
     history.blp,
     referrals.blp,
+    membership.blp,
 ]
 
 

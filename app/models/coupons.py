@@ -35,6 +35,7 @@ COUPON_SOURCES = (
     "campaign",
     "mall",
     "birthday",
+    "membership",
 )
 
 

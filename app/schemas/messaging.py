@@ -169,7 +169,15 @@ class MessagingSettingsSchema(ma.Schema):
     wakeup_coupon_template_id = ma.fields.Integer(allow_none=True, load_default=None)
     templates = ma.fields.Dict(
         keys=ma.fields.String(
-            validate=ma.validate.OneOf(["points_expiry", "dormant_wakeup", "birthday_gift"])
+            validate=ma.validate.OneOf(
+                [
+                    "points_expiry",
+                    "dormant_wakeup",
+                    "birthday_gift",
+                    "membership_expiring",
+                    "membership_renewed",
+                ]
+            )
         ),
         values=ma.fields.Nested(PurposeTemplatesSchema),
         required=True,

@@ -10,6 +10,7 @@ from app.staff import (
     admin_jobs,
     admin_lotteries,
     admin_mall,
+    admin_membership,
     admin_messaging,
     admin_pos_keys,
     admin_referrals,
@@ -51,6 +52,7 @@ BLUEPRINTS = [
     admin_messaging.blp,
     segments.blp,
     admin_analytics.blp,
+    admin_membership.blp,
 ]
 
 
