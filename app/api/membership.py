@@ -11,10 +11,10 @@ from app.errors import ErrorBodySchema
 from app.extensions import db
 from app.idempotency import idempotent
 from app.schemas.membership import (
-    MyMembershipSchema,
     MembershipOrderRequestSchema,
     MembershipOrderSchema,
     MembershipPlansSchema,
+    MyMembershipSchema,
 )
 from app.services import membership
 

@@ -23,12 +23,13 @@ class _Multiplier(ma.fields.Decimal):
     """The points multiplier as a number (1.5 is x1.5), stored in percent: two decimals."""
 
     def __init__(self, **kwargs):
-        super().__init__(places=2, as_string=False, validate=MULTIPLIER, **kwargs)
+        super().__init__(places=2, as_string=False, **kwargs)
 
     def _deserialize(self, value, attr, data, **kwargs):
         number = super()._deserialize(value, attr, data, **kwargs)
         if number != number.quantize(Decimal("0.01")):
             raise ma.ValidationError("At most two decimals.")
+        MULTIPLIER(number)
         return int(number * 100)
 
     def _serialize(self, value, attr, obj, **kwargs):

@@ -11,11 +11,11 @@ from app.errors import ErrorBodySchema
 from app.extensions import db
 from app.schemas.common import PageArgsSchema
 from app.schemas.membership import (
-    PlanPageSchema,
     MembershipPlanPatchSchema,
     MembershipPlanSchema,
     MembershipRefundRequestSchema,
     MembershipRefundSchema,
+    PlanPageSchema,
 )
 from app.services.membership import plans, refunds
 
