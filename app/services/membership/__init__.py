@@ -217,6 +217,23 @@ def membership_of(session: Session, member_id: int, today: date | None = None) -
     }
 
 
+def brief(session: Session, member_id: int, today: date) -> dict | None:
+    """What /me and the till show: the active paid membership's plan, last day and multiplier;
+    None when the member has none today."""
+    row = session.execute(
+        select(MembershipPlan.name, Membership.ends_on, Membership.multiplier_percent)
+        .join(MembershipPlan, MembershipPlan.id == Membership.plan_id)
+        .where(
+            Membership.member_id == member_id,
+            Membership.starts_on <= today,
+            Membership.ends_on >= today,
+        )
+    ).first()
+    if row is None:
+        return None
+    return {"plan": row.name, "ends_on": row.ends_on, "multiplier": row.multiplier_percent / 100}
+
+
 def multiplier_percent_on(session: Session, member_id: int, day: date) -> int:
     """The paid membership's points multiplier (percent) on a business day; 0 when none."""
     found = session.execute(
