@@ -14,6 +14,7 @@ from app.models.membership import Membership, MembershipPlan
 from app.models.messaging import OutboxMessage
 from app.services.membership import membership_jobs
 from app.services.messaging import audiences
+
 pytest_plugins = ["tests.engagement_factories"]
 
 NOW = datetime(2026, 3, 10, 2, 0, tzinfo=UTC)  # 10:00 in Shanghai
