@@ -15,7 +15,7 @@ from app.errors import AppError
 from app.models import Member, Staff, Store
 from app.models.base import insert_ignore
 from app.models.segments import MemberSegment
-from app.services import identifiers, membership
+from app.services import identifiers
 from app.services.members import member_summary, signup_hooks
 from app.services.staff import audit, store_scope
 from app.services.till.scans import till_member
@@ -221,11 +221,10 @@ def correct_birthday(session: Session, staff: Staff, member_id: int, birthday: d
 def profile(session: Session, member_id: int) -> dict:
     """What GET /me shows: identity, tier, points (with what expires soon), check-in, referral;
     one statement (member_summary.profile)."""
-    today = clock.business_today()
-    found = member_summary.profile(session, member_id, today)
+    found = member_summary.profile(session, member_id, clock.business_today())
     if found is None:
         raise AppError("member.not_found")
-    return {**found, "paid_membership": membership.brief(session, member_id, today)}
+    return found
 
 
 def find_for_staff(
