@@ -23,7 +23,15 @@ _NUMBER = re.compile(r"^-?\d+(\.\d+)?$")
 _KEY = re.compile(r"^([a-z_]+?)(\d+)$")
 
 # What each placeholder may be filled with (the member fields a campaign can map).
-PLACEHOLDERS = ("nickname", "balance", "expiring_points", "expires_on", "member_no", "today")
+PLACEHOLDERS = (
+    "nickname",
+    "balance",
+    "expiring_points",
+    "expires_on",
+    "member_no",
+    "today",
+    "membership_ends_on",  # the paid membership's last day (its messages' params)
+)
 NICKNAME_CHARS = 10  # a nickname is shortened to this many characters (WeChat's `name` limit)
 
 
@@ -104,6 +112,7 @@ def check_template(spec: dict, official_account: bool = False, where: str = "tem
         "expires_on": "2026年12月31日",
         "member_no": "800000000000",
         "today": "2026年12月31日",
+        "membership_ends_on": "2026年12月31日",
     }
     for key, text in data.items():
         if not isinstance(text, str):
@@ -142,6 +151,9 @@ def fill(spec: dict, values: dict, official_account: bool = False) -> dict:
         "expires_on": _zh_date(values["expires_on"]) if values.get("expires_on") else "-",
         "member_no": str(values.get("member_no") or ""),
         "today": _zh_date(values["today"]) if values.get("today") else "-",
+        "membership_ends_on": _zh_date(values["membership_ends_on"])
+        if values.get("membership_ends_on")
+        else "-",
     }
     data = {key: text.format(**shown) for key, text in (spec.get("data") or {}).items()}
     errors = field_errors(data, official_account)

@@ -67,22 +67,22 @@ DEFAULTS = {
             "page": "pages/membership/index",
             "subscribe": {
                 "template_id": "tmpl-membership-expiring",
-                "data": {"date1": "{ends_on}", "thing2": "付费会员即将到期，续费可延长"},
+                "data": {"date1": "{membership_ends_on}", "thing2": "付费会员即将到期，续费可延长"},
             },
             "oa": {
                 "template_id": "oa-membership-expiring",
-                "data": {"date1": "{ends_on}", "thing2": "付费会员即将到期"},
+                "data": {"date1": "{membership_ends_on}", "thing2": "付费会员即将到期"},
             },
         },
         "membership_renewed": {
             "page": "pages/membership/index",
             "subscribe": {
                 "template_id": "tmpl-membership-renewed",
-                "data": {"date1": "{ends_on}", "thing2": "付费会员已开通"},
+                "data": {"date1": "{membership_ends_on}", "thing2": "付费会员已开通"},
             },
             "oa": {
                 "template_id": "oa-membership-renewed",
-                "data": {"date1": "{ends_on}", "thing2": "付费会员已开通"},
+                "data": {"date1": "{membership_ends_on}", "thing2": "付费会员已开通"},
             },
         },
     },

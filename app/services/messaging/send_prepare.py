@@ -10,7 +10,7 @@ the outcome is the one a message-at-a-time dispatcher gives.
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from types import SimpleNamespace
 
 from sqlalchemy import and_, select, text, update
@@ -57,6 +57,8 @@ def member_values(
         "today": clock.business_date(now),
     }
     params = params or {}
+    if "ends_on" in params:  # a paid membership's messages
+        values["membership_ends_on"] = date.fromisoformat(params["ends_on"])
     if "expiring_points" in params:
         values["expiring_points"] = params["expiring_points"]
         values["expires_on"] = datetime.fromisoformat(params["expires_on"]).date()
