@@ -208,3 +208,45 @@ def test_orders_honour_idempotency_keys(shop, make_plan, session):
     second = me.buy(plan["id"], **{"Idempotency-Key": "buy-1"})
     assert first == second
     assert _state(session, me.member.id)[1] == [("pending", 1)]
+
+
+def test_garbage_and_wrong_amounts_are_refused_never_500(shop, make_plan, session):
+    from app.wechat import sandbox_pay
+
+    clock.freeze(NOW)
+    me = shop()
+    order = me.buy(make_plan(price_fen=12000)["id"])
+    for headers, body in (({}, ""), ({}, "not json"), ({"Wechatpay-Timestamp": "x"}, "{}")):
+        response = me.notify(headers, body)
+        assert response.status_code == 401 and response.json()["code"] == "FAIL"
+    # Signed by the platform, but for another amount than the order's: not paid.
+    forged = sandbox_pay.notification_for(
+        {
+            "out_trade_no": order["order_no"],
+            "trade_state": "SUCCESS",
+            "transaction_id": "4200000000000000000000000001",
+            "amount": {"total": 1, "currency": "CNY"},
+        }
+    )
+    response = me.notify(forged["headers"], forged["body"])
+    assert response.status_code == 400 and response.json()["code"] == "FAIL"
+    assert me.membership()["active"] is False
+    assert _state(session, me.member.id)[1] == [("pending", 1)]
+
+
+def test_wechat_pay_is_all_or_nothing_in_production():
+    import pytest
+
+    from app.config import ConfigError, load_settings
+
+    env = {
+        "SECRET_KEY": "x" * 32,
+        "DATABASE_URL": "postgresql://db/huiyuan",
+        "WECHAT_MINIAPP_APPID": "wx1",
+        "WECHAT_MINIAPP_SECRET": "s",
+        "DATA_ENCRYPTION_KEY": base64.urlsafe_b64encode(b"k" * 32).decode(),
+        "WECHAT_PAY_MCHID": "1900000001",
+    }
+    with pytest.raises(ConfigError, match="WECHAT_PAY_API_V3_KEY"):
+        load_settings(env)
+    assert load_settings({k: v for k, v in env.items() if k != "WECHAT_PAY_MCHID"})
