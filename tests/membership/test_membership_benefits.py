@@ -210,3 +210,14 @@ def test_plans_are_for_admins(
         "membership_plan.update",
     ]
     assert session.scalar(select(func.count()).select_from(MembershipPlan)) == 1
+
+
+def test_membership_messages_show_the_last_day(session, make_member):
+    from app.services.messaging import message_templates, outbox, send_prepare
+
+    member = make_member()
+    templates = outbox.settings(session)["templates"]
+    values = send_prepare.member_values(session, member, {"ends_on": "2027-03-09"}, NOW)
+    for purpose in ("membership_expiring", "membership_renewed"):
+        data = message_templates.fill(templates[purpose]["subscribe"], values)
+        assert data["date1"] == {"value": "2027年3月9日"}
