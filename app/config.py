@@ -48,6 +48,15 @@ def _data_encryption_key(env: dict[str, str], sandbox_or_testing: bool) -> str:
     return key
 
 
+PAY_SETTINGS = (
+    "WECHAT_PAY_MCHID",
+    "WECHAT_PAY_API_V3_KEY",
+    "WECHAT_PAY_CERT_SERIAL",
+    "WECHAT_PAY_PRIVATE_KEY",
+    "WECHAT_PAY_NOTIFY_URL",
+)
+
+
 def _flag(value: str | None) -> bool:
     return (value or "").strip().lower() in {"1", "true", "yes", "on"}
 
@@ -95,6 +104,14 @@ class Settings:
     DATA_ENCRYPTION_KEY: str = SANDBOX_DATA_ENCRYPTION_KEY
     # showqrcode's host (mp.weixin.qq.com); empty: derived from WECHAT_API_BASE (wechat.client).
     WECHAT_MP_BASE: str = ""
+    # WeChat Pay API v3 (paid membership). Empty under SANDBOX/tests: app.wechat.pay makes a
+    # sandbox merchant (key pair shared through Redis, serial and API v3 key from SECRET_KEY).
+    WECHAT_PAY_MCHID: str = ""
+    WECHAT_PAY_API_V3_KEY: str = ""
+    WECHAT_PAY_CERT_SERIAL: str = ""
+    WECHAT_PAY_PRIVATE_KEY: str = ""
+    WECHAT_PAY_API_BASE: str = "https://api.mch.weixin.qq.com"
+    WECHAT_PAY_NOTIFY_URL: str = ""
     REDIS_KEY_PREFIX: str = "hy:"
     INSTANCE_DIR: str = str(INSTANCE_DIR)
     MEMBER_TOKEN_TTL: int = 7 * 24 * 3600
@@ -151,6 +168,12 @@ class Settings:
             "WECHAT_OA_AES_KEY_PREVIOUS": self.WECHAT_OA_AES_KEY_PREVIOUS,
             "DATA_ENCRYPTION_KEY": self.DATA_ENCRYPTION_KEY,
             "WECHAT_MP_BASE": self.WECHAT_MP_BASE.rstrip("/"),
+            "WECHAT_PAY_MCHID": self.WECHAT_PAY_MCHID,
+            "WECHAT_PAY_API_V3_KEY": self.WECHAT_PAY_API_V3_KEY,
+            "WECHAT_PAY_CERT_SERIAL": self.WECHAT_PAY_CERT_SERIAL,
+            "WECHAT_PAY_PRIVATE_KEY": self.WECHAT_PAY_PRIVATE_KEY,
+            "WECHAT_PAY_API_BASE": self.WECHAT_PAY_API_BASE.rstrip("/"),
+            "WECHAT_PAY_NOTIFY_URL": self.WECHAT_PAY_NOTIFY_URL,
             "MEMBER_TOKEN_TTL": self.MEMBER_TOKEN_TTL,
             "STAFF_TOKEN_TTL": self.STAFF_TOKEN_TTL,
             "LOG_JSON": self.LOG_JSON,
@@ -227,6 +250,10 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         missing = [n for n in required if not env.get(n)]
         if missing:
             raise ConfigError(f"missing configuration: {', '.join(missing)}")
+        pay = [n for n in PAY_SETTINGS if env.get(n)]
+        if pay and len(pay) != len(PAY_SETTINGS):
+            missing = ", ".join(n for n in PAY_SETTINGS if n not in pay)
+            raise ConfigError(f"WeChat Pay is half configured: missing {missing}")
     data_key = _data_encryption_key(env, sandbox or testing)
     limits = {
         name: _seconds(env, name, default)
@@ -273,6 +300,8 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         WECHAT_OA_AES_KEY_PREVIOUS=env.get("WECHAT_OA_AES_KEY_PREVIOUS", ""),
         DATA_ENCRYPTION_KEY=data_key,
         WECHAT_MP_BASE=env.get("WECHAT_MP_BASE", ""),
+        **{name: env.get(name, "") for name in PAY_SETTINGS},
+        WECHAT_PAY_API_BASE=env.get("WECHAT_PAY_API_BASE") or "https://api.mch.weixin.qq.com",
         REDIS_KEY_PREFIX=env.get("REDIS_KEY_PREFIX", "hy:"),
         INSTANCE_DIR=str(instance_dir),
         LOG_JSON=not _flag(env.get("LOG_PLAIN")),

@@ -132,6 +132,8 @@ CODES: dict[str, tuple[int | None, str]] = {
     "pos.replayed": (401, "This request was already received."),
     "pos_key.not_found": (404, "No such POS key at this store."),
     "purchase.lines_mismatch": (422, "The lines do not add up to the order's amount."),
+    "membership.plan_inactive": (409, "This plan is not on sale."),
+    "membership.not_refundable": (409, "This membership order is not paid; nothing to refund."),
 }
 
 

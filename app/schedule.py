@@ -68,6 +68,16 @@ SCHEDULE: dict[str, Scheduled] = {
             "Grant referral rewards whose purchase's refund window has passed.",
         ),
         Scheduled(
+            "membership_orders_settle",
+            {"minute": "*/5"},
+            "Settle membership orders whose WeChat Pay notification never came; close unpaid.",
+        ),
+        Scheduled(
+            "membership_benefits",
+            {"hour": 0, "minute": 40},
+            "Paid members: the month's plan coupons (once a month), reminders before the end.",
+        ),
+        Scheduled(
             "segments_refresh",
             {"hour": 3, "minute": 0},
             "Recompute RFM groups, lifecycle stages and each member's odds of buying again.",

@@ -46,6 +46,8 @@ _RUNS: dict[str, Callable[[datetime], dict]] = {
     "segments_refresh": segments_jobs.segments_refresh_job,
     "birthday_gifts": benefits.birthday_gifts_job,
     "tier_benefits": benefits.tier_benefits_job,
+    "membership_orders_settle": benefits.membership_orders_settle_job,
+    "membership_benefits": benefits.membership_benefits_job,
 }
 
 

@@ -10,6 +10,7 @@ from app.api import (
     lotteries,
     mall,
     me,
+    membership,
     ping,
     points,
     promotions,
@@ -31,6 +32,7 @@ BLUEPRINTS = [
     promotions.blp,
     history.blp,
     referrals.blp,
+    membership.blp,
 ]
 
 

@@ -16,6 +16,7 @@ from app.models.lottery import (  # noqa: F401, E501
 )
 from app.models.mall import MallExchange, MallHolding, MallItem, MallStockShard  # noqa: F401, E501
 from app.models.members import Member  # noqa: F401
+from app.models.membership import Membership, MembershipOrder, MembershipPlan  # noqa: F401
 from app.models.messaging import Campaign, CampaignMember, OaQrCode, OutboxMessage  # noqa: F401
 from app.models.points import PointEntry, PointLot  # noqa: F401
 from app.models.pos import PosKey  # noqa: F401

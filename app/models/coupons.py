@@ -37,6 +37,7 @@ COUPON_SOURCES = (
     "birthday",
     "tier_gift",
     "tier_monthly",
+    "membership",
 )
 
 

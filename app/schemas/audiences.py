@@ -48,6 +48,10 @@ class AudienceFilterSchema(ma.Schema):
     )
     p_alive_min = ma.fields.Float(allow_none=True, validate=_PROBABILITY)
     p_alive_max = ma.fields.Float(allow_none=True, validate=_PROBABILITY)
+    paid_member = ma.fields.Boolean(
+        allow_none=True,
+        metadata={"description": "true: paid members (付费会员) today; false: everyone else"},
+    )
 
     @ma.validates_schema
     def ranges_are_ordered(self, data: dict, **_) -> None:

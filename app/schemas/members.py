@@ -43,6 +43,16 @@ class CheckinSummarySchema(ma.Schema):
     checked_in_today = ma.fields.Boolean(required=True)
 
 
+class PaidMembershipBriefSchema(ma.Schema):
+    """An active paid membership (付费会员): null when the member has none today."""
+
+    plan = ma.fields.String(required=True)
+    ends_on = ma.fields.Date(required=True, metadata={"description": "the last day, inclusive"})
+    multiplier = ma.fields.Float(
+        required=True, metadata={"description": "at the till: the higher of this and the tier's"}
+    )
+
+
 class MemberSchema(ma.Schema):
     id = ma.fields.Integer(required=True)
     member_no = ma.fields.String(required=True)
@@ -57,6 +67,7 @@ class MemberSchema(ma.Schema):
     referral_code = ma.fields.String(required=True)
     store_id = ma.fields.Integer(allow_none=True, required=True)
     joined_at = ma.fields.AwareDateTime(required=True)
+    paid_membership = ma.fields.Nested(PaidMembershipBriefSchema, allow_none=True)
 
 
 class SignedUpBySchema(ma.Schema):
@@ -139,3 +150,4 @@ class TillMemberSchema(ModelResultSchema):
         ma.fields.Nested(PickupSchema),
         metadata={"description": "after a scan: mall goods and lottery prizes to hand over"},
     )
+    paid_membership = ma.fields.Nested(PaidMembershipBriefSchema, allow_none=True)

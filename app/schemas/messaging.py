@@ -170,7 +170,14 @@ class MessagingSettingsSchema(ma.Schema):
     templates = ma.fields.Dict(
         keys=ma.fields.String(
             validate=ma.validate.OneOf(
-                ["points_expiry", "dormant_wakeup", "birthday_gift", "tier_downgrade_notice"]
+                [
+                    "points_expiry",
+                    "dormant_wakeup",
+                    "birthday_gift",
+                    "tier_downgrade_notice",
+                    "membership_expiring",
+                    "membership_renewed",
+                ]
             )
         ),
         values=ma.fields.Nested(PurposeTemplatesSchema),

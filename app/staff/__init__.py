@@ -11,6 +11,7 @@ from app.staff import (
     admin_jobs,
     admin_lotteries,
     admin_mall,
+    admin_membership,
     admin_messaging,
     admin_pos_keys,
     admin_promotions,
@@ -59,6 +60,7 @@ BLUEPRINTS = [
     admin_analytics.blp,
     reports.blp,
     admin_audit.blp,
+    admin_membership.blp,
 ]
 
 

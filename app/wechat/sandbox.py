@@ -26,6 +26,7 @@ from app import clock
 from app.errors import AppError
 from app.extensions import get_redis, rkey
 from app.wechat.png import pattern_png
+from app.wechat.sandbox_pay import pay_bp
 
 wechat_bp = Blueprint("sandbox_wechat", __name__, url_prefix="/_sandbox/wechat")
 docs_bp = ApiBlueprint(
@@ -38,6 +39,7 @@ TOKEN_TTL = 7200
 
 def register_sandbox(app, api) -> None:
     app.register_blueprint(wechat_bp)
+    app.register_blueprint(pay_bp)
     api.register_blueprint(docs_bp)
 
 

@@ -240,7 +240,7 @@ def test_me_is_one_statement_that_agrees_with_the_ledger_and_check_in_rules(
     )
     assert set(body) == {
         "id", "member_no", "nickname", "avatar_url", "phone_masked", "birthday", "gender",
-        "tier", "points", "checkin", "referral_code", "store_id", "joined_at",
+        "tier", "points", "checkin", "referral_code", "store_id", "joined_at", "paid_membership",
     }  # fmt: skip
     assert body["joined_at"] == "2026-09-01T00:00:00+00:00"
     assert body["tier"]["code"] and body["tier"]["name"]

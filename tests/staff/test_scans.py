@@ -64,6 +64,7 @@ def test_scan_accepts_a_code_once(client, login, make_staff, staff_headers):
         "points_balance": 0,
         "coupons": [],
         "pickups": [],
+        "paid_membership": None,  # not a paid member (issue 19)
     }
     again = client.post("/staff/v1/scans", json={"member_code": code}, headers=clerk)
     assert again.status_code == 409

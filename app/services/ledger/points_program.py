@@ -112,8 +112,9 @@ def tier_reached(cfg: dict, earned_12m: int) -> dict:
     return reached
 
 
-def purchase_points(cfg: dict, amount_fen: int, tier_code: str) -> int:
+def purchase_points(cfg: dict, amount_fen: int, tier_code: str, at_least_percent: int = 0) -> int:
     """Points for a purchase: amount in yuan x points per yuan x tier multiplier, rounded.
+    `at_least_percent`: a paid membership's multiplier, applied when higher than the tier's.
 
     Integer arithmetic on fen and percent, so there are no floating-point surprises:
     points = amount_fen * points_per_yuan * multiplier_percent / 10,000, then rounded by the
@@ -122,7 +123,7 @@ def purchase_points(cfg: dict, amount_fen: int, tier_code: str) -> int:
     numerator = (
         amount_fen
         * int(cfg["points_per_yuan"])
-        * int(tier_for(cfg, tier_code)["multiplier_percent"])
+        * max(int(tier_for(cfg, tier_code)["multiplier_percent"]), at_least_percent)
     )
     return (numerator + ROUNDING_ADDEND[cfg["rounding"]]) // 10_000
 

@@ -37,7 +37,8 @@ def usable_coupons(session: Session, member: Member, now) -> list[dict]:
 
 # GET /me in one statement and one round trip: the member's row, the points that expire in the
 # next EXPIRING_DAYS days per expiry date (ledger.expiring_summary's rule), and today's and
-# yesterday's check-in streaks (checkin.status's rule), all read with one snapshot. The tier
+# yesterday's check-in streaks (checkin.status's rule), the paid membership covering today
+# (services.membership.brief's rule), all read with one snapshot. The tier
 # comes from the points program's cached settings.
 EXPIRING_DAYS = 30
 _PROFILE = text(
@@ -46,8 +47,14 @@ _PROFILE = text(
            m.tier_code, m.referral_code, m.store_id, m.joined_at, m.points_balance,
            soon.days, soon.points,
            (SELECT streak FROM checkins WHERE member_id = m.id AND day = :today),
-           (SELECT streak FROM checkins WHERE member_id = m.id AND day = :yesterday)
+           (SELECT streak FROM checkins WHERE member_id = m.id AND day = :yesterday),
+           paid.name, paid.ends_on, paid.multiplier_percent
     FROM members m
+    LEFT JOIN LATERAL (
+        SELECT p.name, ms.ends_on, ms.multiplier_percent
+        FROM memberships ms JOIN membership_plans p ON p.id = ms.plan_id
+        WHERE ms.member_id = m.id AND ms.starts_on <= :today AND ms.ends_on >= :today
+    ) paid ON true
     CROSS JOIN LATERAL (
         SELECT array_agg(lots.expires_on ORDER BY lots.expires_on) AS days,
                array_agg(lots.points ORDER BY lots.expires_on) AS points
@@ -88,7 +95,8 @@ def profile(session: Session, member_id: int, today: date) -> dict | None:
     if row is None:
         return None
     (id_, member_no, nickname, avatar_url, phone, birthday, gender, tier_code, referral_code,
-     store_id, joined_at, balance, days, amounts, today_streak, yesterday_streak) = row  # fmt: skip
+     store_id, joined_at, balance, days, amounts, today_streak, yesterday_streak,
+     plan_name, paid_until, paid_percent) = row  # fmt: skip
     return {
         "id": id_,
         "member_no": member_no,
@@ -112,6 +120,9 @@ def profile(session: Session, member_id: int, today: date) -> dict | None:
         "referral_code": referral_code,
         "store_id": store_id,
         "joined_at": UTCDateTime().process_result_value(joined_at, None),
+        "paid_membership": None
+        if plan_name is None
+        else {"plan": plan_name, "ends_on": paid_until, "multiplier": paid_percent / 100},
     }
 
 

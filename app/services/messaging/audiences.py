@@ -2,7 +2,8 @@
 
 The filter is the dict `AudienceFilterSchema` loads (or its JSON form, as campaigns store it).
 Stages, RFM groups and the odds of being active come from the last nightly segments refresh;
-tier, store and points balance are live; the last purchase range reads the purchases themselves.
+tier, store, points balance and paid membership are live; the last purchase range reads the
+purchases themselves.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from sqlalchemy.orm import Session
 from app import clock
 from app.errors import AppError
 from app.models import Member, Purchase
+from app.models.membership import Membership
 from app.models.segments import MemberSegment, SegmentModelValue
 from app.schemas.audiences import AudienceFilterSchema
 from app.services import pagination
@@ -74,7 +76,20 @@ def member_ids_query(filter: dict, *, lowest_tier_code: str | None = None) -> Se
         conditions.append(Member.points_balance <= f["points_max"])
     purchased = (f.get("last_purchase_from"), f.get("last_purchase_to"))
     conditions.extend(_last_purchase_conditions(*purchased))
+    if f.get("paid_member") is not None:
+        conditions.append(_paid_member_condition(f["paid_member"]))
     return query.where(*conditions) if conditions else query
+
+
+def _paid_member_condition(paid: bool):
+    """Whether the member's paid membership covers today (business time zone)."""
+    today = clock.business_today()
+    covered = exists().where(
+        Membership.member_id == Member.id,
+        Membership.starts_on <= today,
+        Membership.ends_on >= today,
+    )
+    return covered if paid else ~covered
 
 
 def _last_purchase_conditions(first: date | None, last: date | None) -> list:

@@ -32,6 +32,7 @@ PLACEHOLDERS = (
     "today",
     "tier_name",  # the tier_downgrade_notice's (issue 19): the tier kept in grace and the day
     "downgrade_on",  # it is lost; "-" in other messages
+    "membership_ends_on",  # the paid membership's last day (its messages' params)
 )
 NICKNAME_CHARS = 10  # a nickname is shortened to this many characters (WeChat's `name` limit)
 TIER_NAME_CHARS = 10  # likewise a tier's name (up to 32 in the points program)
@@ -116,6 +117,7 @@ def check_template(spec: dict, official_account: bool = False, where: str = "tem
         "today": "2026年12月31日",
         "tier_name": "测" * TIER_NAME_CHARS,
         "downgrade_on": "2026年12月31日",
+        "membership_ends_on": "2026年12月31日",
     }
     for key, text in data.items():
         if not isinstance(text, str):
@@ -156,6 +158,9 @@ def fill(spec: dict, values: dict, official_account: bool = False) -> dict:
         "today": _zh_date(values["today"]) if values.get("today") else "-",
         "tier_name": (values.get("tier_name") or "-")[:TIER_NAME_CHARS],
         "downgrade_on": _zh_date(values["downgrade_on"]) if values.get("downgrade_on") else "-",
+        "membership_ends_on": _zh_date(values["membership_ends_on"])
+        if values.get("membership_ends_on")
+        else "-",
     }
     data = {key: text.format(**shown) for key, text in (spec.get("data") or {}).items()}
     errors = field_errors(data, official_account)

@@ -80,6 +80,28 @@ DEFAULTS = {
                 "data": {"thing1": "{tier_name}", "date2": "{downgrade_on}"},
             },
         },
+        "membership_expiring": {
+            "page": "pages/membership/index",
+            "subscribe": {
+                "template_id": "tmpl-membership-expiring",
+                "data": {"date1": "{membership_ends_on}", "thing2": "付费会员即将到期，续费可延长"},
+            },
+            "oa": {
+                "template_id": "oa-membership-expiring",
+                "data": {"date1": "{membership_ends_on}", "thing2": "付费会员即将到期"},
+            },
+        },
+        "membership_renewed": {
+            "page": "pages/membership/index",
+            "subscribe": {
+                "template_id": "tmpl-membership-renewed",
+                "data": {"date1": "{membership_ends_on}", "thing2": "付费会员已开通"},
+            },
+            "oa": {
+                "template_id": "oa-membership-renewed",
+                "data": {"date1": "{membership_ends_on}", "thing2": "付费会员已开通"},
+            },
+        },
     },
 }
 programs.register_defaults("messaging", DEFAULTS)

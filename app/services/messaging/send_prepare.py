@@ -60,6 +60,8 @@ def member_values(
     if "downgrade_on" in params:  # tier_downgrade_notice
         values["tier_name"] = params.get("tier_name")
         values["downgrade_on"] = date.fromisoformat(params["downgrade_on"])
+    if "ends_on" in params:  # a paid membership's messages
+        values["membership_ends_on"] = date.fromisoformat(params["ends_on"])
     if "expiring_points" in params:
         values["expiring_points"] = params["expiring_points"]
         values["expires_on"] = datetime.fromisoformat(params["expires_on"]).date()

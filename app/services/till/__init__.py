@@ -15,7 +15,7 @@ from app.errors import AppError
 from app.models import Member, Purchase, Staff, Store
 from app.models.base import UTCDateTime
 from app.models.points import PointEntry
-from app.services import ledger
+from app.services import ledger, membership
 from app.services.benefits import promotions
 from app.services.ledger import points_program
 from app.services.members import tiers
@@ -83,7 +83,8 @@ def _purchase_answer(
 # (points_program.earn_by_tier: the same integer rule, its rounding as an addend) on what is
 # payable: the amount less the coupons used on this order number at this store (read here, or
 # given when the caller read them already) and the points' discount; by the member's tier code as
-# the row is now, none if they joined on a later business day than the payment. Nothing is
+# the row is now (or their paid membership's multiplier on the day paid, when higher: the rule
+# in services.membership), none if they joined on a later business day than the payment. Nothing is
 # inserted when the scan (or the member the POS named) does not serve or the order number is
 # taken (ON CONFLICT: the database picks one of two tills racing for a number), and the staff
 # write's audit row that audit.record would add (staff, their store, the order, its points).
@@ -93,8 +94,12 @@ _RECORD = """
         SELECT m.id AS member_id, m.tier_code,
                {interest} AS interested,
                CASE WHEN m.joined_at >= :paid_day_end THEN 0
-                    ELSE COALESCE(CAST(CAST(:multipliers AS jsonb) ->> m.tier_code AS bigint),
-                                  CAST(:default_multiplier AS bigint))
+                    ELSE GREATEST(
+                        COALESCE(CAST(CAST(:multipliers AS jsonb) ->> m.tier_code AS bigint),
+                                 CAST(:default_multiplier AS bigint)),
+                        (SELECT ms.multiplier_percent FROM memberships ms
+                         WHERE ms.member_id = m.id AND ms.starts_on <= CAST(:paid_on AS date)
+                           AND ms.ends_on >= CAST(:paid_on AS date)))
                END AS multiplier
         {buyer}
     ), priced AS MATERIALIZED (
@@ -250,6 +255,7 @@ def record_purchase(
             # member's history) but points are a member's benefit. The day they joined counts
             # in full: "join now and this receipt earns" is what the counter promises.
             "paid_day_end": clock.business_day_end(clock.business_date(paid_at)),
+            "paid_on": clock.business_date(paid_at),
             **_earn_params(cfg),
         },
     ).one()
@@ -381,7 +387,15 @@ def _preview(
         )
     payable = amount_fen - coupon_fen - redemption.discount_fen
     joined_later = member.joined_at >= clock.business_day_end(clock.business_date(paid_at))
-    awarded = 0 if joined_later else points_program.purchase_points(cfg, payable, member.tier_code)
+    paid_percent = membership.multiplier_percent_on(
+        session, member.id, clock.business_date(paid_at)
+    )
+    awarded = (
+        0
+        if joined_later
+        else points_program.purchase_points(cfg, payable, member.tier_code, paid_percent)
+    )
+    # A promotion multiplies what the member earns (the paid plan's multiplier included).
     promoted, extra = _promoted(
         session, cfg, store_id, member.tier_code, paid_at, amount_fen, payable, awarded, lines
     )

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from app import clock
 from app.errors import AppError
 from app.models import Member, Scan, Staff
+from app.services import membership
 from app.services.ledger import points_program
 from app.services.mall.pickups import awaiting_pickup
 from app.services.members import member_code, member_summary
@@ -29,6 +30,7 @@ class TillMember(NamedTuple):
     tier: dict
     coupons: list
     pickups: list
+    paid_membership: dict | None = None  # services.membership.brief: plan, ends_on, multiplier
 
 
 class ScannedMember(NamedTuple):
@@ -87,6 +89,7 @@ def till_member(session: Session, member: Member, now: datetime) -> TillMember:
         member_summary.tier(session, member),
         member_summary.usable_coupons(session, member, now),
         awaiting_pickup(session, member.id),
+        membership.brief(session, member.id, clock.business_date(now)),
     )
 
 
