@@ -269,9 +269,11 @@ def test_manager_finds_only_members_of_their_store(
         "points_balance",
         "coupons",
         "pickups",
+        "paid_membership",
         "segment",
     }
     assert mine[0]["segment"] is None  # no nightly refresh has seen the member yet
+    assert mine[0]["paid_membership"] is None  # no paid plan
     assert theirs == []
     marketer = staff_headers(make_staff("marketer"))
     assert (

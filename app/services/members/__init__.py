@@ -30,6 +30,7 @@ class LookedUpMember(NamedTuple):
     tier: dict
     coupons: list
     pickups: list
+    paid_membership: dict | None
     segment: MemberSegment | None
 
 
