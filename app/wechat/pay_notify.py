@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 
+import marshmallow as ma
 from flask import jsonify, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
@@ -34,9 +35,19 @@ def _fail(status: int, message: str):
     return jsonify({"code": "FAIL", "message": message}), status
 
 
+class PayFailSchema(ma.Schema):
+    """What WeChat Pay reads when a notification is refused (it retries for about a day)."""
+
+    code = ma.fields.String(required=True, metadata={"example": "FAIL"})
+    message = ma.fields.String(required=True)
+
+
 @blp.route("/notify")
 class Notify(MethodView):
     @blp.response(204)
+    @blp.alt_response(400, schema=PayFailSchema, description="unreadable, or an unknown order")
+    @blp.alt_response(401, schema=PayFailSchema, description="signature, serial or time refused")
+    @blp.alt_response(503, schema=PayFailSchema, description="WeChat Pay unreachable")
     def post(self):
         """WeChat Pay's notification: the order is paid once; a repeat changes nothing."""
         headers = {name: request.headers.get(name, "") for name in HEADERS}

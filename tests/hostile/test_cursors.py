@@ -193,12 +193,21 @@ def _seed_audit(ctx):
     ctx["session"].commit()
 
 
+def _seed_membership_plans(ctx):
+    from app.models.membership import MembershipPlan
+
+    for n in range(5):
+        ctx["session"].add(MembershipPlan(name=f"plan {n}", price_fen=1000 + n, months=1 + n))
+    ctx["session"].commit()
+
+
 # The lists, and what puts five rows in each (returning the path to read when it has a
 # parameter; the cursor cases read that path too).
 SEEDS = {
     "/api/v1/me/draws": _seed_my_draws,
     "/staff/v1/members/{member_id}/purchases": _seed_member_purchases,
     "/staff/v1/admin/audit": _seed_audit,
+    "/staff/v1/admin/membership-plans": _seed_membership_plans,
     "/api/v1/me/exchanges": _seed_my_exchanges,
     "/api/v1/me/purchases": _seed_my_purchases,
     "/staff/v1/admin/mall-items": _seed_mall_items,
