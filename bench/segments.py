@@ -178,8 +178,9 @@ def time_report(app, engine: sa.Engine) -> dict:
         staff_id = conn.execute(
             sa.text(
                 "INSERT INTO staff (username, password_hash, role, display_name, is_active,"
-                " created_at, updated_at) VALUES ('bench-marketer-' || md5(random()::text), '!',"
-                " 'marketer', '', true, now(), now()) RETURNING id"
+                " staff_code, created_at, updated_at) VALUES ('bench-marketer-'"
+                " || md5(random()::text), '!', 'marketer', '', true,"
+                " upper(substr(md5(random()::text), 1, 8)), now(), now()) RETURNING id"
             )
         ).scalar_one()
     with app.app_context():
