@@ -42,6 +42,9 @@ CDNOW_STORE = ("CDNOW", "CDNOW (imported history)")
 # two keys of the file meeting on one phone, leave a line without a member for the next round.
 CREATE_ROUNDS = 5
 PROGRESS_EVERY = 10_000
+# The merge's joins and sorts over a million staged lines stay in memory (one import at a time;
+# the default 4 MB spills them to disk).
+IMPORT_WORK_MEM = "256MB"
 
 _STAGE_COLUMNS = (
     "line_no",
@@ -102,6 +105,7 @@ def import_orders(
     if fmt == "cdnow" and default_store == CDNOW_STORE[0]:
         insert_ignore(session, Store, {"code": CDNOW_STORE[0], "name": CDNOW_STORE[1],
                                        "address": "", "is_active": True})  # fmt: skip
+    session.execute(text(f"SET LOCAL work_mem = '{IMPORT_WORK_MEM}'"))
     session.execute(_CREATE_STAGE)
     _copy_rows(session, read_rows(lines, fmt), fmt, now, report, progress)
     session.execute(text("ANALYZE import_stage"))
