@@ -1,9 +1,9 @@
-"""The till: record a purchase (points are spent and earned), refund it (till.refunds), adjust."""
+"""The till: record a purchase (points are spent and earned), preview it (till.preview), refund it
+(till.refunds); a manager's points correction is till.adjustments."""
 
 from __future__ import annotations
 
 import json
-import secrets
 from datetime import date, datetime, timedelta
 from typing import NamedTuple
 
@@ -12,70 +12,23 @@ from sqlalchemy.orm import Session
 
 from app import clock
 from app.errors import AppError
-from app.models import Member, Purchase, Staff, Store
+from app.models import Purchase, Staff, Store
 from app.models.base import UTCDateTime
-from app.models.points import PointEntry
-from app.services import ledger, membership
+from app.services import ledger
 from app.services.benefits import promotions
 from app.services.ledger import points_program
 from app.services.members import tiers
-from app.services.staff import audit, require_store, store_scope
-from app.services.till import points_at_till, purchase_lines, till_hooks
-from app.services.till.refunds import by_order, fingerprint, refund_purchase
+from app.services.staff import require_store
+from app.services.till import answers, points_at_till, purchase_lines, till_hooks
+from app.services.till.adjustments import adjust_points
+from app.services.till.answers import answer_existing
+from app.services.till.preview import preview
+from app.services.till.refunds import fingerprint, refund_purchase
 from app.services.till.scans import resolve_scan
 
 # The earliest business day a purchase at a till can be dated (business day numbers count from
 # it). History from before it comes in through the order import (order_import.EARLIEST_PAID_ON).
 EARLIEST_PAID_ON = date(2000, 1, 1)
-
-
-def _answer(session: Session, purchase: Purchase) -> dict:
-    entry = session.execute(
-        select(PointEntry).where(PointEntry.ref == f"purchase:{purchase.id}")
-    ).scalar_one_or_none()
-    balance = (
-        entry.balance_after if entry is not None else ledger.balance_of(session, purchase.member_id)
-    )
-    return _purchase_answer(
-        purchase.id,
-        purchase.order_no,
-        purchase.member_id,
-        purchase.amount_fen,
-        purchase.coupon_discount_fen,
-        purchase.points_redeemed,
-        purchase.discount_fen,
-        purchase.points_awarded,
-        balance,
-        promotions.applied_to(session, purchase.id),
-    )
-
-
-def _purchase_answer(
-    purchase_id,
-    order_no,
-    member_id,
-    amount_fen,
-    coupon_fen,
-    redeemed,
-    discount_fen,
-    awarded,
-    balance,
-    promoted=(),
-) -> dict:
-    return {
-        "purchase_id": purchase_id,
-        "order_no": order_no,
-        "member_id": member_id,
-        "amount_fen": amount_fen,
-        "coupon_discount_fen": coupon_fen,
-        "points_redeemed": redeemed,
-        "discount_fen": discount_fen,
-        "payable_fen": amount_fen - coupon_fen - discount_fen,
-        "points_awarded": awarded,
-        "balance": balance,
-        "dry_run": purchase_id is None,
-        "promotions": list(promoted),
-    }
 
 
 # A till purchase's first statement: the scan (this clerk's, not expired) with its member, and the
@@ -211,7 +164,7 @@ def record_purchase(
         member_id = buyer.member_id
         if member_id is None:
             member_id = resolve_scan(session, buyer.scan_id, staff, now).member_id
-        return _preview(
+        return preview(
             session,
             cfg,
             store_id,
@@ -266,7 +219,7 @@ def record_purchase(
         purchase_lines.store_lines(session, purchase_id, lines)
     # Promotions (会员日): their extra points join the purchase's points_awarded before the
     # one ledger entry, so replays, the statement and refunds see one figure.
-    promoted, extra = _promoted(
+    promoted, extra = answers.promoted_points(
         session, cfg, store_id, row.tier_code, paid_at, amount_fen, row.payable, awarded, lines
     )
     if promoted:
@@ -309,7 +262,7 @@ def record_purchase(
         till_hooks.purchase_recorded(session, session.get(Purchase, purchase_id))
     if balance is None:
         balance = ledger.balance_of(session, member_id)
-    return _purchase_answer(
+    return answers.purchase_answer(
         purchase_id,
         order_no,
         member_id,
@@ -331,22 +284,6 @@ def order_fingerprint(order_no, amount_fen, paid_at, points_to_redeem, lines, *e
     return fingerprint(order_no, amount_fen, paid_at.isoformat() if paid_at else "", *parts, *extra)
 
 
-def _promoted(session, cfg, store_id, tier_code, paid_at, amount_fen, payable, base, lines):
-    """The promotion the purchase earns by ([] or one) and its extra points (0 without)."""
-    promoted = promotions.promotion_bonus(
-        session,
-        cfg,
-        store_id=store_id,
-        tier_code=tier_code,
-        paid_at=paid_at,
-        amount_fen=amount_fen,
-        payable_fen=payable,
-        base_points=base,
-        lines=lines,
-    )
-    return promoted, sum(points for _, points in promoted)
-
-
 def _earn_params(cfg: dict) -> dict:
     rule = points_program.earn_by_tier(cfg)
     return {
@@ -355,82 +292,6 @@ def _earn_params(cfg: dict) -> dict:
         "multipliers": json.dumps(rule["multipliers"]),
         "default_multiplier": rule["default_multiplier"],
     }
-
-
-def _preview(
-    session,
-    cfg,
-    store_id,
-    member_id,
-    order_no,
-    amount_fen,
-    points,
-    paid_at,
-    coupon_fen=None,
-    lines=None,
-):
-    """The purchase as it would be recorded, recording nothing: no purchase, no ledger entry,
-    the order number left free. Short of points is 409 points.insufficient as for real; the
-    answer adds the most points the order takes (`max_points_to_redeem`)."""
-    member = session.get(Member, member_id)
-    if member is None or member.closed_at is not None:
-        raise AppError("member.not_found")
-    balance = ledger.balance_of(session, member.id)
-    if coupon_fen is None:
-        coupon_fen = points_at_till.coupon_discount_fen(session, store_id, order_no)
-    coupon_fen = min(coupon_fen, amount_fen)
-    rule = points_at_till.rule_of(cfg)
-    redemption = points_at_till.redemption_for(rule, amount_fen - coupon_fen, points)
-    if redemption.points > balance:
-        raise AppError(
-            "points.insufficient", details={"needed": redemption.points, "balance": balance}
-        )
-    payable = amount_fen - coupon_fen - redemption.discount_fen
-    joined_later = member.joined_at >= clock.business_day_end(clock.business_date(paid_at))
-    paid_percent = membership.multiplier_percent_on(
-        session, member.id, clock.business_date(paid_at)
-    )
-    awarded = (
-        0
-        if joined_later
-        else points_program.purchase_points(cfg, payable, member.tier_code, paid_percent)
-    )
-    # A promotion multiplies what the member earns (the paid plan's multiplier included).
-    promoted, extra = _promoted(
-        session, cfg, store_id, member.tier_code, paid_at, amount_fen, payable, awarded, lines
-    )
-    awarded += extra
-    answer = _purchase_answer(
-        None,
-        order_no,
-        member.id,
-        amount_fen,
-        coupon_fen,
-        redemption.points,
-        redemption.discount_fen,
-        awarded,
-        balance - redemption.points + awarded,
-        promotions.as_answer(promoted),
-    )
-    answer["max_points_to_redeem"] = points_at_till.max_points(
-        rule, amount_fen - coupon_fen, balance
-    )
-    return answer
-
-
-def answer_existing(session: Session, store_id: int, order_no: str, order_print: str, source):
-    """The answer of an order already recorded under this number at this store, if any: the
-    first answer again when the request is the same (fingerprint and source), else 409
-    purchase.duplicate_order. None when the number is free."""
-    existing = by_order(session, store_id, order_no)
-    if existing is None:
-        return None
-    if existing.fingerprint != order_print or existing.source != source:
-        raise AppError(
-            "purchase.duplicate_order",
-            message="This order number was already recorded with different details.",
-        )
-    return _answer(session, existing)
 
 
 def _not_recorded(session, staff, store_id, buyer, order_no, order_print, source, now) -> dict:
@@ -466,34 +327,6 @@ def _check_paid_at(session: Session, store_id: int, paid_at: datetime, now: date
             message=f"paid_at is not a time this store took a payment: {problem}",
             details={"paid_at": [problem]},
         )
-
-
-def adjust_points(
-    session: Session, staff: Staff, member_id: int, delta: int, reason: str, now=None
-) -> PointEntry:
-    """A manager's correction, with a reason, audited. Taking points cannot go below zero."""
-    now = now or clock.now()
-    member = session.get(Member, member_id)
-    scope = store_scope(staff)
-    if member is None or (scope is not None and member.store_id != scope):
-        raise AppError("member.not_found")
-    ref = f"adjustment:{secrets.token_hex(12)}"
-    common = {
-        "reason": "adjustment",
-        "ref": ref,
-        "now": now,
-        "staff_id": staff.id,
-        "store_id": staff.store_id,
-        "note": reason,
-    }
-    if delta > 0:
-        entry = ledger.earn(session, member_id, delta, **common)
-    else:
-        entry = ledger.spend(session, member_id, -delta, **common)
-    audit.record(
-        session, staff, "points.adjust", "member", member_id, {"delta": delta, "reason": reason}
-    )
-    return entry
 
 
 __all__ = [
