@@ -11,7 +11,7 @@ from datetime import timedelta
 
 from flask import Flask
 
-from app.console import admin_views, views  # noqa: F401  (their routes register on bp)
+from app.console import admin_views, benefits_views, views  # noqa: F401  (routes on bp)
 from app.console.blueprint import bp
 
 

@@ -47,8 +47,10 @@ from app.schemas.points import (
     ExpiryConfigSchema,
     PointsProgramSchema,
     PurchaseSchema,
+    RedeemRuleSchema,
     RefundSchema,
     TierConfigSchema,
+    UpgradeGiftSchema,
 )
 from app.schemas.promotions import PromotionSchema
 from app.schemas.referrals import ReferralProgramSchema
@@ -228,6 +230,8 @@ def programs_points():
         PointsProgramSchema=PointsProgramSchema,
         ExpiryConfigSchema=ExpiryConfigSchema,
         TierConfigSchema=TierConfigSchema,
+        UpgradeGiftSchema=UpgradeGiftSchema,
+        RedeemRuleSchema=RedeemRuleSchema,
         rounding_choices=form_rules.choices(PointsProgramSchema, "rounding"),
         expiry_modes=form_rules.choices(ExpiryConfigSchema, "mode"),
         script={"tiers": form_rules.list_length(PointsProgramSchema, "tiers")},

@@ -122,4 +122,17 @@ class MembershipRefundSchema(ma.Schema):
     refund_no = ma.fields.String(required=True)
     refund_fen = ma.fields.Integer(required=True)
     refund_months = ma.fields.Integer(required=True)
-    status = ma.fields.String(required=True, metadata={"description": "refunding or refunded"})
+    status = ma.fields.String(
+        required=True,
+        metadata={
+            "description": "refunding (until WeChat Pay says the money is back: its"
+            " REFUND.SUCCESS notification or a query) or refunded"
+        },
+    )
+    refund_status = ma.fields.String(
+        allow_none=True,
+        metadata={
+            "description": "WeChat Pay's word: PROCESSING, SUCCESS, ABNORMAL or CLOSED; null"
+            " before it answered"
+        },
+    )

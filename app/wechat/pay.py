@@ -201,10 +201,19 @@ def refund(order_no: str, refund_no: str, refund_fen: int, total_fen: int, reaso
         out_trade_no=order_no,
         amount={"refund": refund_fen, "total": total_fen, "currency": "CNY"},
         reason=reason[:80] or None,
+        # Where WeChat Pay sends REFUND.SUCCESS (or .ABNORMAL, .CLOSED) once it is done; from a
+        # job (no request) the merchant's configured one.
+        notify_url=notify_url(),
     )
     if answer.get("error"):
         raise AppError("wechat.error", message=f"WeChat Pay refused the refund: {answer}")
     return answer
+
+
+def query_refund(refund_no: str) -> dict:
+    """A refund's state: {status: SUCCESS|PROCESSING|ABNORMAL|CLOSED, ...}; {} if unknown."""
+    answer = _call("refund query", client().query_refund, out_refund_no=refund_no)
+    return {} if answer.get("error") else answer
 
 
 def read_notification(headers: dict[str, str], body: bytes) -> dict:

@@ -25,6 +25,7 @@ from flask_smorest import Blueprint as ApiBlueprint
 from app import clock
 from app.errors import AppError
 from app.extensions import get_redis, rkey
+from app.wechat import sandbox_refunds  # noqa: F401  (its routes register on pay_bp)
 from app.wechat.png import pattern_png
 from app.wechat.sandbox_pay import pay_bp
 

@@ -7,6 +7,7 @@ body) and keeps transactions and refunds in Redis. `POST /pay/<order_no>/pay` pl
 paying: the transaction succeeds and a signed, AES-256-GCM encrypted TRANSACTION.SUCCESS
 notification is POSTed to the order's notify_url (unless {"notify": false}, a lost one); the
 answer carries the notification sent (headers and body) so a test can replay or tamper with it.
+Refunds are app.wechat.sandbox_refunds (on the same blueprint).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ pay_bp = Blueprint("sandbox_wechat_pay", __name__, url_prefix="/_sandbox/wechat/
 PREFIX = "/_sandbox/wechat/pay"
 AUTH = re.compile(r'(\w+)="([^"]*)"')
 NOTIFY_TIMEOUT = 5
+KEEP_SECONDS = 7 * 86400  # transactions and refunds, in Redis
 
 
 def sign(message: str) -> str:
@@ -66,7 +68,7 @@ def encrypt(plaintext: str, associated_data: str) -> dict:
     }
 
 
-def _answer(payload: dict | None, status: int = 200):
+def signed_answer(payload: dict | None, status: int = 200):
     body = "" if payload is None else json.dumps(payload, ensure_ascii=False)
     response = current_app.response_class(body, status=status, mimetype="application/json")
     if status < 300:
@@ -74,21 +76,21 @@ def _answer(payload: dict | None, status: int = 200):
     return response
 
 
-def _error(status: int, code: str, message: str):
-    return _answer({"code": code, "message": message}, status)
+def error_answer(status: int, code: str, message: str):
+    return signed_answer({"code": code, "message": message}, status)
 
 
-def _merchant_error():
+def merchant_error():
     """None when the request carries the merchant's valid signature."""
     fields = dict(AUTH.findall(request.headers.get("Authorization", "")))
     if not request.headers.get("Authorization", "").startswith("WECHATPAY2-SHA256-RSA2048 "):
-        return _error(401, "SIGN_ERROR", "no WECHATPAY2-SHA256-RSA2048 Authorization")
+        return error_answer(401, "SIGN_ERROR", "no WECHATPAY2-SHA256-RSA2048 Authorization")
     account = pay.merchant()
     if (
         fields.get("mchid") != account["mchid"]
         or fields.get("serial_no") != account["cert_serial_no"]
     ):
-        return _error(401, "SIGN_ERROR", "unknown merchant or certificate serial")
+        return error_answer(401, "SIGN_ERROR", "unknown merchant or certificate serial")
     path = request.path[len(PREFIX) :]
     if request.query_string:
         path += "?" + request.query_string.decode()
@@ -109,24 +111,29 @@ def _merchant_error():
             hashes.SHA256(),
         )
     except (InvalidSignature, ValueError):
-        return _error(401, "SIGN_ERROR", "signature does not verify")
+        return error_answer(401, "SIGN_ERROR", "signature does not verify")
     return None
 
 
-def _tx_key(order_no: str) -> str:
-    return rkey("sandbox", "pay", "tx", order_no)
-
-
-def _load(order_no: str) -> dict | None:
-    raw = get_redis().get(_tx_key(order_no))
+def load_record(kind: str, number: str) -> dict | None:
+    """A transaction ("tx", by out_trade_no) or a refund ("refund", by out_refund_no)."""
+    raw = get_redis().get(rkey("sandbox", "pay", kind, number))
     return json.loads(raw) if raw else None
 
 
-def _save(tx: dict) -> None:
-    get_redis().set(_tx_key(tx["out_trade_no"]), json.dumps(tx), ex=7 * 86400)
+def save_record(kind: str, number: str, record: dict) -> None:
+    get_redis().set(rkey("sandbox", "pay", kind, number), json.dumps(record), ex=KEEP_SECONDS)
 
 
-def _count(api: str) -> None:
+def load_tx(order_no: str) -> dict | None:
+    return load_record("tx", order_no)
+
+
+def save_tx(tx: dict) -> None:
+    save_record("tx", tx["out_trade_no"], tx)
+
+
+def count_call(api: str) -> None:
     get_redis().hincrby(rkey("sandbox", "stats"), f"pay_{api}", 1)
 
 
@@ -136,13 +143,13 @@ def _public(tx: dict) -> dict:
 
 @pay_bp.get("/v3/certificates")
 def certificates():
-    _count("certificates")
-    failure = _merchant_error()
+    count_call("certificates")
+    failure = merchant_error()
     if failure:
         return failure
     platform = pay_keys.sandbox_platform()
     now = clock.now()
-    return _answer(
+    return signed_answer(
         {
             "data": [
                 {
@@ -158,22 +165,22 @@ def certificates():
 
 @pay_bp.post("/v3/pay/transactions/jsapi")
 def jsapi_prepay():
-    _count("jsapi")
-    failure = _merchant_error()
+    count_call("jsapi")
+    failure = merchant_error()
     if failure:
         return failure
     body = request.get_json(silent=True) or {}
     order_no = body.get("out_trade_no") or ""
     total = (body.get("amount") or {}).get("total")
     if not re.fullmatch(r"[A-Za-z0-9_\-|*]{6,32}", order_no) or not isinstance(total, int):
-        return _error(400, "PARAM_ERROR", "out_trade_no or amount.total invalid")
+        return error_answer(400, "PARAM_ERROR", "out_trade_no or amount.total invalid")
     if not (body.get("payer") or {}).get("openid") or not body.get("notify_url"):
-        return _error(400, "PARAM_ERROR", "payer.openid and notify_url are required")
-    existing = _load(order_no)
+        return error_answer(400, "PARAM_ERROR", "payer.openid and notify_url are required")
+    existing = load_tx(order_no)
     if existing is not None:
         if existing["amount"]["total"] != total:
-            return _error(400, "INVALID_REQUEST", "out_trade_no used with another amount")
-        return _answer({"prepay_id": existing["prepay_id"]})
+            return error_answer(400, "INVALID_REQUEST", "out_trade_no used with another amount")
+        return signed_answer({"prepay_id": existing["prepay_id"]})
     tx = {
         "appid": body.get("appid"),
         "mchid": body.get("mchid"),
@@ -186,102 +193,79 @@ def jsapi_prepay():
         "amount": {"total": total, "currency": "CNY", "payer_total": total},
         "payer": {"openid": body["payer"]["openid"]},
     }
-    _save(tx)
-    return _answer({"prepay_id": tx["prepay_id"]})
+    save_tx(tx)
+    return signed_answer({"prepay_id": tx["prepay_id"]})
 
 
 @pay_bp.get("/v3/pay/transactions/out-trade-no/<order_no>")
 def query(order_no):
-    _count("query")
-    failure = _merchant_error()
+    count_call("query")
+    failure = merchant_error()
     if failure:
         return failure
-    tx = _load(order_no)
+    tx = load_tx(order_no)
     if tx is None:
-        return _error(404, "ORDER_NOT_EXIST", "no such order")
-    return _answer(_public(tx))
+        return error_answer(404, "ORDER_NOT_EXIST", "no such order")
+    return signed_answer(_public(tx))
 
 
 @pay_bp.post("/v3/pay/transactions/out-trade-no/<order_no>/close")
 def close(order_no):
-    _count("close")
-    failure = _merchant_error()
+    count_call("close")
+    failure = merchant_error()
     if failure:
         return failure
-    tx = _load(order_no)
+    tx = load_tx(order_no)
     if tx is None:
-        return _error(404, "ORDER_NOT_EXIST", "no such order")
+        return error_answer(404, "ORDER_NOT_EXIST", "no such order")
     if tx["trade_state"] == "SUCCESS":
-        return _error(400, "ORDERPAID", "the order is paid")
+        return error_answer(400, "ORDERPAID", "the order is paid")
     tx["trade_state"] = "CLOSED"
-    _save(tx)
-    return _answer(None, 204)
-
-
-@pay_bp.post("/v3/refund/domestic/refunds")
-def refund():
-    _count("refund")
-    failure = _merchant_error()
-    if failure:
-        return failure
-    body = request.get_json(silent=True) or {}
-    tx = _load(body.get("out_trade_no") or "")
-    amount = body.get("amount") or {}
-    refund_no = body.get("out_refund_no") or ""
-    if tx is None or tx["trade_state"] not in ("SUCCESS", "REFUND"):
-        return _error(404, "RESOURCE_NOT_EXISTS", "no paid order")
-    if not refund_no or not isinstance(amount.get("refund"), int) or amount["refund"] <= 0:
-        return _error(400, "PARAM_ERROR", "out_refund_no and amount.refund are required")
-    if amount["refund"] > tx["amount"]["total"] or amount.get("total") != tx["amount"]["total"]:
-        return _error(400, "INVALID_REQUEST", "refund exceeds the order")
-    made = {
-        "refund_id": "50" + secrets.token_hex(14),
-        "out_refund_no": refund_no,
-        "out_trade_no": tx["out_trade_no"],
-        "transaction_id": tx.get("transaction_id"),
-        "status": "SUCCESS",
-        "amount": {"refund": amount["refund"], "total": tx["amount"]["total"], "currency": "CNY"},
-        "create_time": clock.now().isoformat(timespec="seconds"),
-    }
-    client = get_redis()
-    key = rkey("sandbox", "pay", "refund", refund_no)
-    # WeChat Pay: one out_refund_no is one refund, however often it is asked for.
-    if client.set(key, json.dumps(made), nx=True):
-        client.rpush(rkey("sandbox", "pay", "refunds"), json.dumps(made))
-        tx["trade_state"] = "REFUND"
-        _save(tx)
-    return _answer(json.loads(client.get(key)))
-
-
-@pay_bp.get("/refunds")
-def refunds_made():
-    """Sandbox helper: every refund made, oldest first."""
-    raw = get_redis().lrange(rkey("sandbox", "pay", "refunds"), 0, -1)
-    return jsonify({"items": [json.loads(item) for item in raw]})
+    save_tx(tx)
+    return signed_answer(None, 204)
 
 
 def notification_for(tx: dict) -> dict:
     """The TRANSACTION.SUCCESS notification of a paid transaction: body and signed headers."""
-    plaintext = json.dumps(_public(tx), ensure_ascii=False)
+    return notification("TRANSACTION.SUCCESS", "支付成功", "transaction", _public(tx))
+
+
+def notification(event_type: str, summary: str, original_type: str, resource: dict) -> dict:
+    """A WeChat Pay notification of `event_type`: its resource AES-256-GCM encrypted with the
+    merchant's API v3 key, the body signed by the platform key; body and headers."""
+    plaintext = json.dumps(resource, ensure_ascii=False)
     body = json.dumps(
         {
             "id": secrets.token_hex(16),
             "create_time": clock.now().isoformat(timespec="seconds"),
             "resource_type": "encrypt-resource",
-            "event_type": "TRANSACTION.SUCCESS",
-            "summary": "支付成功",
-            "resource": {**encrypt(plaintext, "transaction"), "original_type": "transaction"},
+            "event_type": event_type,
+            "summary": summary,
+            "resource": {**encrypt(plaintext, original_type), "original_type": original_type},
         },
         ensure_ascii=False,
     )
     return {"headers": signed_headers(body), "body": body}
 
 
+def send_notification(url: str, sent: dict) -> int | None:
+    """POST a notification as WeChat Pay does; the status answered (None: no answer)."""
+    try:
+        return requests.post(
+            url,
+            data=sent["body"].encode(),
+            headers={**sent["headers"], "Content-Type": "application/json"},
+            timeout=NOTIFY_TIMEOUT,
+        ).status_code
+    except requests.RequestException:
+        return None
+
+
 @pay_bp.post("/<order_no>/pay")
 def shopper_pays(order_no):
     """Sandbox helper: the shopper pays the order; the notification goes to its notify_url
     (body {"notify": false}: it is lost). The answer includes the notification sent."""
-    tx = _load(order_no)
+    tx = load_tx(order_no)
     if tx is None:
         return jsonify({"code": "ORDER_NOT_EXIST", "message": "no prepay for this order"}), 404
     if tx["trade_state"] == "NOTPAY":
@@ -292,26 +276,18 @@ def shopper_pays(order_no):
             success_time=clock.now().isoformat(timespec="seconds"),
             bank_type="OTHERS",
         )
-        _save(tx)
+        save_tx(tx)
     elif tx["trade_state"] != "SUCCESS":
         return jsonify({"code": "ORDER_CLOSED", "message": tx["trade_state"]}), 409
-    notification = notification_for(tx)
+    sent = notification_for(tx)
     status = None
     if (request.get_json(silent=True) or {}).get("notify", True):
-        try:
-            status = requests.post(
-                tx["notify_url"],
-                data=notification["body"].encode(),
-                headers={**notification["headers"], "Content-Type": "application/json"},
-                timeout=NOTIFY_TIMEOUT,
-            ).status_code
-        except requests.RequestException:
-            status = None
+        status = send_notification(tx["notify_url"], sent)
     return jsonify(
         {
             "order_no": order_no,
             "transaction_id": tx["transaction_id"],
             "notify_status": status,
-            "notification": notification,
+            "notification": sent,
         }
     )

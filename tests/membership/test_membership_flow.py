@@ -6,7 +6,6 @@ import base64
 import json
 from datetime import UTC, datetime
 
-import requests
 import wechatpayv3
 from sqlalchemy import func, select
 
@@ -154,37 +153,6 @@ def test_a_dropped_notification_is_settled_by_the_job(shop, make_plan, session):
     ).scalar_one()
     assert closed == "closed"
     assert membership_jobs.settle_orders(session, later)["checked"] == 0
-
-
-def test_refund_of_unused_whole_months_once(shop, make_plan, live_server, admin, session):
-    clock.freeze(NOW)
-    me = shop()
-    order = me.buy(make_plan(months=12, price_fen=12000)["id"])
-    me.pay(order["order_no"])
-    # 2026-05-15: March, April and May begun: 9 whole months unused, 9000 fen.
-    clock.freeze(datetime(2026, 5, 15, 2, 0, tzinfo=UTC))
-    url = f"{live_server}/staff/v1/memberships/{order['order_no']}/refund"
-    calls = [
-        lambda s: s.post(url, json={"reason": "moving away"}, headers=admin, timeout=15)
-        for _ in range(6)
-    ]
-    answers = fire(calls, clients=6)
-    assert {r.status_code for r in answers} == {200}, [r.text for r in answers]
-    assert {json.dumps(r.json(), sort_keys=True) for r in answers} == {
-        json.dumps(
-            {
-                "order_no": order["order_no"],
-                "refund_no": "R" + order["order_no"],
-                "refund_fen": 9000,
-                "refund_months": 9,
-                "status": "refunded",
-            },
-            sort_keys=True,
-        )
-    }
-    made = requests.get(f"{live_server}/_sandbox/wechat/pay/refunds", timeout=5).json()["items"]
-    assert [(r["out_trade_no"], r["amount"]["refund"]) for r in made] == [(order["order_no"], 9000)]
-    assert me.membership()["active"] is False
 
 
 def test_refund_of_an_unpaid_order_is_refused(shop, make_plan, client, admin):

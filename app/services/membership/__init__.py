@@ -26,6 +26,7 @@ from app import clock
 from app.errors import AppError
 from app.models import Member
 from app.models.membership import Membership, MembershipOrder, MembershipPlan
+from app.services.membership import refunds
 from app.services.messaging import outbox
 from app.wechat import pay
 
@@ -169,26 +170,13 @@ def handle_notification(session: Session, headers: dict, body: bytes) -> str:
     event = notification.get("event_type", "")
     now = clock.now()
     if event.startswith("REFUND."):
-        outcome = refund_notified(session, resource, now)
+        outcome = refunds.refund_settled(
+            session, resource.get("out_refund_no"), resource.get("refund_status") or ""
+        )
     else:
         outcome = apply_payment(session, resource, now)
     session.commit()
     return outcome
-
-
-def refund_notified(session: Session, resource: dict, now: datetime) -> str:
-    if resource.get("refund_status") != "SUCCESS":
-        return "already"
-    done = session.execute(
-        update(MembershipOrder)
-        .where(
-            MembershipOrder.refund_no == resource.get("out_refund_no"),
-            MembershipOrder.status.in_(("refunding", "refunded")),
-            MembershipOrder.refund_status.is_distinct_from("SUCCESS"),
-        )
-        .values(status="refunded", refund_status="SUCCESS")
-    ).rowcount
-    return "applied" if done else "already"
 
 
 def membership_of(session: Session, member_id: int, today: date | None = None) -> dict:

@@ -5,7 +5,8 @@ Settling: the orders still pending two minutes after they were made are picked i
 (oldest first, a batch at a time); each is asked of WeChat Pay (one query per order: WeChat Pay
 has no batch query) and applied through the same conditional update as a notification, so a
 notification arriving meanwhile changes nothing more. Unpaid orders past their time_expire are
-closed there and here. Refunds WeChat Pay did not answer are asked again.
+closed there and here. Refunds WeChat Pay did not answer are asked again; those it answered
+PROCESSING and has not notified done are asked about (its refund query).
 
 Coupons: each active paid member gets each of the plan's monthly coupon templates once per
 calendar month (business time zone), ref `plan:<member>:<YYYY-MM>:<template>`, through the bulk
@@ -43,12 +44,16 @@ EXPIRING_PURPOSE = "membership_expiring"
 
 def settle_orders(session: Session, now: datetime) -> dict:
     """Pending orders older than SETTLE_AFTER: applied when WeChat Pay says paid, closed when
-    their time to pay is over; refunds left claimed are asked again. Counts."""
+    their time to pay is over; refunds left claimed are asked again, those in progress queried.
+    Counts."""
     counts = {"checked": 0, "paid": 0, "closed": 0, "refunds": 0, "errors": 0}
     due = session.execute(
         select(MembershipOrder.order_no, MembershipOrder.status, MembershipOrder.expires_at)
         .where(
             MembershipOrder.status.in_(("pending", "refunding")),
+            # A refund WeChat Pay called ABNORMAL or CLOSED needs a person, not a retry.
+            MembershipOrder.refund_status.is_(None)
+            | (MembershipOrder.refund_status == "PROCESSING"),
             MembershipOrder.created_at <= now - SETTLE_AFTER,
         )
         .order_by(MembershipOrder.created_at)
@@ -62,7 +67,10 @@ def settle_orders(session: Session, now: datetime) -> dict:
                 order = session.execute(
                     select(MembershipOrder).where(MembershipOrder.order_no == order_no)
                 ).scalar_one()
-                refunds.send_refund(session, order)
+                if order.refund_status is None:  # WeChat Pay did not answer: ask again
+                    refunds.send_refund(session, order)
+                else:  # in progress: its notification may be lost
+                    refunds.check_refund(session, order)
                 counts["refunds"] += 1
                 continue
             transaction = pay.query(order_no)

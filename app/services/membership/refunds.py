@@ -6,7 +6,9 @@ amount x unused months / months, rounded down to the fen. The refund is claimed 
 conditional update (`paid` to `refunding`) that writes its unique refund number `R<order_no>`,
 and the membership ends (its last day is yesterday) in that same transaction; WeChat Pay is then
 asked with that number, which it dedupes, so a repeated or concurrent tap, or a retry after
-WeChat Pay did not answer, is the same refund and the same answer.
+WeChat Pay did not answer, is the same refund and the same answer. WeChat Pay answers a refund
+PROCESSING and later notifies REFUND.SUCCESS (`refund_settled`, applied once): the order is
+`refunding` until then, `refunded` after.
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ def _answer(order: MembershipOrder) -> dict:
         "refund_fen": order.refund_fen,
         "refund_months": order.refund_months,
         "status": order.status,
+        "refund_status": order.refund_status,
     }
 
 
@@ -105,24 +108,46 @@ def refund_order(
         raise AppError(
             "membership.not_refundable", message=f"This order is {order.status}, not paid."
         )
-    if order.status == "refunding":
+    if order.status == "refunding" and order.refund_status is None:  # not asked yet, or no answer
         send_refund(session, order)
     return _answer(order)
 
 
 def send_refund(session: Session, order: MembershipOrder) -> None:
-    """Ask WeChat Pay for the claimed refund (deduped there by its number); commits."""
+    """Ask WeChat Pay for the claimed refund (deduped there by its number); commits. WeChat Pay
+    answers PROCESSING and notifies REFUND.SUCCESS later: the order stays `refunding` until
+    then (or until the settling job's query finds it done)."""
     answer = pay.refund(
         order.order_no, order.refund_no, order.refund_fen, order.amount_fen, order.refund_reason
     )
-    status = answer.get("status") or "PROCESSING"
-    session.execute(
-        update(MembershipOrder)
-        .where(MembershipOrder.id == order.id, MembershipOrder.status == "refunding")
-        .values(
-            status="refunded" if status in ("SUCCESS", "PROCESSING") else "refunding",
-            refund_status=status,
-        )
-    )
+    refund_settled(session, order.refund_no, answer.get("status") or "PROCESSING")
     session.commit()
     session.refresh(order)
+
+
+def check_refund(session: Session, order: MembershipOrder) -> None:
+    """Ask WeChat Pay how a refund in progress stands (its notification may be lost); commits."""
+    answer = pay.query_refund(order.refund_no)
+    if answer.get("status"):
+        refund_settled(session, order.refund_no, answer["status"])
+    session.commit()
+
+
+def refund_settled(session: Session, refund_no: str | None, status: str) -> str:
+    """Record WeChat Pay's word on a refund (its answer, its notification or a query), once:
+    SUCCESS makes the order `refunded`; PROCESSING, ABNORMAL (the shopper's account refused it:
+    see WeChat Pay's merchant platform) or CLOSED is kept in `refund_status`, the order still
+    `refunding`. A conditional update: a repeated notification, or one arriving before the
+    answer, changes nothing more. 'applied' or 'already'. Flushes."""
+    if not refund_no or not status:
+        return "already"
+    done = session.execute(
+        update(MembershipOrder)
+        .where(
+            MembershipOrder.refund_no == refund_no,
+            MembershipOrder.status == "refunding",
+            MembershipOrder.refund_status.is_distinct_from(status),
+        )
+        .values(status="refunded" if status == "SUCCESS" else "refunding", refund_status=status)
+    ).rowcount
+    return "applied" if done else "already"

@@ -167,6 +167,30 @@ export function recordForm(form, path, { current, read, done }) {
   });
 }
 
+// A list page's table from a GET of `path`: its rows, "none", the API's error in the table, or
+// the whole page replaced by "not available" when the endpoint does not exist.
+export async function loadTable(tbody, path, row, colspan) {
+  const result = await api("GET", path, { query: { limit: 100 } });
+  if (isMissingEndpoint(result)) { notAvailable(document.querySelector("main"), `GET /staff/v1${path}`); return; }
+  if (!result.ok) { tbody.replaceChildren(h("tr", {}, h("td", { class: "error", colspan }, errorText(result.error)))); return; }
+  tbody.replaceChildren(...(result.data.items.length ? result.data.items.map(row) : [h("tr", {}, h("td", { colspan }, t("common.none")))]));
+}
+
+// A form that edits one program's settings: PUT `path` with `read()` (default: the form's
+// fields); the answer is shown again with `show(data)` (default: back into the form).
+export function settingsForm(form, path, { read = () => readFields(form), show = (data) => fillFields(form, data) } = {}) {
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    busy(form.querySelector("[type=submit]"), async () => {
+      if (!validate(form)) return;
+      const result = await api("PUT", path, { body: read() });
+      if (!result.ok) { showError(form, result.error); return; }
+      show(result.data);
+      flash(t("common.saved"));
+    });
+  });
+}
+
 // Money: the API speaks integer fen; people type yuan. Parsed as text so 0.1 + 0.2 never happens.
 export function yuanToFen(text) {
   const match = /^\s*(\d{1,9})(?:\.(\d{1,2}))?\s*$/.exec(String(text));

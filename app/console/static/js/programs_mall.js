@@ -1,6 +1,6 @@
 // The points mall (marketer+): list the items, offer a new one, edit one, stop offering it.
 import {
-  api, busy, errorText, fillFields, flash, formatInstant, h, isMissingEndpoint, notAvailable, readFields,
+  api, busy, errorText, fillFields, flash, formatInstant, h, loadTable, readFields,
   recordForm, t,
 } from "./console.js";
 
@@ -94,12 +94,7 @@ function row(item) {
   ]);
 }
 
-async function load() {
-  const result = await api("GET", PATH, { query: { limit: 100 } });
-  if (isMissingEndpoint(result)) { notAvailable(document.querySelector("main"), `GET /staff/v1${PATH}`); return; }
-  if (!result.ok) { body.replaceChildren(h("tr", {}, h("td", { class: "error", colspan: 7 }, errorText(result.error)))); return; }
-  body.replaceChildren(...(result.data.items.length ? result.data.items.map(row) : [h("tr", {}, h("td", { colspan: 7 }, t("common.none")))]));
-}
+function load() { return loadTable(body, PATH, row, 7); }
 
 async function loadTemplates() {
   const result = await api("GET", "/admin/coupon-templates", { query: { limit: 100 } });

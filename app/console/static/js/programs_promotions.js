@@ -1,6 +1,6 @@
 // Points promotions (marketer+): list them, create one, edit one, stop it.
 import {
-  api, busy, errorText, fillFields, flash, formatInstant, h, isMissingEndpoint, notAvailable, readFields,
+  api, busy, errorText, fillFields, flash, formatInstant, h, loadTable, readFields,
   showError, t, validate,
 } from "./console.js";
 
@@ -100,12 +100,7 @@ function row(promotion) {
   ]);
 }
 
-async function load() {
-  const result = await api("GET", PATH, { query: { limit: 100 } });
-  if (isMissingEndpoint(result)) { notAvailable(document.querySelector("main"), `GET /staff/v1${PATH}`); return; }
-  if (!result.ok) { body.replaceChildren(h("tr", {}, h("td", { class: "error", colspan: 6 }, errorText(result.error)))); return; }
-  body.replaceChildren(...(result.data.items.length ? result.data.items.map(row) : [h("tr", {}, h("td", { colspan: 6 }, t("common.none")))]));
-}
+function load() { return loadTable(body, PATH, row, 6); }
 
 document.getElementById("new-promotion").addEventListener("click", () => openForm(null));
 document.getElementById("cancel-promotion").addEventListener("click", () => { form.hidden = true; editing = null; });

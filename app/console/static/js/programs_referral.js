@@ -1,7 +1,5 @@
 // The referral program (marketer+): GET and PUT /staff/v1/admin/programs/referral.
-import {
-  api, busy, fillFields, flash, h, isMissingEndpoint, notAvailable, readFields, showError, t, validate,
-} from "./console.js";
+import { api, fillFields, h, isMissingEndpoint, notAvailable, settingsForm, showError, t } from "./console.js";
 
 const PATH = "/admin/programs/referral";
 const form = document.getElementById("referral-form");
@@ -20,14 +18,5 @@ async function load() {
   fillFields(form, program.data);
 }
 
-form.addEventListener("submit", (event) => {
-  event.preventDefault();
-  busy(form.querySelector("[type=submit]"), async () => {
-    if (!validate(form)) return;
-    const result = await api("PUT", PATH, { body: readFields(form) });
-    if (!result.ok) { showError(form, result.error); return; }
-    fillFields(form, result.data);
-    flash(t("common.saved"));
-  });
-});
+settingsForm(form, PATH);
 load();

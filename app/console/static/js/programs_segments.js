@@ -1,5 +1,5 @@
 // Segment rules (admin): GET and PUT /staff/v1/admin/programs/segments.
-import { api, busy, fillFields, flash, isMissingEndpoint, notAvailable, readFields, showError, t, validate } from "./console.js";
+import { api, fillFields, isMissingEndpoint, notAvailable, settingsForm, showError } from "./console.js";
 
 const PATH = "/admin/programs/segments";
 const form = document.getElementById("segrules-form");
@@ -11,14 +11,5 @@ async function load() {
   fillFields(form, result.data);
 }
 
-form.addEventListener("submit", (event) => {
-  event.preventDefault();
-  busy(form.querySelector("[type=submit]"), async () => {
-    if (!validate(form)) return;
-    const result = await api("PUT", PATH, { body: readFields(form) });
-    if (!result.ok) { showError(form, result.error); return; }
-    fillFields(form, result.data);
-    flash(t("common.saved"));
-  });
-});
+settingsForm(form, PATH);
 load();
