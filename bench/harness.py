@@ -103,10 +103,10 @@ def new_database_name() -> str:
 
 
 @contextlib.contextmanager
-def fresh_database(keep: bool = False) -> Iterator[str]:
-    """A new PostgreSQL database `bench_<pid>_<random>` on the bench server with the schema
-    applied by the migrations; dropped afterwards."""
-    name = new_database_name()
+def fresh_database(keep: bool = False, name: str | None = None) -> Iterator[str]:
+    """A new PostgreSQL database `name` (default `bench_<pid>_<random>`) on the bench server with
+    the schema applied by the migrations; dropped afterwards."""
+    name = name or new_database_name()
     url = create_database(name)
     try:
         env = _app_env(url, prefix="hyb-schema:")

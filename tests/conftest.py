@@ -315,6 +315,47 @@ def make_purchase(session):
 
 
 @pytest.fixture
+def make_lined_purchase(session):
+    """A paid order with its lines, planted as history: `lines` are (sku, category, amount_fen)
+    or (sku, category, amount_fen, refunded_fen) of one unit each; `refunded`: in full."""
+    from app.models import Purchase
+    from app.models.till import PurchaseLine
+
+    counter = iter(range(1, 1_000_000))
+
+    def make(member, paid_at, lines, refunded: bool = False, store=None) -> Purchase:
+        total = sum(line[2] for line in lines)
+        purchase = Purchase(
+            store_id=store.id if store is not None else member.store_id,
+            order_no=f"LP{next(counter):07d}",
+            member_id=member.id,
+            amount_fen=total,
+            refunded_fen=total if refunded else 0,
+            paid_at=paid_at,
+        )
+        session.add(purchase)
+        session.flush()
+        session.add_all(
+            PurchaseLine(
+                purchase_id=purchase.id,
+                line_no=number,
+                sku=sku,
+                name=sku,
+                category=category,
+                quantity=1,
+                unit_price_fen=amount,
+                amount_fen=amount,
+                refunded_fen=line_refunded[0] if line_refunded else 0,
+            )
+            for number, (sku, category, amount, *line_refunded) in enumerate(lines, start=1)
+        )
+        session.commit()
+        return purchase
+
+    return make
+
+
+@pytest.fixture
 def member_headers(app):
     from app.auth import issue_member_token
 

@@ -19,6 +19,14 @@ orders_cli = AppGroup("orders", help="Historical purchases.")
 MAX_BAD_LINES_SHOWN = 50
 
 
+def echo_bad_lines(bad: list) -> None:
+    """The first bad lines of a file as `line N: reason` on stderr, then how many more."""
+    for row in bad[:MAX_BAD_LINES_SHOWN]:
+        click.echo(f"line {row.line}: {row.reason}", err=True)
+    if len(bad) > MAX_BAD_LINES_SHOWN:
+        click.echo(f"... and {len(bad) - MAX_BAD_LINES_SHOWN} more bad lines", err=True)
+
+
 @orders_cli.command("import")
 @click.argument("path", type=click.Path(exists=True, dir_okay=False))
 @click.option("--format", "fmt", type=click.Choice(FORMATS), required=True)
@@ -34,10 +42,7 @@ def import_file(path: str, fmt: str, store_code: str | None) -> None:
         report = order_import.import_orders(
             db.session, _counted(handle, progress), fmt, store_code=store_code
         )
-    for bad in report.bad[:MAX_BAD_LINES_SHOWN]:
-        click.echo(f"line {bad.line}: {bad.reason}", err=True)
-    if len(report.bad) > MAX_BAD_LINES_SHOWN:
-        click.echo(f"... and {len(report.bad) - MAX_BAD_LINES_SHOWN} more bad lines", err=True)
+    echo_bad_lines(report.bad)
     counts = report.as_dict()
     stored = f", {counts['lines_stored']} order lines stored" if fmt == "lines" else ""
     click.echo(

@@ -139,6 +139,8 @@ class Campaign(CreatedAt, db.Model):
     holdout_bp: Mapped[int] = mapped_column(Integer, default=1000)  # basis points of 10,000
     holdout_salt: Mapped[int] = mapped_column(BigInteger, default=0)
     report_days: Mapped[int] = mapped_column(Integer, default=7)
+    # The category the campaign promotes: its report measures who bought it (issue 18).
+    promoted_category: Mapped[str | None] = mapped_column(String(64))
     targeted: Mapped[int] = mapped_column(Integer, default=0)
     held_out: Mapped[int] = mapped_column(Integer, default=0)
     enqueued_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -109,6 +109,9 @@ class PurchaseLine(db.Model):
         CheckConstraint(
             "refunded_fen >= 0 and refunded_fen <= amount_fen", name="line_refund_bounded"
         ),
+        # Who bought a category or a sku (the audience filter, the campaign report).
+        Index("ix_purchase_lines_category_purchase", "category", "purchase_id"),
+        Index("ix_purchase_lines_sku_purchase", "sku", "purchase_id"),
     )
 
     id: Mapped[pk]

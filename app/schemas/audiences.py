@@ -10,6 +10,50 @@ from app.schemas.common import cursor_arg, next_cursor_field
 _SHORT_TEXT = ma.validate.Length(min=1, max=32)
 _PROBABILITY = ma.validate.Range(min=0.0, max=1.0)
 _LIST_LIMIT = ma.validate.Length(max=1000)
+_CODE = ma.validate.Length(min=1, max=64)  # a sku or a category, as purchase_lines keep them
+# Ten years: purchases further back say little about what a member buys now.
+_WITHIN_DAYS = ma.validate.Range(min=1, max=3650)
+# The largest launch audience ranked at once (a campaign's send at 50 messages/s: 30 minutes).
+MAX_LIKELY_BUYERS = 100_000
+
+
+def _codes(what: str):
+    return ma.fields.List(
+        ma.fields.String(validate=_CODE),
+        required=True,
+        validate=ma.validate.Length(min=1, max=1000),
+        metadata={"description": f"order-line {what}; any of them"},
+    )
+
+
+class _BoughtSchema(ma.Schema):
+    within_days = ma.fields.Integer(
+        strict=True,
+        load_default=None,
+        allow_none=True,
+        validate=_WITHIN_DAYS,
+        metadata={"description": "in the last N business days, today included; none: ever"},
+    )
+
+
+class BoughtCategoriesSchema(_BoughtSchema):
+    categories = _codes("categories")
+
+
+class BoughtSkusSchema(_BoughtSchema):
+    skus = _codes("skus")
+
+
+class LikelyBuyersSchema(ma.Schema):
+    category = ma.fields.String(
+        required=True, validate=_CODE, metadata={"description": "the category to launch"}
+    )
+    top = ma.fields.Integer(
+        strict=True,
+        required=True,
+        validate=ma.validate.Range(min=1, max=MAX_LIKELY_BUYERS),
+        metadata={"description": "how many members, the likeliest first"},
+    )
 
 
 class AudienceFilterSchema(ma.Schema):
@@ -51,6 +95,25 @@ class AudienceFilterSchema(ma.Schema):
     paid_member = ma.fields.Boolean(
         allow_none=True,
         metadata={"description": "true: paid members (付费会员) today; false: everyone else"},
+    )
+    bought_categories = ma.fields.Nested(
+        BoughtCategoriesSchema,
+        allow_none=True,
+        metadata={"description": "bought a line of one of these categories (refunds left out)"},
+    )
+    bought_skus = ma.fields.Nested(
+        BoughtSkusSchema,
+        allow_none=True,
+        metadata={"description": "bought one of these skus (refunds left out)"},
+    )
+    likely_buyers_of = ma.fields.Nested(
+        LikelyBuyersSchema,
+        allow_none=True,
+        metadata={
+            "description": "the `top` members, among those the other criteria select, likeliest "
+            "to buy `category` and who have not bought it yet, ranked by the lift of what they "
+            "buy towards it (members whose purchases point away from it are left out)"
+        },
     )
 
     @ma.validates_schema

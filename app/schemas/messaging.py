@@ -67,6 +67,15 @@ class CampaignInSchema(ma.Schema):
     )
     holdout_share = ma.fields.Float(load_default=0.1, validate=ma.validate.Range(min=0, max=0.5))
     report_days = ma.fields.Integer(load_default=7, validate=ma.validate.Range(min=1, max=90))
+    promoted_category = ma.fields.String(
+        load_default=None,
+        allow_none=True,
+        validate=ma.validate.Length(min=1, max=64),
+        metadata={
+            "description": "the order-line category the campaign promotes: the report "
+            "gives the share of treated and held-out members buying it"
+        },
+    )
 
 
 class CampaignPatchSchema(ChangesSchema, CampaignInSchema):
@@ -85,6 +94,7 @@ class CampaignSchema(ma.Schema):
     coupon_template_id = ma.fields.Integer(allow_none=True)
     holdout_share = ma.fields.Method("_share")
     report_days = ma.fields.Integer()
+    promoted_category = ma.fields.String(allow_none=True)
     targeted = ma.fields.Integer()
     held_out = ma.fields.Integer()
     enqueued_at = ma.fields.AwareDateTime(allow_none=True)
@@ -107,6 +117,24 @@ class GroupSchema(ma.Schema):
     spend_per_member_fen = ma.fields.Float()
 
 
+class CategoryGroupSchema(ma.Schema):
+    members = ma.fields.Integer()
+    buyers = ma.fields.Integer(metadata={"description": "bought a line of the category"})
+    share = ma.fields.Float()
+
+
+class PromotedCategorySchema(ma.Schema):
+    category = ma.fields.String()
+    treated = ma.fields.Nested(CategoryGroupSchema)
+    holdout = ma.fields.Nested(CategoryGroupSchema)
+    share_difference = ma.fields.Float()
+    share_difference_ci95 = ma.fields.List(
+        ma.fields.Float(),
+        allow_none=True,
+        metadata={"description": "Newcombe's hybrid score interval (Wilson), 95 %"},
+    )
+
+
 class EffectSchema(ma.Schema):
     window_start = ma.fields.AwareDateTime()
     window_end = ma.fields.AwareDateTime()
@@ -116,6 +144,11 @@ class EffectSchema(ma.Schema):
     purchase_share_difference_ci95 = ma.fields.List(ma.fields.Float(), allow_none=True)
     spend_per_member_difference_fen = ma.fields.Float()
     spend_per_member_difference_ci95 = ma.fields.List(ma.fields.Float(), allow_none=True)
+    promoted_category = ma.fields.Nested(
+        PromotedCategorySchema,
+        allow_none=True,
+        metadata={"description": "null unless the campaign names a promoted_category"},
+    )
     intervals = ma.fields.Dict(
         keys=ma.fields.String(),
         values=ma.fields.String(),

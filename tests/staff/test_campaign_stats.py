@@ -9,9 +9,10 @@ import numpy as np
 import pytest
 from scipy import stats
 from sqlalchemy import update
+from statsmodels.stats.proportion import proportion_confint
 
 from app import clock
-from app.models import Purchase
+from app.models import Member, Purchase
 from app.models.messaging import CampaignMember, OutboxMessage
 from app.services.messaging import campaign_report, campaigns
 from tests.conftest import error_code
@@ -104,3 +105,86 @@ def test_a_campaign_cannot_be_scheduled_to_send_in_the_past(client, make_staff, 
     client.patch(f"/staff/v1/admin/campaigns/{cid}", json={"send_at": later}, headers=marketer)
     fine = client.post(f"/staff/v1/admin/campaigns/{cid}/schedule", headers=marketer)
     assert fine.status_code == 200 and fine.get_json()["status"] == "scheduled"
+
+
+def test_the_report_measures_the_promoted_category_with_newcombes_interval(
+    client, session, make_store, make_member, make_staff, staff_headers, make_lined_purchase
+):
+    clock.freeze(SEND_AT - timedelta(hours=1))
+    marketer = staff_headers(make_staff("marketer"))
+    store = make_store()
+    for _ in range(60):
+        make_member(store)
+    body = _body(promoted_category="母婴", holdout_share=0.5, report_days=7)
+    created = client.post("/staff/v1/admin/campaigns", json=body, headers=marketer)
+    assert created.status_code == 201 and created.get_json()["promoted_category"] == "母婴"
+    campaign = campaigns.get(session, created.get_json()["id"])
+    campaigns.enqueue(session, campaign, SEND_AT)
+    first_sent = SEND_AT + timedelta(hours=2)
+    session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.campaign_id == campaign.id)
+        .values(state="sent", sent_at=first_sent)
+    )
+    groups = {True: [], False: []}
+    for member_id, holdout in session.execute(
+        CampaignMember.__table__.select()
+        .with_only_columns(CampaignMember.member_id, CampaignMember.holdout)
+        .where(CampaignMember.campaign_id == campaign.id)
+        .order_by(CampaignMember.member_id)
+    ):
+        groups[holdout].append(member_id)
+    treated, holdout = groups[False], groups[True]
+    assert len(treated) >= 12 and len(holdout) >= 2
+    members = {m.id: m for m in session.query(Member).filter(Member.id.in_(treated + holdout))}
+
+    def buy(member_id, when, lines, refunded=False):
+        make_lined_purchase(members[member_id], when, lines, refunded=refunded, store=store)
+
+    inside = first_sent + timedelta(days=1)
+    baby, milk = ("b1", "母婴", 9_900), ("m1", "乳品", 650)
+    for member_id in treated[:6]:
+        buy(member_id, inside, [baby])
+    buy(treated[6], inside, [baby], refunded=True)  # the order refunded in full
+    buy(treated[7], inside, [("b1", "母婴", 9_900, 9_900), milk])  # the baby line refunded in full
+    buy(treated[8], SEND_AT + timedelta(hours=1), [baby])  # before the first message
+    buy(treated[9], first_sent + timedelta(days=7), [baby])  # the window has ended
+    buy(treated[10], inside, [milk])  # another category
+    buy(treated[11], inside, [baby])
+    buy(treated[11], inside + timedelta(hours=1), [baby])  # twice: one buyer
+    for member_id in holdout[:2]:
+        buy(member_id, inside, [baby])
+    session.commit()
+
+    answer = client.get(f"/staff/v1/admin/campaigns/{campaign.id}/report", headers=marketer)
+    assert answer.status_code == 200, answer.get_json()
+    promoted = answer.get_json()["effect"]["promoted_category"]
+    n1, n0 = len(treated), len(holdout)
+    assert promoted["category"] == "母婴"
+    assert promoted["treated"] == {"members": n1, "buyers": 7, "share": 7 / n1}
+    assert promoted["holdout"] == {"members": n0, "buyers": 2, "share": 2 / n0}
+    assert promoted["share_difference"] == pytest.approx(7 / n1 - 2 / n0)
+    # Newcombe's method 10 by hand from the two Wilson intervals.
+    p1, p0 = 7 / n1, 2 / n0
+    l1, u1 = proportion_confint(7, n1, method="wilson")
+    l0, u0 = proportion_confint(2, n0, method="wilson")
+    low = p1 - p0 - ((p1 - l1) ** 2 + (u0 - p0) ** 2) ** 0.5
+    high = p1 - p0 + ((u1 - p1) ** 2 + (p0 - l0) ** 2) ** 0.5
+    assert promoted["share_difference_ci95"] == pytest.approx([low, high], rel=1e-9)
+    # Whole orders: treated[:6], [7], [10] and [11] bought something in the window.
+    assert answer.get_json()["effect"]["treated"]["purchasers"] == 9
+
+    # Without a promoted category there is no such figure; PATCH can set one while a draft.
+    plain = client.post("/staff/v1/admin/campaigns", json=_body(), headers=marketer).get_json()
+    assert plain["promoted_category"] is None
+    patched = client.patch(
+        f"/staff/v1/admin/campaigns/{plain['id']}",
+        json={"promoted_category": "酒水"},
+        headers=marketer,
+    )
+    assert patched.get_json()["promoted_category"] == "酒水"
+    too_long = client.post(
+        "/staff/v1/admin/campaigns", json=_body(promoted_category="x" * 65), headers=marketer
+    )
+    assert too_long.status_code == 422 and error_code(too_long) == "request.invalid"
+    assert campaign_report.report(session, plain["id"])["effect"] is None  # never sent

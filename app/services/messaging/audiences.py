@@ -2,8 +2,9 @@
 
 The filter is the dict `AudienceFilterSchema` loads (or its JSON form, as campaigns store it).
 Stages, RFM groups and the odds of being active come from the last nightly segments refresh;
-tier, store, points balance and paid membership are live; the last purchase range reads the
-purchases themselves.
+tier, store, points balance and paid membership are live; the last purchase range and what
+members bought (categories, skus, the likely buyers of a category: audience_purchases) read the
+purchases themselves, leaving out orders refunded in full.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from app.models.segments import MemberSegment, SegmentModelValue
 from app.schemas.audiences import AudienceFilterSchema
 from app.services import pagination
 from app.services.ledger import points_program
+from app.services.messaging import audience_purchases
 
 # A member not yet seen by a refresh signed up after it ran: they count as new.
 UNREFRESHED_STAGE = "new"
@@ -78,7 +80,16 @@ def member_ids_query(filter: dict, *, lowest_tier_code: str | None = None) -> Se
     conditions.extend(_last_purchase_conditions(*purchased))
     if f.get("paid_member") is not None:
         conditions.append(_paid_member_condition(f["paid_member"]))
-    return query.where(*conditions) if conditions else query
+    if f.get("bought_categories") is not None:
+        conditions.append(audience_purchases.bought_categories_condition(f["bought_categories"]))
+    if f.get("bought_skus") is not None:
+        conditions.append(audience_purchases.bought_skus_condition(f["bought_skus"]))
+    query = query.where(*conditions)
+    if f.get("likely_buyers_of") is not None:
+        # The top N among the members every other criterion selects (a store's likeliest).
+        likely = audience_purchases.likely_buyers_condition(query, f["likely_buyers_of"])
+        query = select(Member.id).where(likely)
+    return query
 
 
 def _paid_member_condition(paid: bool):
@@ -93,17 +104,19 @@ def _paid_member_condition(paid: bool):
 
 
 def _last_purchase_conditions(first: date | None, last: date | None) -> list:
-    """The member's latest purchase fell on a business day in [first, last]."""
+    """The member's latest purchase (not refunded in full) fell on a business day in
+    [first, last]."""
     if first is None and last is None:
         return []
-    inside = [Purchase.member_id == Member.id]
+    counts = (Purchase.refunded_fen < Purchase.amount_fen) | (Purchase.amount_fen == 0)
+    inside = [Purchase.member_id == Member.id, counts]
     if first is not None:
         inside.append(Purchase.paid_at >= clock.business_day_start(first))
     if last is None:
         return [exists().where(*inside)]
     end = clock.business_day_end(last)
     inside.append(Purchase.paid_at < end)
-    later = exists().where(Purchase.member_id == Member.id, Purchase.paid_at >= end)
+    later = exists().where(Purchase.member_id == Member.id, counts, Purchase.paid_at >= end)
     return [exists().where(*inside), ~later]
 
 

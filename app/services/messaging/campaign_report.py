@@ -10,6 +10,10 @@ Intervals (95 %): the difference of the purchase shares by Newcombe's hybrid sco
 Wilson intervals behave near 0 % and 100 % and for small groups, where the normal approximation
 gives intervals outside [-1, 1]); the difference of spend per member by Welch's t (unequal
 variances, Welch-Satterthwaite degrees of freedom).
+
+A campaign that promotes a category (`promoted_category`) also gets the share of treated and
+held-out members who bought a line of it in the window (a line refunded in full is not bought),
+with the same Newcombe interval for the difference.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from sqlalchemy import BigInteger, Float, case, cast, func, select
 from sqlalchemy.orm import Session
 
 from app.models.messaging import CampaignMember, OutboxMessage
-from app.models.till import Purchase
+from app.models.till import Purchase, PurchaseLine
 from app.services.messaging.campaigns import get
 
 INTERVALS = {"purchase_share": "newcombe_hybrid_score", "spend_per_member": "welch_t"}
@@ -109,6 +113,52 @@ def _groups(session: Session, campaign_id: int, start, end) -> dict[bool, dict]:
     return {True: groups.get(True, dict(empty)), False: groups.get(False, dict(empty))}
 
 
+def _category_buyers(session: Session, campaign_id: int, category: str, start, end) -> dict:
+    """Per group (holdout or not): members, and those with a counted line of `category`."""
+    buyers = (
+        select(Purchase.member_id)
+        .select_from(PurchaseLine)
+        .join(Purchase, Purchase.id == PurchaseLine.purchase_id)
+        .where(
+            PurchaseLine.category == category,
+            Purchase.paid_at >= start,
+            Purchase.paid_at < end,
+            Purchase.amount_fen > 0,
+            Purchase.refunded_fen < Purchase.amount_fen,
+            (PurchaseLine.refunded_fen < PurchaseLine.amount_fen) | (PurchaseLine.amount_fen == 0),
+        )
+        .distinct()
+        .subquery()
+    )
+    rows = session.execute(
+        select(
+            CampaignMember.holdout,
+            func.count(),
+            func.count(buyers.c.member_id),
+        )
+        .select_from(CampaignMember)
+        .outerjoin(buyers, buyers.c.member_id == CampaignMember.member_id)
+        .where(CampaignMember.campaign_id == campaign_id)
+        .group_by(CampaignMember.holdout)
+    ).all()
+    groups = {holdout: (int(n), int(bought)) for holdout, n, bought in rows}
+
+    def group(holdout: bool) -> dict:
+        n, bought = groups.get(holdout, (0, 0))
+        return {"members": n, "buyers": bought, "share": bought / n if n else 0.0}
+
+    treated, holdout = group(False), group(True)
+    return {
+        "category": category,
+        "treated": treated,
+        "holdout": holdout,
+        "share_difference": treated["share"] - holdout["share"],
+        "share_difference_ci95": share_interval(
+            treated["buyers"], treated["members"], holdout["buyers"], holdout["members"]
+        ),
+    }
+
+
 def report(session: Session, campaign_id: int, days: int | None = None) -> dict:
     """Targeted, held out, sent, failed and skipped by reason; the effect with 95% intervals."""
     campaign = get(session, campaign_id)
@@ -165,6 +215,11 @@ def report(session: Session, campaign_id: int, days: int | None = None) -> dict:
         ),
         "spend_per_member_difference_fen": spend_diff,
         "spend_per_member_difference_ci95": spend_ci,
+        "promoted_category": None,
         "intervals": INTERVALS,
     }
+    if campaign.promoted_category:
+        answer["effect"]["promoted_category"] = _category_buyers(
+            session, campaign.id, campaign.promoted_category, start, start + timedelta(days=days)
+        )
     return answer

@@ -18,7 +18,16 @@ from app.services.coupons import coupon_admin
 from app.services.messaging import campaign_audience, message_templates
 from app.services.staff import audit
 
-EDITABLE = ("name", "audience", "channel", "template", "page", "send_at", "coupon_template_id")
+EDITABLE = (
+    "name",
+    "audience",
+    "channel",
+    "template",
+    "page",
+    "send_at",
+    "coupon_template_id",
+    "promoted_category",
+)
 HOLDOUT_SCALE = 10_000  # holdout shares are kept in basis points
 # A multiplicative hash of (member, campaign salt) modulo a prime: the same member always lands
 # in the same bucket of a campaign, the buckets of different campaigns are unrelated, and it is
