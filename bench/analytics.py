@@ -19,7 +19,7 @@ import time
 
 import sqlalchemy as sa
 from harness import app_for, fresh_database
-from segments import NOW, PLAIN_SCAN, generate, reused_database
+from segments import NOW, PLAIN_SCAN, generate, marketer_headers, reused_database
 
 # The month and days asked: the last whole month of the generated history (NOW is 2026-11-25).
 QUESTIONS = (
@@ -35,22 +35,6 @@ QUESTIONS = (
     ("baskets, one category", "baskets?from=2026-10-01&to=2026-10-31&category=C7"),
 )
 GOAL_SECONDS = 2.0
-
-
-def marketer_headers(app, engine: sa.Engine) -> dict:
-    from app.auth import issue_staff_token
-
-    with engine.begin() as conn:
-        staff_id = conn.execute(
-            sa.text(
-                "INSERT INTO staff (username, password_hash, role, display_name, is_active,"
-                " staff_code, created_at, updated_at) VALUES ('bench-marketer-'"
-                " || md5(random()::text), '!', 'marketer', '', true,"
-                " upper(substr(md5(random()::text), 1, 8)), now(), now()) RETURNING id"
-            )
-        ).scalar_one()
-    with app.app_context():
-        return {"Authorization": "Bearer " + issue_staff_token(staff_id)[0]}
 
 
 def best_of(runs: int, fn) -> float:

@@ -219,9 +219,8 @@ def timed(label: str, fn) -> float:
     return elapsed
 
 
-def time_report(app, engine: sa.Engine) -> dict:
-    """The report over HTTP (the app's test client, a marketer's token): the stored figures the
-    refresh left, then computed live; milliseconds, the better of three."""
+def marketer_headers(app, engine: sa.Engine) -> dict:
+    """The Authorization header of a new marketer (bench/analytics.py signs in with it too)."""
     from app.auth import issue_staff_token
 
     with engine.begin() as conn:
@@ -234,7 +233,13 @@ def time_report(app, engine: sa.Engine) -> dict:
             )
         ).scalar_one()
     with app.app_context():
-        headers = {"Authorization": "Bearer " + issue_staff_token(staff_id)[0]}
+        return {"Authorization": "Bearer " + issue_staff_token(staff_id)[0]}
+
+
+def time_report(app, engine: sa.Engine) -> dict:
+    """The report over HTTP (the app's test client, a marketer's token): the stored figures the
+    refresh left, then computed live; milliseconds, the better of three."""
+    headers = marketer_headers(app, engine)
     client = app.test_client()
     figures = {}
     for name, query in (("stored", ""), ("live", "?live=true")):
