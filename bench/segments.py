@@ -38,7 +38,49 @@ MEMBER_DAY_INDEX = (
 )
 
 
-def generate(engine: sa.Engine, members: int, purchases: int, stores: int) -> None:
+# The order lines' keys, dropped while the lines are loaded and made again afterwards.
+LINES_KEYS = (
+    "ALTER TABLE purchase_lines ADD CONSTRAINT uq_purchase_lines_purchase_id_line_no"
+    " UNIQUE (purchase_id, line_no),"
+    " ADD CONSTRAINT fk_purchase_lines_purchase_id_purchases FOREIGN KEY (purchase_id)"
+    " REFERENCES purchases (id)"
+)
+
+
+def add_lines(engine: sa.Engine) -> None:
+    """Every order's lines (what bench/analytics.py's baskets read): 1-3 lines an order (2 on
+    average), 1-2 units each, 2,000 skus in 40 categories; the lines' amounts add up to the
+    order's."""
+    with engine.begin() as conn:
+        conn.execute(sa.text("SET LOCAL synchronous_commit = off"))
+        conn.execute(
+            sa.text(
+                "ALTER TABLE purchase_lines DROP CONSTRAINT uq_purchase_lines_purchase_id_line_no,"
+                " DROP CONSTRAINT fk_purchase_lines_purchase_id_purchases"
+            )
+        )
+        conn.execute(
+            sa.text(
+                """
+                INSERT INTO purchase_lines (purchase_id, line_no, sku, name, category, quantity,
+                    unit_price_fen, amount_fen, refunded_fen)
+                SELECT id, k, 'S' || sku, 'Item ' || sku, 'C' || (sku % 40), q,
+                       amount / q, amount, 0
+                FROM (
+                    SELECT p.id, k, (p.id * 7 + k * 131) % 2000 AS sku, 1 + (p.id + k) % 2 AS q,
+                           CASE WHEN k < n THEN p.amount_fen / n
+                                ELSE p.amount_fen - (n - 1) * (p.amount_fen / n) END AS amount
+                    FROM (SELECT id, amount_fen, 1 + id % 3 AS n FROM purchases) p,
+                         generate_series(1, p.n) k
+                ) l
+                """
+            )
+        )
+
+
+def generate(
+    engine: sa.Engine, members: int, purchases: int, stores: int, lines: bool = True
+) -> None:
     span = "interval '1095 days'"
     with engine.begin() as conn:
         conn.execute(
@@ -100,9 +142,15 @@ def generate(engine: sa.Engine, members: int, purchases: int, stores: int) -> No
             {"members": members, "purchases": purchases, "stores": stores, "now": NOW},
         )
     print(f"  purchases inserted in {time.perf_counter() - started:.0f} s")
+    if lines:
+        started = time.perf_counter()
+        add_lines(engine)
+        print(f"  purchase lines inserted in {time.perf_counter() - started:.0f} s")
     started = time.perf_counter()
     with engine.begin() as conn:
         conn.execute(sa.text("SET LOCAL maintenance_work_mem = '512MB'"))
+        if lines:
+            conn.execute(sa.text(LINES_KEYS))
         conn.execute(
             sa.text(
                 "ALTER TABLE purchases ADD CONSTRAINT uq_purchases_store_id_order_no"
@@ -165,13 +213,14 @@ def timed(label: str, fn) -> float:
     started = time.perf_counter()
     result = fn()
     elapsed = time.perf_counter() - started
+    if isinstance(result, dict) and "seconds" in result:  # the job's record: its steps
+        result = "steps: " + ", ".join(f"{k} {v:.2f} s" for k, v in result["seconds"].items())
     print(f"  {label:<44} {elapsed:7.2f} s   {result if result is not None else ''}")
     return elapsed
 
 
-def time_report(app, engine: sa.Engine) -> dict:
-    """The report over HTTP (the app's test client, a marketer's token): the stored figures the
-    refresh left, then computed live; milliseconds, the better of three."""
+def marketer_headers(app, engine: sa.Engine) -> dict:
+    """The Authorization header of a new marketer (bench/analytics.py signs in with it too)."""
     from app.auth import issue_staff_token
 
     with engine.begin() as conn:
@@ -184,7 +233,13 @@ def time_report(app, engine: sa.Engine) -> dict:
             )
         ).scalar_one()
     with app.app_context():
-        headers = {"Authorization": "Bearer " + issue_staff_token(staff_id)[0]}
+        return {"Authorization": "Bearer " + issue_staff_token(staff_id)[0]}
+
+
+def time_report(app, engine: sa.Engine) -> dict:
+    """The report over HTTP (the app's test client, a marketer's token): the stored figures the
+    refresh left, then computed live; milliseconds, the better of three."""
+    headers = marketer_headers(app, engine)
     client = app.test_client()
     figures = {}
     for name, query in (("stored", ""), ("live", "?live=true")):
@@ -205,6 +260,11 @@ def main() -> None:
     parser.add_argument("--members", type=int, default=1_000_000)
     parser.add_argument("--purchases", type=int, default=10_000_000)
     parser.add_argument("--stores", type=int, default=50)
+    parser.add_argument(
+        "--no-lines",
+        action="store_true",
+        help="generate no order lines (bench/analytics.py needs them)",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
     parser.add_argument(
         "--reuse", metavar="DBNAME", help="time again on a database kept by an earlier --keep run"
@@ -219,7 +279,7 @@ def main() -> None:
         if not args.reuse:
             print(f"generating {args.members:,} members, {args.purchases:,} purchases ...")
             started = time.perf_counter()
-            generate(engine, args.members, args.purchases, args.stores)
+            generate(engine, args.members, args.purchases, args.stores, not args.no_lines)
             print(f"  generated in {time.perf_counter() - started:.0f} s")
         if args.generate_only:
             return

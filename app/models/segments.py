@@ -99,8 +99,8 @@ class MemberSegment(db.Model):
 
 class MemberPurchaseSummary(db.Model):
     """Per member who bought: what the refresh needs from the purchases (window figures, and the
-    whole history's first and last business day and distinct days). Kept by the refresh itself
-    and brought forward each night (services.segments.summaries.update_summaries)."""
+    whole history's orders, first, second and last business day and distinct days). Kept by the
+    refresh itself and brought forward each night (services.segments.summaries.update_summaries)."""
 
     __tablename__ = "member_purchase_summaries"
 
@@ -113,6 +113,11 @@ class MemberPurchaseSummary(db.Model):
     first_day: Mapped[int] = mapped_column(Integer)
     last_day: Mapped[int] = mapped_column(Integer)
     n_days: Mapped[int] = mapped_column(Integer)
+    # Orders over the whole history (one-time buyers: 1), and the business day number of the
+    # second day with a purchase (NULL while there is one day only): what the segments report and
+    # the repurchase figures read instead of the purchases.
+    orders: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    second_day: Mapped[int | None] = mapped_column(Integer)
 
 
 class SegmentChange(db.Model):

@@ -1,6 +1,7 @@
 """Per-member purchase summaries (member_purchase_summaries), kept between nights and brought
-forward by each refresh: window figures, and the whole history's first and last business day and
-distinct days.
+forward by each refresh: window figures, and the whole history's orders, first, second and last
+business day and distinct days (what the segments report and the repurchase figures read instead
+of the purchases).
 
 Purchases count when paid at or before `now` and not fully refunded; money is net of refunds.
 """
@@ -16,7 +17,10 @@ from app import clock
 from app.models.segments import SegmentState
 from app.services.segments.sql import timed
 
-SUMMARY_COLUMNS = "member_id, frequency, monetary_fen, last_paid_at, first_day, last_day, n_days"
+SUMMARY_COLUMNS = (
+    "member_id, frequency, monetary_fen, last_paid_at, first_day, last_day, n_days, orders,"
+    " second_day"
+)
 INSERT = f"INSERT INTO member_purchase_summaries ({SUMMARY_COLUMNS}) "
 
 
@@ -30,7 +34,8 @@ def summary_select(members: str | None = None, purchases: str = "purchases") -> 
     index ix_purchases_member_business_day (the zone written out, as in the index), so both read
     the index in order -- for a few members, by member through it; were it missing, a sort does
     it (never a hash: with a group for nearly every purchase the hash table spills to disk,
-    measured slower)."""
+    measured slower). The second day is the day ranked 2 within the member, by a window over the
+    per-day rows in the order they are grouped in (no sort of its own)."""
     zone = clock.business_tz().key.replace("'", "")
     day = f"timezone('{zone}', paid_at)::date"
     only = f"AND member_id IN (SELECT member_id FROM {members})" if members else ""
@@ -38,8 +43,11 @@ def summary_select(members: str | None = None, purchases: str = "purchases") -> 
         SELECT member_id, CAST(SUM(frequency) AS BIGINT) AS frequency,
                CAST(SUM(monetary_fen) AS BIGINT) AS monetary_fen,
                MAX(last_paid_at) AS last_paid_at, MIN(day) - DATE '2000-01-01' AS first_day,
-               MAX(day) - DATE '2000-01-01' AS last_day, COUNT(*) AS n_days
-        FROM (SELECT member_id, {day} AS day,
+               MAX(day) - DATE '2000-01-01' AS last_day, COUNT(*) AS n_days,
+               CAST(SUM(orders) AS BIGINT) AS orders,
+               MIN(day) FILTER (WHERE n = 2) - DATE '2000-01-01' AS second_day
+        FROM (SELECT member_id, {day} AS day, COUNT(*) AS orders,
+                     row_number() OVER (PARTITION BY member_id ORDER BY {day}) AS n,
                      SUM(CASE WHEN paid_at >= :window_start THEN 1 ELSE 0 END) AS frequency,
                      CAST(SUM(CASE WHEN paid_at >= :window_start THEN amount_fen - refunded_fen
                                    ELSE 0 END) AS BIGINT) AS monetary_fen,
@@ -167,6 +175,11 @@ def _bring_forward(
         f" last_paid_at = GREATEST(f.last_paid_at, {t}.last_paid_at),"
         f" n_days = {t}.n_days + f.n_days"
         f" - CASE WHEN f.first_day = {t}.last_day THEN 1 ELSE 0 END,"
+        f" orders = {t}.orders + f.orders,"
+        # The second day is kept once there is one; else it is the first new day after the
+        # only one so far, or the new sales' own second day when they began on that day.
+        f" second_day = CASE WHEN {t}.second_day IS NOT NULL THEN {t}.second_day"
+        f" WHEN f.first_day > {t}.last_day THEN f.first_day ELSE f.second_day END,"
         f" last_day = GREATEST(f.last_day, {t}.last_day)"
         f" FROM ({summary_select('seg_merge', 'seg_sales')}) f"
         f" WHERE {t}.member_id = f.member_id",
