@@ -4,7 +4,7 @@ summaries instead of every purchase. The summaries are rebuilt by the next refre
 segment_state makes it rebuild them from the purchases).
 
 Revision ID: i15_summaries_second_day
-Revises: i19_membership
+Revises: i18_aimed_by_purchases
 Create Date: 2026-12-05 14:10:00
 
 """
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = 'i15_summaries_second_day'
-down_revision = 'i19_membership'
+down_revision = 'i18_aimed_by_purchases'
 branch_labels = None
 depends_on = None
 
