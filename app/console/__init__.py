@@ -1,4 +1,5 @@
-"""The browser console at /console: sign-in, the till, programs, segments, campaigns, jobs.
+"""The browser console at /console: sign-in, the till, programs, segments, analytics, campaigns,
+sign-ups, jobs.
 
 Server-rendered page shells (Jinja) plus plain JavaScript modules that call the staff API
 (/staff/v1) with a bearer token issued for the signed-in staff member. No business logic lives
@@ -11,7 +12,7 @@ from datetime import timedelta
 
 from flask import Flask
 
-from app.console import admin_views, benefits_views, views  # noqa: F401  (routes on bp)
+from app.console import admin_views, benefits_views, report_views, views  # noqa: F401  (routes on bp)
 from app.console.blueprint import bp
 
 

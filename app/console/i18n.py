@@ -7,7 +7,14 @@ entries, and `t(key)` in JavaScript reads them. Error codes from the API have en
 
 from __future__ import annotations
 
-from app.console import words_admin, words_benefits, words_common, words_mall, words_programs
+from app.console import (
+    words_admin,
+    words_benefits,
+    words_common,
+    words_mall,
+    words_programs,
+    words_reports,
+)
 
 # key: (中文, English)
 MESSAGES: dict[str, tuple[str, str]] = {
@@ -16,6 +23,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     **words_mall.WORDS,
     **words_admin.WORDS,
     **words_benefits.WORDS,
+    **words_reports.WORDS,
 }
 
 LANG_INDEX = {"zh": 0, "en": 1}

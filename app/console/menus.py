@@ -24,6 +24,7 @@ class Page:
 PAGES: tuple[Page, ...] = (
     Page("till", "menu.till", "clerk", "group.store", needs_store=True),
     Page("members", "menu.members", "manager", "group.store"),
+    Page("signups", "menu.signups", "manager", "group.store"),
     Page("programs_points", "menu.points", "admin", "group.programs"),
     Page("programs_checkin", "menu.checkin", "admin", "group.programs"),
     Page("programs_lotteries", "menu.lotteries", "marketer", "group.programs"),
@@ -35,6 +36,7 @@ PAGES: tuple[Page, ...] = (
     Page("programs_segments", "menu.segment_rules", "admin", "group.programs"),
     Page("programs_membership", "menu.membership", "admin", "group.programs"),
     Page("segments", "menu.segments", "marketer", "group.marketing"),
+    Page("analytics", "menu.analytics", "marketer", "group.marketing"),
     Page("campaigns", "menu.campaigns", "marketer", "group.marketing"),
     Page("pushes", "menu.pushes", "marketer", "group.marketing"),
     Page("referrals", "menu.referrals", "marketer", "group.marketing"),

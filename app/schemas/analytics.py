@@ -6,6 +6,8 @@ from datetime import date
 
 import marshmallow as ma
 
+from app.schemas.common import format_arg
+
 _MONTH = ma.validate.Regexp(
     r"^(19[7-9]\d|20\d\d)-(0[1-9]|1[0-2])$", error="A month as YYYY-MM (1970-01 to 2099-12)."
 )
@@ -17,6 +19,7 @@ MAX_COHORT_MONTHS = 60
 
 class StoreFilterSchema(ma.Schema):
     store_id = ma.fields.Integer(load_default=None, validate=ma.validate.Range(min=1))
+    format = format_arg()
 
 
 class GmvArgsSchema(StoreFilterSchema):

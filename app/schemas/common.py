@@ -139,3 +139,12 @@ class PingSchema(ma.Schema):
     @ma.pre_dump
     def of_member(self, member_id, **_):
         return {"ok": True, "member_id": member_id}
+
+
+def format_arg() -> ma.fields.String:
+    """`?format=csv`: a figure as a CSV file instead of JSON (the console's downloads)."""
+    return ma.fields.String(
+        load_default="json",
+        validate=ma.validate.OneOf(("json", "csv")),
+        metadata={"description": "`csv`: the figure as a CSV file (UTF-8 with BOM); JSON else"},
+    )

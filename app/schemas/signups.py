@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import marshmallow as ma
 
+from app.schemas.common import format_arg
 from app.schemas.segments import REPORT_DAY
 from app.schemas.staff import StaffSchema
 from app.services.signups.invite_codes import KINDS
@@ -41,6 +42,7 @@ class SignupReportArgsSchema(ma.Schema):
         validate=ma.validate.Range(min=1, max=2**62),
         metadata={"description": "one store (managers: their own only)"},
     )
+    format = format_arg()
 
 
 class SignupRowSchema(ma.Schema):

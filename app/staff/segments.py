@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
-
-from flask import Response
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
@@ -14,6 +10,7 @@ from app.errors import AppError
 from app.extensions import db
 from app.schemas.segments import SegmentsReportArgsSchema, SegmentsReportSchema
 from app.services.segments import report as segments_report
+from app.staff.csv_files import csv_response
 
 blp = Blueprint("segments", __name__, url_prefix="/staff/v1/admin/segments", description="Segments")
 
@@ -43,13 +40,4 @@ class SegmentsCsv(MethodView):
             raise AppError("not_found", message="No such figure.")
         data = segments_report.read(db.session, **args)
         header, rows = segments_report.csv_rows(data, figure)
-        out = io.StringIO()
-        out.write("\ufeff")
-        writer = csv.writer(out)
-        writer.writerow(header)
-        writer.writerows(rows)
-        return Response(
-            out.getvalue(),
-            mimetype="text/csv",
-            headers={"Content-Disposition": f'attachment; filename="segments-{figure}.csv"'},
-        )
+        return csv_response(f"segments-{figure}.csv", header, rows)

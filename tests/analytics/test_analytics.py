@@ -10,6 +10,7 @@ import pytest
 
 from app import clock
 from app.models import Purchase
+from tests.analytics import business
 from tests.conftest import error_code
 
 SHANGHAI = timedelta(hours=8)
@@ -251,42 +252,18 @@ def test_an_unknown_store_is_404_and_clerks_and_managers_are_403(
 def test_baskets_units_and_lines_per_order_and_categories(
     client, session, make_store, make_member, marketer
 ):
-    from app.models.till import PurchaseLine
-
     clock.freeze(at("2026-06-10"))
     store, other = make_store(), make_store()
     member = make_member(store)
 
     def order(paid_at, lines, refunded=0, at_store=store):
-        purchase = Purchase(
-            store_id=at_store.id,
-            order_no=f"b{next(_orders)}",
-            member_id=member.id,
-            amount_fen=sum(amount for _, _, amount in lines),
-            refunded_fen=refunded,
-            paid_at=paid_at,
-        )
-        session.add(purchase)
-        session.flush()
-        for n, (category, quantity, amount) in enumerate(lines, 1):
-            session.add(
-                PurchaseLine(
-                    purchase_id=purchase.id,
-                    line_no=n,
-                    sku=f"{category}-{n}",
-                    name=category,
-                    category=category,
-                    quantity=quantity,
-                    unit_price_fen=amount // quantity,
-                    amount_fen=amount,
-                )
-            )
+        business.order(session, member, at_store, paid_at, lines, refunded)
 
-    order(at("2026-05-02"), [("乳品", 2, 1_000), ("面包", 1, 800)])
-    order(at("2026-05-03"), [("饮料", 3, 900)])
-    order(at("2026-05-04"), [("乳品", 1, 500), ("饮料", 1, 300), ("零食", 2, 1_200)])
-    order(at("2026-05-05"), [("零食", 9, 9_000)], refunded=9_000)  # refunded in full
-    order(at("2026-05-06"), [("乳品", 5, 5_000)], at_store=other)
+    order(at("2026-05-02"), [("乳品", 2, 500), ("面包", 1, 800)])
+    order(at("2026-05-03"), [("饮料", 3, 300)])
+    order(at("2026-05-04"), [("乳品", 1, 500), ("饮料", 1, 300), ("零食", 2, 600)])
+    order(at("2026-05-05"), [("零食", 9, 1_000)], refunded=9_000)  # refunded in full
+    order(at("2026-05-06"), [("乳品", 5, 1_000)], at_store=other)
     order(at("2026-06-01", hour=0) + timedelta(minutes=10), [("乳品", 1, 100)])  # June
     buy(session, member, store, at("2026-05-07"), 4_000)  # an order sent without lines
     session.commit()

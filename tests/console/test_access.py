@@ -24,12 +24,13 @@ MARKETING_PATHS = [
     "/console/programs/referral",
     "/console/programs/birthday",
     "/console/segments",
+    "/console/analytics",
     "/console/campaigns",
     "/console/campaigns/1",
     "/console/pushes",
     "/console/referrals",
 ]
-MANAGER_PATHS = ["/console/members", "/console/audit"]
+MANAGER_PATHS = ["/console/members", "/console/signups", "/console/audit"]
 
 
 def console_login(client, staff, next_path: str | None = None):
@@ -78,9 +79,10 @@ def test_a_clerks_menu_holds_only_the_till(client, make_staff):
 def test_each_role_sees_its_menus(client, make_staff):
     expected = {
         "clerk": ["till"],
-        "manager": ["till", "members", "audit"],
+        "manager": ["till", "members", "signups", "audit"],
         "marketer": [
             "members",
+            "signups",
             "programs_lotteries",
             "programs_coupons",
             "programs_mall",
@@ -88,6 +90,7 @@ def test_each_role_sees_its_menus(client, make_staff):
             "programs_birthday",
             "programs_referral",
             "segments",
+            "analytics",
             "campaigns",
             "pushes",
             "referrals",

@@ -153,3 +153,20 @@ def _every_day(rows: list[SignupRow], day_from: date, day_to: date) -> list[Sign
         found.get(day.isoformat(), SignupRow(day.isoformat(), None, None, "", 0, 0, 0, 0.0))
         for day in days
     ]
+
+
+CSV_COLUMNS = (
+    "key",
+    "name",
+    "staff_id",
+    "store_id",
+    "signups",
+    "with_phone",
+    "first_purchase_30d",
+    "first_purchase_rate",
+)
+
+
+def csv_rows(answer: dict) -> tuple[list[str], list[list]]:
+    """The report's rows (as the JSON answer has them) as a CSV table, in the same order."""
+    return list(CSV_COLUMNS), [[row.get(c) for c in CSV_COLUMNS] for row in answer["rows"]]
