@@ -9,11 +9,12 @@ from __future__ import annotations
 from flask import Flask
 
 from app.commands.demo import demo_cli
+from app.commands.keys import keys_cli
 from app.commands.orders import orders_cli
 from app.commands.sandbox import sandbox_cli
 from app.commands.staff import staff_cli
 
 
 def register_cli(flask_app: Flask) -> None:
-    for group in (staff_cli, orders_cli, demo_cli, sandbox_cli):
+    for group in (staff_cli, orders_cli, demo_cli, sandbox_cli, keys_cli):
         flask_app.cli.add_command(group)
