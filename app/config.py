@@ -20,16 +20,21 @@ class ConfigError(RuntimeError):
     """The environment does not describe a deployment we can start."""
 
 
-# The key that encrypts secrets the service must read back (POS keys' HMAC secrets): a Fernet
-# key (32 bytes, url-safe base64). Outside SANDBOX and tests it comes from the environment.
+# The keys that encrypt what the service must read back (POS keys' HMAC secrets, members' phones
+# and WeChat session keys): Fernet keys (32 bytes, url-safe base64), comma-separated; the first
+# encrypts, all decrypt (app.encryption). Outside SANDBOX and tests they come from the environment.
 SANDBOX_DATA_ENCRYPTION_KEY = base64.urlsafe_b64encode(
     hashlib.sha256(b"sandbox-only-not-a-data-key").digest()
 ).decode()
+# The key of the phones' keyed hash (HMAC-SHA256), the lookup by phone. Changing it means
+# `flask keys rotate` at once: until it has run, lookups by phone miss the rows not yet rehashed.
+SANDBOX_PHONE_HASH_KEY = hashlib.sha256(b"sandbox-only-not-a-phone-hash-key").hexdigest()
+PHONE_HASH_KEY_MIN_LENGTH = 32
 
 
 def _data_encryption_key(env: dict[str, str], sandbox_or_testing: bool) -> str:
-    key = (env.get("DATA_ENCRYPTION_KEY") or "").strip()
-    if not key:
+    keys = [k.strip() for k in (env.get("DATA_ENCRYPTION_KEY") or "").split(",") if k.strip()]
+    if not keys:
         if not sandbox_or_testing:
             raise ConfigError(
                 "DATA_ENCRYPTION_KEY is not set. Set it to a Fernet key (python -c 'from "
@@ -38,13 +43,34 @@ def _data_encryption_key(env: dict[str, str], sandbox_or_testing: bool) -> str:
             )
         # A fixed development key is acceptable only where nothing is real.
         return SANDBOX_DATA_ENCRYPTION_KEY
-    try:
-        if len(base64.urlsafe_b64decode(key.encode())) != 32:
-            raise ValueError
-    except ValueError as exc:
+    for n, key in enumerate(keys, 1):
+        try:
+            if len(base64.urlsafe_b64decode(key.encode())) != 32:
+                raise ValueError
+        except ValueError as exc:
+            raise ConfigError(
+                f"DATA_ENCRYPTION_KEY: key {n} of {len(keys)} is not a Fernet key "
+                "(32 bytes in url-safe base64; several keys are separated by commas)"
+            ) from exc
+    if len(set(keys)) != len(keys):
+        raise ConfigError("DATA_ENCRYPTION_KEY names one key twice")
+    return ",".join(keys)
+
+
+def _phone_hash_key(env: dict[str, str], sandbox_or_testing: bool) -> str:
+    key = (env.get("PHONE_HASH_KEY") or "").strip()
+    if not key:
+        if not sandbox_or_testing:
+            raise ConfigError(
+                "PHONE_HASH_KEY is not set. Set it to a long random string (python -c 'import "
+                "secrets; print(secrets.token_hex(32))'); only SANDBOX=1 or tests may run "
+                "without one."
+            )
+        return SANDBOX_PHONE_HASH_KEY
+    if len(key) < PHONE_HASH_KEY_MIN_LENGTH and not sandbox_or_testing:
         raise ConfigError(
-            "DATA_ENCRYPTION_KEY is not a Fernet key (32 bytes in url-safe base64)"
-        ) from exc
+            f"PHONE_HASH_KEY is too short: use at least {PHONE_HASH_KEY_MIN_LENGTH} characters."
+        )
     return key
 
 
@@ -101,7 +127,8 @@ class Settings:
     WECHAT_OA_TOKEN: str
     WECHAT_OA_AES_KEY: str
     WECHAT_OA_AES_KEY_PREVIOUS: str = ""
-    DATA_ENCRYPTION_KEY: str = SANDBOX_DATA_ENCRYPTION_KEY
+    DATA_ENCRYPTION_KEY: str = SANDBOX_DATA_ENCRYPTION_KEY  # comma-separated: first encrypts
+    PHONE_HASH_KEY: str = SANDBOX_PHONE_HASH_KEY
     # showqrcode's host (mp.weixin.qq.com); empty: derived from WECHAT_API_BASE (wechat.client).
     WECHAT_MP_BASE: str = ""
     # WeChat Pay API v3 (paid membership). Empty under SANDBOX/tests: app.wechat.pay makes a
@@ -167,6 +194,7 @@ class Settings:
             "WECHAT_OA_AES_KEY": self.WECHAT_OA_AES_KEY,
             "WECHAT_OA_AES_KEY_PREVIOUS": self.WECHAT_OA_AES_KEY_PREVIOUS,
             "DATA_ENCRYPTION_KEY": self.DATA_ENCRYPTION_KEY,
+            "PHONE_HASH_KEY": self.PHONE_HASH_KEY,
             "WECHAT_MP_BASE": self.WECHAT_MP_BASE.rstrip("/"),
             "WECHAT_PAY_MCHID": self.WECHAT_PAY_MCHID,
             "WECHAT_PAY_API_V3_KEY": self.WECHAT_PAY_API_V3_KEY,
@@ -255,6 +283,7 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
             missing = ", ".join(n for n in PAY_SETTINGS if n not in pay)
             raise ConfigError(f"WeChat Pay is half configured: missing {missing}")
     data_key = _data_encryption_key(env, sandbox or testing)
+    phone_hash_key = _phone_hash_key(env, sandbox or testing)
     limits = {
         name: _seconds(env, name, default)
         for name, default in (
@@ -299,6 +328,7 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         WECHAT_OA_AES_KEY=env.get("WECHAT_OA_AES_KEY", ""),
         WECHAT_OA_AES_KEY_PREVIOUS=env.get("WECHAT_OA_AES_KEY_PREVIOUS", ""),
         DATA_ENCRYPTION_KEY=data_key,
+        PHONE_HASH_KEY=phone_hash_key,
         WECHAT_MP_BASE=env.get("WECHAT_MP_BASE", ""),
         **{name: env.get(name, "") for name in PAY_SETTINGS},
         WECHAT_PAY_API_BASE=env.get("WECHAT_PAY_API_BASE") or "https://api.mch.weixin.qq.com",

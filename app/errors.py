@@ -59,6 +59,8 @@ CODES: dict[str, tuple[int | None, str]] = {
     "checkin.makeup_out_of_window": (422, "This day cannot be made up."),
     "scan.not_found": (404, "No such scan; scan the member code again."),
     "scan.expired": (410, "The scan has expired; scan the member code again."),
+    "phone_lookup.unknown": (404, "No such phone lookup here; look the phone number up again."),
+    "phone_lookup.mismatch": (422, "The last four digits do not match."),
     "purchase.not_found": (404, "No such order at this store."),
     "purchase.duplicate_order": (
         409,

@@ -66,6 +66,7 @@ def test_secret_key_is_required_outside_sandbox_and_tests():
         "WECHAT_MINIAPP_APPID": "wx1",
         "WECHAT_MINIAPP_SECRET": "s",
         "DATA_ENCRYPTION_KEY": "A" * 43 + "=",
+        "PHONE_HASH_KEY": "h" * 32,
     }
     with pytest.raises(ConfigError, match="SECRET_KEY"):
         load_settings(production)

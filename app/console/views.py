@@ -55,7 +55,7 @@ from app.schemas.points import (
 from app.schemas.promotions import PromotionSchema
 from app.schemas.referrals import ReferralProgramSchema
 from app.schemas.segments import SegmentsProgramSchema
-from app.schemas.staff import ScanRequestSchema
+from app.schemas.staff import PhoneConfirmSchema, PhoneLookupRequestSchema, ScanRequestSchema
 from app.services import staff as staff_service
 from app.services.messaging import console_choices
 
@@ -217,6 +217,8 @@ def till():
     return render_page(
         "console/till.html",
         ScanRequestSchema=ScanRequestSchema,
+        PhoneLookupRequestSchema=PhoneLookupRequestSchema,
+        PhoneConfirmSchema=PhoneConfirmSchema,
         PurchaseSchema=PurchaseSchema,
         RefundSchema=RefundSchema,
     )

@@ -97,6 +97,15 @@ WORDS: dict[str, tuple[str, str]] = {
     "till.member": ("会员", "Member"),
     "till.member_no": ("会员号", "Member no."),
     "till.phone": ("手机", "Phone"),
+    "till.by_phone": ("顾客手机没电？按手机号查找", "Shopper's phone dead? Find them by number"),
+    "till.phone_number": ("顾客手机号", "Shopper's phone number"),
+    "till.by_phone_find": ("查找", "Find"),
+    "till.by_phone_ask": (
+        "请顾客核对号码，并说出手机号后四位：",
+        "Ask the shopper to check the number and tell you its last four digits:",
+    ),
+    "till.last_four": ("手机号后四位", "Last four digits"),
+    "till.by_phone_confirm": ("确认", "Confirm"),
     "till.tier": ("等级", "Tier"),
     "till.balance": ("积分余额", "Points balance"),
     "till.scan_valid_until": ("本次识别有效至 {time}", "This scan is valid until {time}"),
@@ -161,6 +170,14 @@ WORDS: dict[str, tuple[str, str]] = {
         "This code was already scanned; ask the member to refresh it.",
     ),
     "err.scan.expired": ("本次识别已过期，请重新扫码。", "The scan has expired; scan again."),
+    "err.phone_lookup.unknown": (
+        "本次手机号查找已失效，请重新输入手机号。",
+        "This phone lookup is over; enter the number again.",
+    ),
+    "err.phone_lookup.mismatch": (
+        "后四位不符，请再问一次顾客。",
+        "The last four digits do not match; ask the shopper again.",
+    ),
     "err.scan.not_found": ("请先扫描会员码。", "Scan the member code first."),
     "err.purchase.duplicate_order": (
         "此订单号已用于另一笔消费。",

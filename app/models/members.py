@@ -2,9 +2,10 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import BigInteger, CheckConstraint, Date, ForeignKey, SmallInteger, String
+from sqlalchemy import BigInteger, CheckConstraint, Date, ForeignKey, SmallInteger, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
+from app import encryption
 from app.extensions import db
 from app.models.base import UTCDateTime, pk, utcnow
 
@@ -18,8 +19,11 @@ class Member(db.Model):
     openid: Mapped[str | None] = mapped_column(String(64), unique=True)
     unionid: Mapped[str | None] = mapped_column(String(64), unique=True)
     # The WeChat session_key never leaves the server (API answers, logs): see services.members.
-    session_key: Mapped[str | None] = mapped_column(String(64))
-    phone: Mapped[str | None] = mapped_column(String(20), unique=True)
+    # It and the phone are kept encrypted (app.encryption); a phone is found and kept unique by
+    # its keyed hash. Read and set them through the `phone` and `session_key` properties below.
+    session_key_encrypted: Mapped[str | None] = mapped_column(Text)
+    phone_encrypted: Mapped[str | None] = mapped_column(Text)
+    phone_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
     external_id: Mapped[str | None] = mapped_column(String(64), unique=True)
     nickname: Mapped[str] = mapped_column(String(64), default="")
     avatar_url: Mapped[str] = mapped_column(String(512), default="")
@@ -41,3 +45,20 @@ class Member(db.Model):
     # Set when the account is closed (注销): personal data erased, the books kept.
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+    @property
+    def phone(self) -> str | None:
+        return encryption.decrypt_or_none(self.phone_encrypted)
+
+    @phone.setter
+    def phone(self, value: str | None) -> None:
+        columns = encryption.phone_columns(value)
+        self.phone_encrypted, self.phone_hash = columns["phone_encrypted"], columns["phone_hash"]
+
+    @property
+    def session_key(self) -> str | None:
+        return encryption.decrypt_or_none(self.session_key_encrypted)
+
+    @session_key.setter
+    def session_key(self, value: str | None) -> None:
+        self.session_key_encrypted = encryption.encrypt(value) if value else None

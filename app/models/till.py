@@ -20,15 +20,25 @@ from app.models.base import CreatedAt, UTCDateTime, pk
 
 
 class Scan(CreatedAt, db.Model):
-    """A member code accepted at a till; its id authorises till actions for 10 minutes."""
+    """A member at a till, by their member code (`via` code) or, when the shopper's phone is
+    dead, by their phone number with its last four digits confirmed (`via` phone, no code);
+    its id authorises till actions for 10 minutes."""
 
     __tablename__ = "scans"
     # A member code is accepted once: the database decides between two clerks scanning at once.
-    __table_args__ = (UniqueConstraint("member_code", "code_step"),)
+    __table_args__ = (
+        UniqueConstraint("member_code", "code_step"),
+        CheckConstraint(
+            "(via = 'code' AND member_code IS NOT NULL AND code_step IS NOT NULL)"
+            " OR (via = 'phone' AND member_code IS NULL AND code_step IS NULL)",
+            name="via_known",
+        ),
+    )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
-    member_code: Mapped[str] = mapped_column(String(18))
-    code_step: Mapped[int] = mapped_column(BigInteger)
+    via: Mapped[str] = mapped_column(String(8), default="code", server_default="code")
+    member_code: Mapped[str | None] = mapped_column(String(18))
+    code_step: Mapped[int | None] = mapped_column(BigInteger)
     member_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("members.id"), index=True)
     staff_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("staff.id"))
     store_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("stores.id"))

@@ -84,6 +84,38 @@ class ScanResultSchema(ma.Schema):
     )
 
 
+PHONE = ma.validate.Regexp(
+    r"^\+?[0-9][0-9 \-]{5,18}[0-9]$", error="A phone number: digits, spaces and dashes."
+)
+
+
+class PhoneLookupRequestSchema(ma.Schema):
+    phone = ma.fields.String(
+        required=True,
+        validate=PHONE,
+        metadata={"description": "the number the shopper tells the clerk"},
+    )
+
+
+class PhoneLookupSchema(ma.Schema):
+    """A `till.phone_lookup.PendingLookup`."""
+
+    lookup_id = ma.fields.String(required=True)
+    phone_masked = ma.fields.String(
+        required=True, metadata={"description": "for the shopper to check, e.g. 138****5678"}
+    )
+    expires_at = ma.fields.AwareDateTime(required=True)
+    attempts_left = ma.fields.Integer(required=True)
+
+
+class PhoneConfirmSchema(ma.Schema):
+    last_four = ma.fields.String(
+        required=True,
+        validate=ma.validate.Regexp(r"^[0-9]{4}$", error="Four digits."),
+        metadata={"description": "the phone's last four digits, as the shopper confirms them"},
+    )
+
+
 class MemberLookupArgsSchema(ma.Schema):
     phone = ma.fields.String(validate=ma.validate.Length(min=3, max=20))
     member_no = ma.fields.String(validate=ma.validate.Length(min=1, max=20))

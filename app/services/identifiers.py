@@ -3,6 +3,7 @@ sign-up order), coupon codes share their Crockford alphabet; phone masking."""
 
 from __future__ import annotations
 
+import re
 import secrets
 
 CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -44,6 +45,15 @@ def new_staff_code() -> str:
 def read_crockford(code: str) -> str:
     """A typed or scanned code as it is stored: upper case, I and L read as 1, O as 0."""
     return code.strip().upper().translate(_CROCKFORD_READ)
+
+
+def normalise_phone(value: str) -> str:
+    """A phone as members' phones are kept: spaces and dashes dropped, a mainland number as its
+    11 digits (+86 dropped), as WeChat's phone binding gives it."""
+    compact = re.sub(r"[\s-]", "", value)
+    if compact.startswith("+86") and len(compact) == 14:
+        return compact[3:]
+    return compact
 
 
 def mask_phone(phone: str | None) -> str | None:

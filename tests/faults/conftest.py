@@ -300,6 +300,7 @@ def production_env(app, **extra: str) -> dict:
             "WECHAT_MINIAPP_APPID": "wx_fault_test",
             "WECHAT_MINIAPP_SECRET": "fault-test-secret",
             "DATA_ENCRYPTION_KEY": "ZmF1bHQtdGVzdC1rZXktbm90LWZvci1wcm9kdWN0aW8=",
+            "PHONE_HASH_KEY": app.config["PHONE_HASH_KEY"],
             "WECHAT_API_BASE": "http://127.0.0.1:9",  # nothing listens: no WeChat in these tests
             "LOG_PLAIN": "1",
             "DB_POOL_SIZE": "4",

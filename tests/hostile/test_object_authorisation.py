@@ -39,6 +39,9 @@ STORE_SCOPED = {
         "test_a_members_purchases_for_staff_who_may_see_the_member"
     ),
     "/staff/v1/memberships/{order_no}/refund": "test_a_membership_refund_is_for_admins_only",
+    "/staff/v1/scans/phone/{lookup_id}/confirm": (
+        "test_a_phone_lookup_is_confirmed_only_by_the_clerk_who_started_it"
+    ),
 }
 # Admin-area reads a manager may make, for their own store only.
 MANAGER_ADMIN_READS = {
@@ -239,6 +242,23 @@ def test_a_prize_is_handed_only_to_the_member_who_won_it(
     assert stolen.status_code == 404
     handed = client.post(url, json={"scan_id": scan_a}, headers=staff_headers(w["clerk_a"]))
     assert handed.status_code == 201, handed.get_json()
+
+
+def test_a_phone_lookup_is_confirmed_only_by_the_clerk_who_started_it(
+    client, session, two_stores, staff_headers
+):
+    w = two_stores
+    started = client.post(
+        "/staff/v1/scans/phone", json={"phone": "13800000001"}, headers=staff_headers(w["clerk_a"])
+    )
+    assert started.status_code == 201, started.get_json()
+    url = f"/staff/v1/scans/phone/{started.get_json()['lookup_id']}/confirm"
+    for outsider in ("clerk_b", "manager_b", "manager_a"):
+        refused = client.post(url, json={"last_four": "0001"}, headers=staff_headers(w[outsider]))
+        assert refused.status_code == 404, refused.get_json()
+        assert refused.get_json()["error"]["code"] == "phone_lookup.unknown"
+    own = client.post(url, json={"last_four": "0001"}, headers=staff_headers(w["clerk_a"]))
+    assert own.status_code == 201 and own.get_json()["member"]["id"] == w["member_a"].id
 
 
 def test_a_member_sees_only_their_own_entries_and_coupons(

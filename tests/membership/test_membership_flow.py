@@ -213,6 +213,7 @@ def test_wechat_pay_is_all_or_nothing_in_production():
         "WECHAT_MINIAPP_APPID": "wx1",
         "WECHAT_MINIAPP_SECRET": "s",
         "DATA_ENCRYPTION_KEY": base64.urlsafe_b64encode(b"k" * 32).decode(),
+        "PHONE_HASH_KEY": "h" * 32,
         "WECHAT_PAY_MCHID": "1900000001",
     }
     with pytest.raises(ConfigError, match="WECHAT_PAY_API_V3_KEY"):

@@ -4,9 +4,11 @@ by their purchases at a store."""
 
 from __future__ import annotations
 
+import zlib
 from datetime import UTC, date, datetime, timedelta
 
 import requests
+import segno
 from sqlalchemy import select, text
 
 from app import clock
@@ -16,7 +18,7 @@ from app.models.messaging import OaFollower, OaQrCode
 from app.models.referrals import MemberIdentity
 from app.services.identifiers import CROCKFORD
 from app.services.members import account_closure
-from app.services.signups.invite_codes import INVITE_PAGE
+from app.services.signups.invite_codes import INVITE_PAGE, qr_png
 from app.wechat.png import pattern_png
 from tests.concurrency import fire
 from tests.conftest import error_code
@@ -96,6 +98,48 @@ def test_miniapp_invite_code_is_a_png_carrying_the_staff_code(
     assert store_code.data == pattern_png(f"{INVITE_PAGE}|st={clerk.store_id}")
 
 
+def _qr_modules(png: bytes) -> list[list[bool]]:
+    """The dark modules of a QR code PNG as segno writes it (1-bit greyscale, no interlace):
+    decoded here with zlib, so the test reads the image, not the code that drew it."""
+    assert png.startswith(PNG)
+    pos, data, width = 8, b"", 0
+    while pos < len(png):
+        length = int.from_bytes(png[pos : pos + 4], "big")
+        kind, body = png[pos + 4 : pos + 8], png[pos + 8 : pos + 8 + length]
+        if kind == b"IHDR":
+            width, depth, colour = int.from_bytes(body[:4], "big"), body[8], body[9]
+            assert (depth, colour, body[12]) == (1, 0, 0)
+        elif kind == b"IDAT":
+            data += body
+        pos += 12 + length
+    raw, stride = zlib.decompress(data), (width + 7) // 8 + 1
+    rows, previous = [], bytes(stride - 1)
+    for y in range(width):
+        kind, line = raw[y * stride], bytearray(raw[y * stride + 1 : (y + 1) * stride])
+        for i in range(len(line)):  # PNG's filters, one byte a pixel group (bit depth 1)
+            left, up = line[i - 1] if i else 0, previous[i]
+            corner = previous[i - 1] if i else 0
+            if kind == 1:
+                line[i] = (line[i] + left) & 255
+            elif kind == 2:
+                line[i] = (line[i] + up) & 255
+            elif kind == 3:
+                line[i] = (line[i] + (left + up) // 2) & 255
+            elif kind == 4:
+                p = left + up - corner
+                pa, pb, pc = abs(p - left), abs(p - up), abs(p - corner)
+                best = left if pa <= pb and pa <= pc else up if pb <= pc else corner
+                line[i] = (line[i] + best) & 255
+        previous = bytes(line)
+        rows.append([not (line[x // 8] >> (7 - x % 8)) & 1 for x in range(width)])
+    scale, border = 12, 4
+    modules = width // scale - 2 * border
+    return [
+        [rows[(border + j) * scale][(border + i) * scale] for i in range(modules)]
+        for j in range(modules)
+    ]
+
+
 def test_oa_invite_code_is_a_permanent_qr_code_made_once(
     client, session, make_staff, staff_headers, live_server
 ):
@@ -104,22 +148,44 @@ def test_oa_invite_code_is_a_permanent_qr_code_made_once(
     assert answer.status_code == 200, answer.get_json()
     assert answer.mimetype == "image/png" and answer.data.startswith(PNG)
     scene = f"staff_{clerk.staff_code}"
-    assert answer.data == pattern_png(f"oa|{scene}")
     stored = session.get(OaQrCode, scene)
     assert _sandbox(live_server, "/qr-scene", ticket=stored.ticket)["scene"] == scene
+    # The image is drawn here: the QR code of the url qrcode/create answered (what WeChat's own
+    # image carries), with no call to showqrcode.
+    assert stored.url.startswith("http://weixin.qq.com/q/")
+    expected = segno.make(stored.url, error="m", micro=False).matrix
+    assert _qr_modules(answer.data) == [[bool(m) for m in row] for row in expected]
     again = client.get("/staff/v1/me/invite-code?kind=oa", headers=staff_headers(clerk))
     assert again.data == answer.data
     stats = _sandbox(live_server, "/stats")
-    assert (stats["qrcode_create"], stats["showqrcode"]) == (1, 1)
-    # The image cache gone (a Redis flush), the ticket is kept: no second permanent code.
+    assert (stats["qrcode_create"], stats.get("showqrcode", 0)) == (1, 0)
+    # The image cache gone (a Redis flush), the ticket is kept: no call to WeChat at all.
     get_redis().delete(rkey("invite", "oa", stored.ticket))
-    client.get("/staff/v1/me/invite-code?kind=oa", headers=staff_headers(clerk))
+    assert client.get("/staff/v1/me/invite-code?kind=oa", headers=staff_headers(clerk)).data == (
+        answer.data
+    )
     stats = _sandbox(live_server, "/stats")
-    assert (stats["qrcode_create"], stats["showqrcode"]) == (1, 2)
+    assert (stats["qrcode_create"], stats.get("showqrcode", 0)) == (1, 0)
     store_code = client.get(
         "/staff/v1/me/invite-code?kind=oa&for=store", headers=staff_headers(clerk)
     )
-    assert store_code.data == pattern_png(f"oa|store_{clerk.store_id}")
+    store_url = session.get(OaQrCode, f"store_{clerk.store_id}").url
+    assert store_code.data == qr_png(store_url) != answer.data
+
+
+def test_an_oa_code_kept_without_its_url_is_fetched_from_showqrcode(
+    client, session, make_staff, staff_headers, live_server
+):
+    clerk = make_staff("clerk")
+    client.get("/staff/v1/me/invite-code?kind=oa", headers=staff_headers(clerk))
+    scene = f"staff_{clerk.staff_code}"
+    stored = session.get(OaQrCode, scene)
+    stored.url = ""
+    session.commit()
+    get_redis().delete(rkey("invite", "oa", stored.ticket))
+    answer = client.get("/staff/v1/me/invite-code?kind=oa", headers=staff_headers(clerk))
+    assert answer.status_code == 200 and answer.data == pattern_png(f"oa|{scene}")
+    assert _sandbox(live_server, "/stats")["showqrcode"] == 1
 
 
 def test_invite_code_refusals(client, make_staff, staff_headers, live_server):
@@ -462,9 +528,9 @@ def test_twelve_first_oa_invite_codes_at_once_keep_one_ticket(
     url = live_server + "/staff/v1/me/invite-code?kind=oa"
     answers = fire([lambda s: s.get(url, headers=headers, timeout=30) for _ in range(12)], 12)
     assert [a.status_code for a in answers] == [200] * 12
-    assert {a.content for a in answers} == {pattern_png(f"oa|staff_{clerk.staff_code}")}
     session.expire_all()
     assert session.query(OaQrCode).count() == 1
+    assert {a.content for a in answers} == {qr_png(session.query(OaQrCode).one().url)}
     # Later calls use the one ticket kept: no more permanent codes.
     made = _sandbox(live_server, "/stats")["qrcode_create"]
     requests.get(url, headers=headers, timeout=30)

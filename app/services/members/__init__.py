@@ -10,13 +10,14 @@ from sqlalchemy import exists, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from app import clock
+from app import clock, encryption
 from app.errors import AppError
 from app.models import Member, Staff, Store
 from app.models.base import insert_ignore
 from app.models.segments import MemberSegment
 from app.models.till import Purchase
 from app.services import identifiers, signups
+from app.services.identifiers import normalise_phone
 from app.services.members import member_summary, signup_hooks
 from app.services.staff import audit, store_scope
 from app.services.till.scans import till_member
@@ -58,8 +59,11 @@ def sign_in(
         credit = signups.attribution(session, staff_code, _known_store(session, store_id), unionid)
         is_new = _create(session, openid, unionid, credit)
         member = _by_openid(session, openid)
-    # The session_key stays here: never returned, never logged.
-    values: dict = {"session_key": info.get("session_key")}
+    # The session_key stays here, encrypted: never returned, never logged.
+    session_key = info.get("session_key")
+    values: dict = {
+        "session_key_encrypted": encryption.encrypt(session_key) if session_key else None
+    }
     if unionid and member.unionid is None and _unionid_free(session, unionid):
         values["unionid"] = unionid
     session.execute(update(Member).where(Member.id == member.id).values(**values))
@@ -138,7 +142,11 @@ def bind_phone(session: Session, member_id: int, phone_code: str) -> Member:
     if member.phone == phone:
         return member
     try:
-        session.execute(update(Member).where(Member.id == member_id).values(phone=phone))
+        session.execute(
+            update(Member)
+            .where(Member.id == member_id)
+            .values(**encryption.phone_columns(phone), updated_at=clock.now())
+        )
         session.flush()
     except IntegrityError as exc:
         session.rollback()
@@ -242,7 +250,7 @@ def find_for_staff(
 
     query = select(Member).where(Member.closed_at.is_(None))
     if phone:
-        query = query.where(Member.phone == phone)
+        query = query.where(Member.phone_hash == encryption.phone_hash(normalise_phone(phone)))
     if member_no:
         query = query.where(Member.member_no == member_no)
     store_id = store_scope(staff)

@@ -27,8 +27,9 @@ from app.services.staff import audit, store_scope
 ERASED = {
     "openid": None,
     "unionid": None,
-    "session_key": None,
-    "phone": None,
+    "session_key_encrypted": None,
+    "phone_encrypted": None,
+    "phone_hash": None,
     "external_id": None,
     "nickname": "",
     "avatar_url": "",

@@ -8,6 +8,7 @@ from datetime import date, timedelta
 from sqlalchemy import Date, bindparam, text
 from sqlalchemy.orm import Session
 
+from app import encryption
 from app.models import Member
 from app.models.base import UTCDateTime, in_transaction
 from app.services.checkin import status
@@ -43,7 +44,7 @@ def usable_coupons(session: Session, member: Member, now) -> list[dict]:
 EXPIRING_DAYS = 30
 _PROFILE = text(
     """
-    SELECT m.id, m.member_no, m.nickname, m.avatar_url, m.phone, m.birthday, m.gender,
+    SELECT m.id, m.member_no, m.nickname, m.avatar_url, m.phone_encrypted, m.birthday, m.gender,
            m.tier_code, m.referral_code, m.store_id, m.joined_at, m.points_balance,
            soon.days, soon.points,
            (SELECT streak FROM checkins WHERE member_id = m.id AND day = :today),
@@ -102,7 +103,7 @@ def profile(session: Session, member_id: int, today: date) -> dict | None:
         "member_no": member_no,
         "nickname": nickname,
         "avatar_url": avatar_url,
-        "phone_masked": mask_phone(phone),
+        "phone_masked": mask_phone(encryption.decrypt_or_none(phone)),
         "birthday": birthday,
         "gender": gender,
         "tier": _tier(session, tier_code),

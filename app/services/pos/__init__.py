@@ -15,11 +15,12 @@ from typing import NamedTuple
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app import clock
+from app import clock, encryption
 from app.errors import AppError
 from app.models import Member, Scan, Staff
 from app.services import till
 from app.services.coupons import coupon_redemptions
+from app.services.identifiers import normalise_phone
 from app.services.members import member_code as member_codes
 from app.services.staff import require_store
 from app.services.till import purchase_lines, scans
@@ -36,7 +37,10 @@ class LookedUp(NamedTuple):
 
 def _named_member(session: Session, member_no: str | None, phone: str | None) -> Member:
     query = select(Member).where(Member.closed_at.is_(None))
-    query = query.where(Member.member_no == member_no if member_no else Member.phone == phone)
+    if member_no:
+        query = query.where(Member.member_no == member_no)
+    else:
+        query = query.where(Member.phone_hash == encryption.phone_hash(normalise_phone(phone)))
     member = session.execute(query).scalar_one_or_none()
     if member is None:
         raise AppError("member.not_found")

@@ -200,7 +200,7 @@ def try_qualify(session: Session, invitee_id: int, now=None) -> Referral | None:
     ).scalar_one_or_none()
     if referral is None:
         return None
-    phone = session.scalar(select(Member.phone).where(Member.id == invitee_id))
+    phone = session.scalar(select(Member.phone_hash).where(Member.id == invitee_id))
     if not phone:
         return None
     cfg = program(session)

@@ -6,14 +6,22 @@ or `st=<store id>` (passed as `store_id`); official account `staff_<staff code>`
 `store_<store id>` (oa_followers reads both). Generating is limited by WeChat (5,000 mini-program
 codes a minute, 100,000 permanent QR codes in all), so every code is made once: mini-program PNGs
 and QR images are kept in Redis, the permanent QR code's ticket in the database (oa_qr_codes).
+
+The official-account image is drawn here (segno), from the `url` qrcode/create answers: that url
+is what the code carries (WeChat's documentation says so, and that a developer may draw the image
+from it), so a scan of ours is a scan of WeChat's. It saves the call to showqrcode (on another
+host, mp.weixin.qq.com, and a JPEG), so once the ticket is kept, a lost image cache costs no call
+to WeChat at all; showqrcode remains for a ticket kept without its url.
 """
 
 from __future__ import annotations
 
 import base64
+import io
 import json
 from typing import NamedTuple
 
+import segno
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -81,10 +89,10 @@ def _miniapp_code(chosen: str) -> InviteImage:
 
 
 def _oa_code(session: Session, chosen: str) -> InviteImage:
-    ticket = session.execute(
-        select(OaQrCode.ticket).where(OaQrCode.scene == chosen)
-    ).scalar_one_or_none()
-    if ticket is None:
+    stored = session.execute(
+        select(OaQrCode.ticket, OaQrCode.url).where(OaQrCode.scene == chosen)
+    ).one_or_none()
+    if stored is None:
         made = wechat.create_oa_qrcode(chosen)
         # Two first requests at once may both ask WeChat; the first ticket stored is the one
         # kept (both codes carry the same scene, so either attributes the same).
@@ -95,11 +103,23 @@ def _oa_code(session: Session, chosen: str) -> InviteImage:
             "scene",
         )
         session.commit()
-        ticket = session.execute(
-            select(OaQrCode.ticket).where(OaQrCode.scene == chosen)
-        ).scalar_one()
-    key = rkey("invite", "oa", ticket)
+        stored = session.execute(
+            select(OaQrCode.ticket, OaQrCode.url).where(OaQrCode.scene == chosen)
+        ).one()
+    key = rkey("invite", "oa", stored.ticket)
     cached = _cached(key)
     if cached is not None:
         return cached
-    return _keep(key, InviteImage(*wechat.show_oa_qrcode(ticket)))
+    if stored.url:
+        return _keep(key, InviteImage(qr_png(stored.url), "image/png"))
+    # A code kept without its url (WeChat always answers one; a row from before it was kept):
+    # the image from showqrcode.
+    return _keep(key, InviteImage(*wechat.show_oa_qrcode(stored.ticket)))
+
+
+def qr_png(content: str) -> bytes:
+    """A PNG QR code of `content`, as WeChat draws an official-account code: error correction
+    M, 12 pixels a module, the standard 4-module quiet zone (about 450 pixels square)."""
+    buffer = io.BytesIO()
+    segno.make(content, error="m", micro=False).save(buffer, kind="png", scale=12, border=4)
+    return buffer.getvalue()

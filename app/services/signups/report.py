@@ -52,7 +52,7 @@ _KEYS = {
 _SQL = """
 WITH m AS (
     SELECT m.id, m.joined_at, m.store_id, m.signed_up_by_staff_id,
-           (m.phone IS NOT NULL OR EXISTS (
+           (m.phone_hash IS NOT NULL OR EXISTS (
                SELECT 1 FROM member_identities i WHERE i.member_id = m.id AND i.kind = 'phone'
            )) AS with_phone,
            EXISTS (

@@ -27,7 +27,7 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import bindparam, text
 from sqlalchemy.orm import Session
 
-from app import clock
+from app import clock, encryption
 from app.models import Store
 from app.models.base import UTCDateTime, insert_ignore
 from app.services.till.order_rows import BadRow, OrderRow, read_rows
@@ -53,6 +53,8 @@ _STAGE_COLUMNS = (
     "store_code",
     "external_id",
     "phone",
+    "phone_hash",
+    "phone_encrypted",
     "nickname",
     "paid_at",
     "amount_fen",
@@ -146,7 +148,8 @@ _CREATE_STAGE = text(
     """
     CREATE TEMPORARY TABLE import_stage (
         line_no integer, order_no text, fingerprint text, store_code text, external_id text,
-        phone text, nickname text, paid_at timestamptz, amount_fen bigint, items integer,
+        phone text, phone_hash text, phone_encrypted text, nickname text, paid_at timestamptz,
+        amount_fen bigint, items integer,
         sku text, name text, category text, unit_price_fen bigint, bad text
     )
     """
@@ -157,7 +160,9 @@ def _copy_rows(session: Session, rows, fmt: str, now: datetime, report: ImportRe
     """Every good line into import_stage through COPY (CSV written by the csv module, sent in
     blocks); lines Python refuses on their own (unreadable, in the future, before 1970) into
     the report, or, for a line of an order of the `lines` format, into import_stage as bad (its
-    order is then skipped whole). Empty text is NULL in the staging table."""
+    order is then skipped whole). Empty text is NULL in the staging table. Each phone's keyed
+    hash (what members are matched on) and its encryption (what a new member keeps) are made
+    here, once per phone of the file, as its lines stream by: SQL has neither key."""
     latest = now + timedelta(minutes=1)
     earliest = datetime.combine(EARLIEST_PAID_ON, datetime.min.time(), tzinfo=clock.business_tz())
     too_early = f"paid_at is before {EARLIEST_PAID_ON.isoformat()}"
@@ -165,6 +170,16 @@ def _copy_rows(session: Session, rows, fmt: str, now: datetime, report: ImportRe
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     columns = ", ".join(_STAGE_COLUMNS)
+    phones: dict[str, tuple[str, str]] = {}
+
+    def protected(phone: str | None) -> tuple[str | None, str | None]:
+        if not phone:
+            return None, None
+        found = phones.get(phone)
+        if found is None:
+            found = phones[phone] = (encryption.phone_hash(phone), encryption.encrypt(phone))
+        return found
+
     cursor = session.connection().connection.driver_connection.cursor()
     with cursor.copy(f"COPY import_stage ({columns}) FROM STDIN WITH (FORMAT csv)") as copy:
         for row in rows:
@@ -194,6 +209,7 @@ def _copy_rows(session: Session, rows, fmt: str, now: datetime, report: ImportRe
                         row.store_code,
                         row.external_id,
                         row.phone,
+                        *protected(row.phone),
                         row.nickname,
                         row.paid_at.isoformat(),
                         row.amount_fen,
@@ -276,7 +292,8 @@ _ORDERS_ONE_PER_LINE = _sql(
                        CAST(:fmt AS text) || '|' || s.fingerprint || '|' || row_number() OVER (
                            PARTITION BY s.order_no IS NULL, s.fingerprint ORDER BY s.line_no),
                        'UTF8')), 'hex'), 40)) AS order_no,
-                   {_CUSTOMER} AS customer, s.external_id, s.phone, s.nickname, s.paid_at,
+                   {_CUSTOMER} AS customer, s.external_id, s.phone, s.phone_hash,
+                   s.phone_encrypted, s.nickname, s.paid_at,
                    s.amount_fen, s.items, s.fingerprint, {_STORE_BAD} AS store_bad
             FROM import_stage s LEFT JOIN stores st ON st.code = {_STORE_CODE}
         ) n
@@ -296,6 +313,10 @@ _ORDERS_LINES = _sql(
         SELECT {_STORE_CODE} AS store_code, MIN(st.id) AS store_id, s.order_no,
                MIN(s.line_no) AS first_line, MIN({_CUSTOMER}) AS customer,
                MIN(s.external_id) AS external_id, MIN(s.phone) AS phone,
+               (array_agg(s.phone_hash ORDER BY s.phone)
+                    FILTER (WHERE s.phone IS NOT NULL))[1] AS phone_hash,
+               (array_agg(s.phone_encrypted ORDER BY s.phone)
+                    FILTER (WHERE s.phone IS NOT NULL))[1] AS phone_encrypted,
                MIN(s.nickname) AS nickname, MIN(s.paid_at) AS paid_at,
                SUM(s.amount_fen) AS amount_fen, CAST(SUM(s.items) AS integer) AS items,
                encode(sha256(convert_to(string_agg(concat_ws('|', s.external_id, s.phone,
@@ -320,7 +341,8 @@ _ORDERS_LINES = _sql(
 _CUSTOMERS = _sql(
     """
     CREATE TEMPORARY TABLE import_customers AS
-    SELECT DISTINCT ON (customer) customer, first_line, external_id, phone, store_id, paid_at,
+    SELECT DISTINCT ON (customer) customer, first_line, external_id, phone, phone_hash,
+           phone_encrypted, store_id, paid_at,
            COALESCE(nickname, '') AS nickname, CAST(NULL AS bigint) AS member_id,
            CAST(NULL AS text) AS bad
     FROM import_orders WHERE is_new AND bad IS NULL
@@ -343,7 +365,7 @@ _MATCH_CUSTOMERS = [
             bad = CASE WHEN m.external_id IS NOT NULL AND c.external_id IS NOT NULL
                        THEN 'phone ' || c.phone || ' belongs to another customer id' END
         FROM members m
-        WHERE c.member_id IS NULL AND c.bad IS NULL AND m.phone = c.phone
+        WHERE c.member_id IS NULL AND c.bad IS NULL AND m.phone_hash = c.phone_hash
         """
     ),
     _sql(
@@ -387,9 +409,11 @@ _REFERRAL_CODE = """(
 # customer; the next round matches or draws again.
 _CREATE_MEMBERS = _sql(
     f"""
-    INSERT INTO members (member_no, external_id, phone, referral_code, store_id, joined_at,
-                         updated_at, nickname, avatar_url, gender, tier_code, points_balance)
-    SELECT x.body || {_LUHN}, x.external_id, x.phone, {_REFERRAL_CODE}, x.store_id, x.paid_at,
+    INSERT INTO members (member_no, external_id, phone_hash, phone_encrypted, referral_code,
+                         store_id, joined_at, updated_at, nickname, avatar_url, gender,
+                         tier_code, points_balance)
+    SELECT x.body || {_LUHN}, x.external_id, x.phone_hash, x.phone_encrypted, {_REFERRAL_CODE},
+           x.store_id, x.paid_at,
            :now, x.nickname, '', 0, '', 0
     FROM (SELECT c.*, (10000000000 + {_RANDOM_60} % 90000000000)::text AS body,
                  {_RANDOM_60} AS r

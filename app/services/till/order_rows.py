@@ -21,6 +21,7 @@ from decimal import Decimal, InvalidOperation
 from typing import NamedTuple
 
 from app import clock
+from app.services.identifiers import normalise_phone
 
 FORMATS = ("cdnow", "csv", "lines")
 MAX_AMOUNT_FEN = 100_000_000  # one million yuan: anything larger is a typo
@@ -282,9 +283,7 @@ def _phone(value: str) -> str:
     if not _PHONE.match(compact):
         raise RowError(f"phone {value!r} is not a phone number")
     # Mainland numbers are stored as their 11 digits, as WeChat's phone binding stores them.
-    if compact.startswith("+86") and len(compact) == 14:
-        return compact[3:]
-    return compact
+    return normalise_phone(compact)
 
 
 def _day(value: str, fmt: str) -> date:

@@ -63,22 +63,36 @@ def accept_member_code(session: Session, staff: Staff, code: str, now: datetime)
     member = session.get(Member, member_id)
     if member is None or member.closed_at is not None:
         raise AppError("member_code.unknown")
-    scan = Scan(
-        id=secrets.token_hex(16),
-        member_code=code,
-        code_step=step,
-        member_id=member_id,
-        staff_id=staff.id,
-        store_id=store_id,
-        expires_at=now + SCAN_VALID,
-        created_at=now,
-    )
+    scan = new_scan(staff, store_id, member_id, now, member_code=code, code_step=step)
     try:
         with session.begin_nested():  # the unique (member_code, code_step) picks one winner
             session.add(scan)
     except IntegrityError as exc:
         raise AppError("member_code.used") from exc
     return scan
+
+
+def new_scan(
+    staff: Staff,
+    store_id: int,
+    member_id: int,
+    now: datetime,
+    member_code: str | None = None,
+    code_step: int | None = None,
+) -> Scan:
+    """A scan of this member by this staff member, valid SCAN_VALID: by their member code, or
+    by phone (services.till.phone_lookup) when no code is given."""
+    return Scan(
+        id=secrets.token_hex(16),
+        via="code" if member_code is not None else "phone",
+        member_code=member_code,
+        code_step=code_step,
+        member_id=member_id,
+        staff_id=staff.id,
+        store_id=store_id,
+        expires_at=now + SCAN_VALID,
+        created_at=now,
+    )
 
 
 def till_member(session: Session, member: Member, now: datetime) -> TillMember:

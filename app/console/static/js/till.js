@@ -1,5 +1,6 @@
-// The till: scan or type the member code, then hand over pickups, record the sale (with points
-// and a coupon off), or refund. After every answer the page shows what the API answered.
+// The till: scan or type the member code (or, when the shopper's phone is dead, find them by
+// phone number with its last four digits confirmed), then hand over pickups, record the sale (with
+// points and a coupon off), or refund. After every answer the page shows what the API answered.
 import {
   api, busy, clearErrors, fenToYuan, flash, formatInstant, h,
   isMissingEndpoint, newKey, showError, t, validate, yuanToFen,
@@ -14,6 +15,8 @@ const purchaseForm = $("#purchase-form");
 const redeemForm = $("#redeem-form");
 const refundForm = $("#refund-form");
 const pointsForm = $("#points-form");
+const phoneForm = $("#phone-form");
+const confirmForm = $("#confirm-form");
 
 // What the till knows about the customer in front of it.
 const state = { scan: null, coupon: null, redemption: null, preview: null, keys: {} };
@@ -53,6 +56,7 @@ function showMember(scan) {
   renderPickups($("#pickups"), m.pickups || [], scan);
   showRedeemRule(scan.redeem);
   scanForm.hidden = true;
+  $("#phone-lookup").hidden = true;
   $("#member").hidden = false;
   $("#sale-card").hidden = false;
   orderForm.order_no.value = defaultOrderNo();
@@ -118,6 +122,9 @@ function resetMember() {
   scanForm.reset();
   clearErrors(scanForm);
   scanForm.hidden = false;
+  resetPhoneLookup();
+  $("#phone-lookup").open = false;
+  $("#phone-lookup").hidden = false;
   $("#member").hidden = true;
   $("#sale-card").hidden = true;
   orderForm.reset(); purchaseForm.reset(); pointsForm.reset(); redeemForm.hidden = true;
@@ -161,6 +168,52 @@ async function lookUp(code) {
 }
 
 scanForm.addEventListener("submit", (event) => { event.preventDefault(); lookUp(scanForm.member_code.value); });
+
+// ---- the shopper whose phone is dead: by phone number, the last four confirmed -------------
+
+let phoneLookup = null;
+
+function resetPhoneLookup() {
+  phoneLookup = null;
+  phoneForm.reset(); confirmForm.reset();
+  clearErrors(phoneForm); clearErrors(confirmForm);
+  phoneForm.hidden = false;
+  confirmForm.hidden = true;
+}
+
+phoneForm.addEventListener("submit", (event) => {
+  event.preventDefault();
+  if (!validate(phoneForm)) return;
+  busy(phoneForm.querySelector("[type=submit]"), async () => {
+    const result = await api("POST", "/scans/phone", { body: { phone: phoneForm.phone.value.trim() } });
+    if (!result.ok) { showError(phoneForm, result.error); return; }
+    phoneLookup = result.data;
+    clearErrors(phoneForm);
+    $("#masked-phone").textContent = phoneLookup.phone_masked;
+    phoneForm.hidden = true;
+    confirmForm.hidden = false;
+    confirmForm.last_four.focus();
+  });
+});
+
+confirmForm.addEventListener("submit", (event) => {
+  event.preventDefault();
+  if (!phoneLookup || !validate(confirmForm)) return;
+  busy(confirmForm.querySelector("[type=submit]"), async () => {
+    const path = `/scans/phone/${encodeURIComponent(phoneLookup.lookup_id)}/confirm`;
+    const result = await api("POST", path, { body: { last_four: confirmForm.last_four.value.trim() } });
+    if (result.ok) { resetPhoneLookup(); showMember(result.data); return; }
+    const left = result.error.details && result.error.details.attempts_left;
+    if (result.error.code === "phone_lookup.unknown" || left === 0) {
+      // The lookup is over: start again from the number.
+      resetPhoneLookup();
+      showError(phoneForm, result.error);
+      return;
+    }
+    confirmForm.last_four.value = "";
+    showError(confirmForm, result.error);
+  });
+});
 $("#next-member").addEventListener("click", resetMember);
 
 $("#camera-button").addEventListener("click", async () => {
